@@ -1,0 +1,84 @@
+"""Command-line interface: ``cardioclarity demo | ecg ... | xray ... | serve | models``.
+
+The CLI is a thin door onto the pipeline functions: it parses arguments, calls the package like any
+user script would, and turns :class:`~cardioclarity.errors.CardioClarityError` into a one-line
+message with a conventional exit code instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from cardioclarity import DISCLAIMER, __version__
+from cardioclarity.errors import EX_SOFTWARE, CardioClarityError
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from cardioclarity.checkpoints import describe_checkpoint, list_bundled, load_checkpoint
+
+    rows = []
+    for name, path in list_bundled().items():
+        meta = describe_checkpoint(load_checkpoint(path))
+        rows.append({"name": name, "kind": meta["kind"], "model": meta["model"],
+                     "training_data": meta.get("training_data"), "metrics": meta.get("metrics")})
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        for r in rows:
+            print(f"{r['name']:<32} {r['kind']:<22} {r['model']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (each pipeline registers its own sub-commands)."""
+    from cardioclarity import demo
+    from cardioclarity.ecg import cli as ecg_cli
+    from cardioclarity.serve import cli as serve_cli
+    from cardioclarity.xray import cli as xray_cli
+
+    parser = argparse.ArgumentParser(
+        prog="cardioclarity",
+        description="CardioClarity: ECG anomaly detection and chest X-ray heart detection. "
+        + DISCLAIMER,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Start with `cardioclarity demo`, then `cardioclarity ecg --help` or "
+        "`cardioclarity xray --help`.",
+    )
+    parser.add_argument("--version", action="version", version=f"cardioclarity {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo.register(sub)
+    ecg_cli.register(sub)
+    xray_cli.register(sub)
+    serve_cli.register(sub)
+    p = sub.add_parser("models", help="list the bundled pretrained models")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cardioclarity`` console script. Returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        # `cardioclarity` or `cardioclarity ecg` alone: show the relevant help, usage error.
+        getattr(args, "_parser", parser).print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CardioClarityError as exc:
+        print(f"cardioclarity: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cardioclarity: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("cardioclarity: error: out of memory; try a smaller batch or input.", file=sys.stderr)
+        return EX_SOFTWARE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

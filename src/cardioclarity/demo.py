@@ -1,0 +1,71 @@
+"""``cardioclarity demo``: run every pipeline offline on bundled sample data and bundled weights.
+
+Each pipeline contributes one step, a function ``run_demo(out_dir: Path) -> dict`` returning at
+least ``{"title": str, "report": Path, "summary": str}``. The demo writes each step's outputs in its
+own folder and an ``index.html`` that links them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib
+import sys
+import time
+from pathlib import Path
+
+from cardioclarity import DISCLAIMER
+from cardioclarity.reporting import Section, write_html_report
+
+#: (folder, "module:function") for each demo step, in the order they run.
+DEMO_STEPS: list[tuple[str, str]] = [
+    ("ecg_beats", "cardioclarity.ecg.beats_demo:run_demo"),
+    ("ecg_record", "cardioclarity.ecg.record_demo:run_demo"),
+    ("xray", "cardioclarity.xray.demo:run_demo"),
+]
+
+
+def run_demo(out_dir: str | Path = "cardioclarity-demo") -> dict:
+    """Run all demo steps into ``out_dir`` and write ``out_dir/index.html``.
+
+    Returns
+    -------
+    dict
+        ``{"index": Path, "steps": [step results]}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for folder, target in DEMO_STEPS:
+        module_name, func_name = target.split(":")
+        func = getattr(importlib.import_module(module_name), func_name)
+        t0 = time.perf_counter()
+        res = dict(func(out / folder))
+        res["seconds"] = time.perf_counter() - t0
+        res["folder"] = folder
+        results.append(res)
+        print(f"[{folder}] {res['summary']}  ->  {res['report']}", file=sys.stderr)
+    links = "".join(
+        f"<li><a href='{html.escape(str(Path(r['report']).relative_to(out)))}'>"
+        f"{html.escape(r['title'])}</a>: {html.escape(r['summary'])}</li>" for r in results)
+    index = write_html_report(out / "index.html", "CardioClarity demo",
+                              [Section("Reports", html_body=f"<ul>{links}</ul>")])
+    return {"index": index, "steps": results}
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    res = run_demo(args.out)
+    print(f"Demo reports written. Open {res['index'].resolve()}")
+    print(DISCLAIMER)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` sub-command."""
+    p = sub.add_parser(
+        "demo", help="run every pipeline offline on bundled samples and weights",
+        description="Run the ECG beat detector, the ECG record analysis and the chest X-ray heart "
+        "detector on bundled sample data with bundled pretrained weights (no network). Writes "
+        "HTML reports and prints where.")
+    p.add_argument("--out", default="cardioclarity-demo", help="output folder (default: %(default)s)")
+    p.set_defaults(func=_cmd_demo)

@@ -1,0 +1,1 @@
+"""ECG: beat readers, preprocessing, autoencoder beat-anomaly detection, rhythm analysis, reports."""

@@ -1,0 +1,17 @@
+"""``cardioclarity ecg ...``: the beat commands (train/evaluate/score) and record analysis."""
+
+from __future__ import annotations
+
+import argparse
+
+from cardioclarity.ecg import beats_cli, records_cli
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``ecg`` command group."""
+    p = sub.add_parser("ecg", help="ECG beat anomaly detection and record analysis",
+                       description="ECG anomaly detection. Research use only, not a medical device.")
+    p.set_defaults(_parser=p)
+    ecg_sub = p.add_subparsers(dest="ecg_command", metavar="COMMAND")
+    beats_cli.register(ecg_sub)
+    records_cli.register(ecg_sub)

@@ -1,0 +1,1 @@
+"""ECG readers (``io``): beat tables and recordings. Processing lives in ``ecg.processing``."""

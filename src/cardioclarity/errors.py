@@ -1,0 +1,72 @@
+"""Exception hierarchy shared by the whole package.
+
+Every error a user can cause derives from :class:`CardioClarityError`. Messages follow one rule:
+say what was expected, what came, and how to fix it. The CLI turns these into one-line messages
+with conventional exit codes (sysexits.h); the REST backend turns them into problem+json responses.
+"""
+
+from __future__ import annotations
+
+# Exit codes from sysexits.h, so shell scripts can tell bad input from a crash.
+EX_USAGE = 64  # the command was used incorrectly
+EX_DATAERR = 65  # input data was incorrect in some way
+EX_NOINPUT = 66  # an input file did not exist or was not readable
+EX_SOFTWARE = 70  # internal software error
+EX_PARTIAL = 1  # batch mode: some inputs failed, the rest were processed
+
+
+class CardioClarityError(Exception):
+    """Base class for errors caused by the user's input or configuration.
+
+    Parameters
+    ----------
+    message : str
+        What was expected and what came.
+    hint : str, optional
+        How to fix it.
+    """
+
+    exit_code: int = EX_DATAERR
+    http_status: int = 422
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} Hint: {self.hint}" if self.hint else self.message
+
+
+class InputFileNotFoundError(CardioClarityError, FileNotFoundError):
+    """An input path does not exist or cannot be read."""
+
+    exit_code = EX_NOINPUT
+    http_status = 400
+
+
+class InvalidInputError(CardioClarityError, ValueError):
+    """Input data is malformed: wrong format, shape, values (NaN/inf), sampling rate..."""
+
+    exit_code = EX_DATAERR
+    http_status = 422
+
+
+class UnsupportedFormatError(InvalidInputError):
+    """The input is not in a format the toolkit reads (e.g. a PNG given as an ECG)."""
+
+    http_status = 415
+
+
+class CheckpointError(CardioClarityError):
+    """A checkpoint is corrupt, of another model type, or incompatible with the input."""
+
+    exit_code = EX_DATAERR
+    http_status = 500
+
+
+class NotFittedError(CardioClarityError, AttributeError):
+    """A detector was used before ``fit`` was called (scikit-learn's contract)."""
+
+    exit_code = EX_SOFTWARE
+    http_status = 500

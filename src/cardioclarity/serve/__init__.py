@@ -1,0 +1,1 @@
+"""REST backend (FastAPI) and web page over the ECG and chest X-ray pipelines."""
