@@ -35,7 +35,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
+    load = ", load avg {:.1f}".format(os.getloadavg()[0]) if hasattr(os, "getloadavg") else ""
+    return (f"{cpu}, {os.cpu_count()} logical CPUs{load}, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), Python {platform.python_version()}")
 
 

@@ -29,3 +29,16 @@ def shared_data() -> Path:
 def test_data() -> Path:
     """Small fixtures shipped with the tests (tests/data)."""
     return TEST_DATA
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300):
+    """Run ``python -m cardioclarity ARGS`` on this checkout's sources, as a user would from a shell.
+
+    Returns the ``subprocess.CompletedProcess`` (text mode; stdout and stderr captured).
+    """
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), CARDIOCLARITY_PROGRESS="0")
+    return subprocess.run([sys.executable, "-m", "cardioclarity", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)

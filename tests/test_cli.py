@@ -1,7 +1,5 @@
-import subprocess
-import sys
-
 from cardioclarity.cli import main
+from conftest import run_cli
 
 
 def test_help_lists_command_groups(capsys):
@@ -15,10 +13,10 @@ def test_help_lists_command_groups(capsys):
     assert "Not a medical device" in out
 
 
-def test_no_command_is_usage_error(capsys):
+def test_no_command_is_usage_error():
     assert main([]) == 2
 
 
 def test_module_entry_point_runs():
-    r = subprocess.run([sys.executable, "-m", "cardioclarity", "--version"], capture_output=True, text=True)
+    r = run_cli("--version")
     assert r.returncode == 0 and "cardioclarity" in r.stdout
