@@ -8,7 +8,6 @@ absent.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
