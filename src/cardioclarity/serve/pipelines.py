@@ -183,7 +183,7 @@ def _checkpoint_card(obj: Any, kinds: tuple[str, ...]) -> dict:
     """
     from cardioclarity.checkpoints import describe_checkpoint, list_bundled, load_checkpoint
 
-    for attr in ("checkpoint_", "meta_", "metadata_", "checkpoint_meta_", "meta", "metadata"):
+    for attr in ("checkpoint_", "meta_", "metadata_", "checkpoint_meta_", "info", "meta", "metadata"):
         meta = getattr(obj, attr, None)
         if isinstance(meta, dict) and meta:
             return _card_fields(meta)
@@ -195,8 +195,9 @@ def _checkpoint_card(obj: Any, kinds: tuple[str, ...]) -> dict:
 
 
 def _card_fields(meta: dict) -> dict:
-    keys = ("name", "kind", "model", "cardioclarity_version", "created_utc", "training_data",
-            "metrics", "threshold", "input_length", "input_size", "label_convention")
+    keys = ("name", "kind", "model", "architecture", "cardioclarity_version", "created_utc",
+            "training_data", "data", "protocol", "metrics", "threshold", "ctr_threshold",
+            "input_length", "input_size", "label_convention")
     out = {k: meta[k] for k in keys if k in meta}
     if "path" in meta and "name" not in out:
         out["name"] = str(meta["path"]).rsplit("/", 1)[-1].removesuffix(".pt")
@@ -211,13 +212,52 @@ def _load_beat_detector() -> Any:
     return load_detector(None)
 
 
-def _load_record_pipeline() -> Any:
-    # The record pipeline picks its own default detector (trained on MIT-BIH beat windows) when
-    # given none; warm it up once here so the first request does not pay for loading.
-    from cardioclarity.ecg import analyze
+def _load_record_pipeline() -> dict:
+    """The record pipeline's models, loaded once: beat scorer and rhythm model.
 
-    loader = getattr(analyze, "load_default_detector", None) or getattr(analyze, "default_detector", None)
-    return loader() if callable(loader) else None
+    ``analyze_record`` loads its bundled defaults on every call when given none; loading them once
+    here keeps that cost out of each request. When the beat model cannot be loaded (its pipeline
+    is missing from the build), the route still answers with rhythm and quality, and says so:
+    ``model.beats`` is null in the findings and ``/v1/models`` gives the reason.
+    """
+    import cardioclarity.ecg.analyze  # noqa: F401 - the pipeline itself must be importable
+
+    models: dict[str, Any] = {"detector": None, "rhythm_model": None}
+    try:
+        from cardioclarity.ecg.rhythm import load_rhythm_model
+
+        models["rhythm_model"] = load_rhythm_model(None)
+    except ImportError:
+        pass  # older layout: analyze_record loads it
+    try:
+        from cardioclarity.ecg.record_beats import load_record_model
+
+        models["detector"] = load_record_model(None)
+    except ImportError as exc:
+        models["detector"] = False  # rhythm only
+        models["beats_unavailable"] = f"beat model not in this build ({exc.name or exc})"
+    except CardioClarityError as exc:
+        models["detector"] = False
+        models["beats_unavailable"] = f"beat model could not be loaded ({exc.message})"
+    return models
+
+
+def _describe_record_pipeline(models: dict) -> dict:
+    out: dict[str, Any] = {}
+    det = models.get("detector")
+    if det:
+        describe = getattr(det, "describe", None)
+        out["beats"] = _plain(describe()) if callable(describe) else \
+            _checkpoint_card(det, ("ecg-record-detector", "ecg-beat-detector"))
+    else:
+        out["beats"] = {"status": "unavailable",
+                        "reason": models.get("beats_unavailable", "not loaded")}
+    rm = models.get("rhythm_model")
+    if rm is not None:
+        out["rhythm"] = _card_fields({"name": "rhythm-mlp", **dict(getattr(rm, "meta", {}) or {})})
+        if getattr(rm, "threshold_", None) is not None:
+            out["rhythm"]["threshold"] = float(rm.threshold_)
+    return out
 
 
 def _load_heart_detector() -> Any:
@@ -236,9 +276,7 @@ def build_services() -> dict[str, PipelineService]:
         "ecg-records": PipelineService(
             "ecg-records", "/v1/ecg/records",
             ("cardioclarity.ecg.io", "cardioclarity.ecg.analyze", "cardioclarity.ecg.record_report"),
-            _load_record_pipeline,
-            lambda det: _checkpoint_card(det, ("ecg-record-detector", "ecg-beat-detector"))
-            if det is not None else {}),
+            _load_record_pipeline, _describe_record_pipeline),
         "xray-heart": PipelineService(
             "xray-heart", "/v1/xray/heart",
             ("cardioclarity.xray.io", "cardioclarity.xray.detect", "cardioclarity.xray.report"),

@@ -337,31 +337,43 @@ async def ecg_records(
         from cardioclarity.ecg.analyze import analyze_record
         from cardioclarity.ecg.io import read_record
 
-        detector = service.model()
-        record = guarded_read("ECG record", read_record, source, lead=lead, fs=fs)
-        findings = analyze_record(record, detector=detector) if detector is not None \
-            else analyze_record(record)
-        if format == "html":
-            from cardioclarity.ecg.record_report import write_record_report
-
-            with tempfile.TemporaryDirectory(prefix="cardioclarity-serve-") as tmp:
-                path = write_record_report(findings, record, Path(tmp))
-                if Path(path).is_dir():
-                    path = next(Path(path).glob("*.html"))
-                return _html_download(Path(path).read_text(encoding="utf-8"), stem)
-        if format == "png":
-            from cardioclarity.ecg.record_report import strip_png
-
-            return Response(strip_png(findings, record), media_type="image/png")
+        models = service.model()
+        record = guarded_read("ECG record", read_record, source, lead=lead, fs=fs,
+                              **({} if isinstance(source, dict) else {"name": stem}))
+        kwargs = {k: models[k] for k in ("detector", "rhythm_model") if models.get(k) is not None}
+        findings = analyze_record(record, **kwargs)
         out = dict(findings.to_dict())
-        if include_images:
-            from cardioclarity.ecg.record_report import strip_png
-
-            out["images"] = {"strip": _data_uri(strip_png(findings, record))}
+        if format == "json" and not include_images:
+            return out
+        report = _record_report_module(required=format != "json")
+        if report is None:
+            return out  # images asked for but not in this build: the findings alone
+        if format == "html":
+            with tempfile.TemporaryDirectory(prefix="cardioclarity-serve-") as tmp:
+                path = Path(report.write_record_report(findings, record, Path(tmp)))
+                if path.is_dir():
+                    path = next(path.glob("*.html"))
+                return _html_download(path.read_text(encoding="utf-8"), stem)
+        png = report.strip_png(findings, record)
+        if format == "png":
+            return Response(png, media_type="image/png")
+        out["images"] = {"strip": _data_uri(png)}
         return out
 
     result = await request.app.state.gate.run(job)
     return result if isinstance(result, Response) else SafeJSONResponse(result)
+
+
+def _record_report_module(required: bool) -> Any:
+    try:
+        from cardioclarity.ecg import record_report
+    except ImportError:
+        if not required:
+            return None
+        raise ApiProblem(503, "The ECG record report (strip image, HTML) is not available in this "
+                         "build.", hint="ask for format=json without include_images; the findings "
+                         "are complete.", kind="model-unavailable") from None
+    return record_report
 
 
 # --- chest X-ray --------------------------------------------------------------------------------
