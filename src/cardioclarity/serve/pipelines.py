@@ -275,7 +275,7 @@ def build_services() -> dict[str, PipelineService]:
             lambda det: _checkpoint_card(det, ("ecg-beat-detector",))),
         "ecg-records": PipelineService(
             "ecg-records", "/v1/ecg/records",
-            ("cardioclarity.ecg.io", "cardioclarity.ecg.analyze", "cardioclarity.ecg.record_report"),
+            ("cardioclarity.ecg.io", "cardioclarity.ecg.analyze"),
             _load_record_pipeline, _describe_record_pipeline),
         "xray-heart": PipelineService(
             "xray-heart", "/v1/xray/heart",

@@ -92,7 +92,7 @@ def problem_response(status: int, detail: str, *, hint: str | None = None, kind:
 
 async def _cardioclarity_error(request: Request, exc: CardioClarityError) -> JSONResponse:
     status = int(getattr(exc, "http_status", 422))
-    if status >= 500:
+    if status >= 500 and status != 503:
         # A checkpoint or model problem on the server side: the client cannot fix it.
         log.error("server-side error on %s: %s", request.url.path, exc.message)
     kind = getattr(exc, "kind", None) or type(exc).__name__.removesuffix("Error").lower() or None
