@@ -208,6 +208,7 @@ def _card_fields(meta: dict) -> dict:
 
 def _load_beat_detector() -> Any:
     from cardioclarity.ecg.detector import load_detector
+    from cardioclarity.ecg.io import read_beats  # noqa: F401 - the route's reader must exist too
 
     return load_detector(None)
 
