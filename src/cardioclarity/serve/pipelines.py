@@ -97,7 +97,7 @@ class PipelineService:
                 self.load_seconds = time.perf_counter() - t0
                 log.info("loaded %s in %.2f s", self.name, self.load_seconds)
             except ImportError as exc:
-                self.error = f"the {self.name} pipeline is not part of this build ({exc.name or exc})"
+                self.error = f"the {self.name} pipeline is not part of this build ({exc})"
                 log.warning("%s unavailable: %s", self.name, self.error)
             except Exception as exc:  # noqa: BLE001 - a broken model must not stop the server
                 self.error = f"its model could not be loaded ({type(exc).__name__}: {exc})"
