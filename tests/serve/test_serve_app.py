@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
+from serve_samples import PNG_1PX
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.serve.app import create_app
@@ -20,9 +21,6 @@ from cardioclarity.serve.edge import DISCLAIMER_HEADER
 from cardioclarity.serve.settings import Settings
 
 ROUTES = ["/v1/ecg/beats", "/v1/ecg/records", "/v1/xray/heart"]
-PNG_1PX = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00"
-           b":~\x9bU\x00\x00\x00\nIDATx\x9cc`\x00\x00\x00\x02\x00\x01H\xaf\xa4q\x00\x00\x00\x00IEND"
-           b"\xaeB`\x82")
 
 
 @pytest.fixture(scope="module")

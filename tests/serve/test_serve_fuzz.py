@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serve_samples import dicom_bytes, png_bytes, wfdb_record
 
 from cardioclarity.serve.app import create_app
 from cardioclarity.serve.settings import Settings
@@ -26,48 +27,10 @@ FUZZ = settings(max_examples=30, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-def _png() -> bytes:
-    from PIL import Image
-
-    img = (np.linspace(0, 255, 64 * 64).reshape(64, 64)).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _dicom() -> bytes:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.PatientName, ds.PatientID = "DOE^JOHN", "123456"
-    ds.Modality, ds.ViewPosition = "CR", "PA"
-    ds.Rows = ds.Columns = 64
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-    ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
-    ds.PhotometricInterpretation = "MONOCHROME1"
-    ds.PixelData = (np.arange(64 * 64, dtype=np.uint16) % 4096).tobytes()
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
-
-
-def _wfdb_record() -> dict[str, bytes]:
-    t = np.arange(3600) / 360
-    sig = (np.sin(2 * np.pi * 1.2 * t) * 800).astype(np.int16)
-    hea = b"rec 1 360 3600\nrec.dat 16 200 16 0 0 0 0 MLII\n"
-    return {"rec.hea": hea, "rec.dat": sig.tobytes()}
-
-
 SEEDS = {
-    "png": _png(), "dicom": _dicom(),
+    "png": png_bytes(), "dicom": dicom_bytes(),
     "csv": "\n".join(",".join(f"{v:.3f}" for v in np.sin(np.arange(140) / 9 + k)) for k in range(5)).encode(),
-    **_wfdb_record(),
+    **wfdb_record(),
 }
 
 
@@ -130,7 +93,7 @@ def test_mutated_valid_files(client, route, m, fs):
 @given(hea_cut=st.floats(0, 1), dat_cut=st.floats(0, 1), names=st.tuples(hostile_names, hostile_names),
        fs=st.one_of(st.none(), st.text(max_size=8)), lead=st.one_of(st.none(), st.text(max_size=8)))
 def test_multipart_records(client, hea_cut, dat_cut, names, fs, lead):
-    rec = _wfdb_record()
+    rec = wfdb_record()
     files = [("file", (names[0], mutate(rec["rec.hea"], hea_cut, []))),
              ("file", (names[1], mutate(rec["rec.dat"], dat_cut, [])))]
     data = {k: v for k, v in (("fs", fs), ("lead", lead)) if v is not None}

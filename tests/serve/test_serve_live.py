@@ -17,14 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from serve_samples import PNG_1PX
 
 from cardioclarity import DISCLAIMER
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-PNG_1PX = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00"
-           b":~\x9bU\x00\x00\x00\nIDATx\x9cc`\x00\x00\x00\x02\x00\x01H\xaf\xa4q\x00\x00\x00\x00IEND"
-           b"\xaeB`\x82")
 
 
 def free_port() -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from serve_samples import dicom_bytes
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.serve.app import create_app
@@ -261,3 +262,10 @@ def test_truncated_dicom(client, shared_data):
         r = client.post("/v1/xray/heart", content=data[:cut])
         assert r.status_code == 422, (cut, r.text)
         assert r.json()["detail"]
+
+
+def test_dicom_identifiers_never_reach_the_answer(client):
+    require(client, "xray-heart")
+    r = client.post("/v1/xray/heart?include_images=true", content=dicom_bytes(256))
+    assert r.status_code in (200, 422), r.text  # a synthetic ramp may or may not hold a heart
+    assert "DOE" not in r.text and "123456" not in r.text

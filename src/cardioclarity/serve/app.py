@@ -16,6 +16,7 @@ access log), CORS (only when origins are configured), and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -76,9 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Inference threads share the CPU with the event loop and each other: cap intra-op threads.
         torch.set_num_threads(max(1, settings.torch_threads))
         if settings.preload:
+            loop = asyncio.get_running_loop()
             for service in services.values():
-                # Loading runs on the gate's threads too, so start-up never blocks the loop.
-                await gate.run(service.load)
+                # On a worker thread, without the request timeout: a slow disk must not fail the
+                # start-up, and the loop stays free to answer /healthz meanwhile.
+                await loop.run_in_executor(None, service.load)
         try:
             yield
         finally:

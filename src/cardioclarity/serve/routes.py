@@ -138,7 +138,7 @@ def _parse_json(data: bytes, what: str) -> Any:
 
 # --- ECG beats ----------------------------------------------------------------------------------
 
-def _beats_from_upload(name: str, data: bytes) -> tuple[np.ndarray, dict]:
+def _beats_from_upload(data: bytes) -> tuple[np.ndarray, dict]:
     kind = sniff(data)
     if kind == "json":
         doc = _parse_json(data, "beats body")
@@ -190,7 +190,7 @@ async def ecg_beats(
         from cardioclarity.ecg.detector import score_table
 
         detector = service.model()
-        X, meta = _beats_from_upload(name, data)
+        X, meta = _beats_from_upload(data)
         return score_table(detector, X), meta, {"threshold": getattr(detector, "threshold_", None),
                                                 "input_length": getattr(detector, "input_length_", None)}
 
