@@ -145,7 +145,9 @@
     const beats = r.beats || [];
     const flagged = beats.filter((b) => b.is_anomaly);
     const flags = $("flags");
-    flags.appendChild(flag(`${flagged.length} of ${beats.length} beats flagged`, flagged.length ? "bad" : "ok"));
+    const scored = beats.filter((b) => typeof b.score === "number");
+    if (beats.length && !scored.length) flags.appendChild(flag(`${beats.length} beats found, not scored (no beat model)`, "warn"));
+    else flags.appendChild(flag(`${flagged.length} of ${scored.length} beats flagged`, flagged.length ? "bad" : "ok"));
     if (rhythm.irregular === true) flags.appendChild(flag("Irregular rhythm", "bad"));
     else if (rhythm.irregular === false) flags.appendChild(flag("Regular rhythm", "ok"));
     const q = r.quality || {};
