@@ -124,8 +124,10 @@
     const flags = $("flags");
     if (r.cardiomegaly === true) flags.appendChild(flag("Cardiomegaly flagged (CTR > threshold)", "bad"));
     else if (r.cardiomegaly === false) flags.appendChild(flag("No cardiomegaly flag", "ok"));
+    if (r.ctr === null || r.ctr === undefined) flags.appendChild(flag("No CTR measured", "warn"));
     const q = r.quality || {};
-    for (const w of (q.warnings || [])) flags.appendChild(flag(String(w), "warn"));
+    if (q.ok === false) flags.appendChild(flag("Quality check failed: read the notes", "warn"));
+    for (const w of (q.notes || q.warnings || [])) flags.appendChild(flag(String(w), "warn"));
     showImage(r.images && r.images.overlay, "Heart contour and box, cardiothoracic ratio lines");
     const spacing = r.pixel_spacing_mm;
     $("facts").appendChild(facts([
@@ -136,8 +138,10 @@
       ["View position", fmt(r.view_position)],
       ["Model", r.model ? fmt(r.model.name || r.model.model || r.model) : "–"],
     ]));
-    const qrows = Object.entries(q).filter(([k]) => k !== "warnings").map(([k, v]) => ({ check: k, value: v }));
-    if (qrows.length) $("tables").appendChild(table("Quality", qrows, ["check", "value"]));
+    const m = r.measurements || {};
+    const mrows = Object.entries(m).filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => ({ measurement: k.replace(/_/g, " "), value: v }));
+    if (mrows.length) $("tables").appendChild(table("Measurements", mrows, ["measurement", "value"]));
   }
 
   function renderRecord(r) {
