@@ -185,8 +185,8 @@ def main() -> None:
     cmd = "python benchmarks/bench_serve.py " + " ".join(sys.argv[1:])
     body = f"""## REST backend (`benchmarks/bench_serve.py`)
 
-`cardioclarity serve` on 127.0.0.1 (default settings: 2 inference threads, queue 32, torch 2
-threads), driven over loopback by httpx clients on the same machine. Latency is client-side wall
+`cardioclarity serve` on 127.0.0.1 (default settings: 2 inference jobs at once, queue 32, torch
+threads = CPUs / 2), driven over loopback by httpx clients on the same machine. Latency is client-side wall
 time of successful answers (queueing included); "1 client" rows give the service time alone.
 Pipelines in this build: {", ".join(f"{k} {v}" for k, v in models.items())}.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cardioclarity.errors import InvalidInputError
@@ -14,6 +16,7 @@ def test_defaults_are_safe():
     assert s.cors_origins == ()  # CORS closed by default
     assert s.max_upload_bytes == 64 * 1024 * 1024
     assert s.max_concurrency >= 1 and s.request_timeout_s > 0
+    assert 1 <= s.effective_torch_threads <= (os.cpu_count() or 1)
 
 
 def test_every_variable_is_read():

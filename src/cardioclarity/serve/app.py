@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import torch
 
         # Inference threads share the CPU with the event loop and each other: cap intra-op threads.
-        torch.set_num_threads(max(1, settings.torch_threads))
+        torch.set_num_threads(settings.effective_torch_threads)
         if settings.preload:
             loop = asyncio.get_running_loop()
             for service in services.values():

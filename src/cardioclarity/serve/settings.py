@@ -65,8 +65,9 @@ class Settings:
         ``Retry-After`` instead of piling up work it cannot finish in time.
     request_timeout_s : float
         Longest time a request waits for its inference (queueing included) before a 503.
-    torch_threads : int
-        Threads PyTorch may use per inference (``torch.set_num_threads``).
+    torch_threads : int or None
+        Threads PyTorch may use (``torch.set_num_threads``). ``None`` (default): the CPU count
+        divided by ``max_concurrency``, so concurrent jobs do not oversubscribe the cores.
     max_zip_entries : int
         Most files accepted in one zip upload (zip-bomb guard).
     preload : bool
@@ -84,12 +85,19 @@ class Settings:
     max_concurrency: int = 2
     max_queue: int = 32
     request_timeout_s: float = 60.0
-    torch_threads: int = 2
+    torch_threads: int | None = None
     max_zip_entries: int = 64
     preload: bool = True
     log_requests: bool = True
     # Not configurable from the environment: lets tests add slow routes or swap pipelines.
     extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def effective_torch_threads(self) -> int:
+        """``torch_threads``, or the CPU count shared among the concurrent jobs."""
+        if self.torch_threads:
+            return self.torch_threads
+        return max(1, (os.cpu_count() or 1) // self.max_concurrency)
 
     @property
     def max_upload_bytes(self) -> int:
