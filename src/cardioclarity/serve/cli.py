@@ -9,6 +9,16 @@ import sys
 from cardioclarity import DISCLAIMER
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {port}")
+    return port
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -41,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         + DISCLAIMER)
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to listen on (default: %(default)s, this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=8000, help="TCP port (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info",
                                                            "debug"], help="(default: %(default)s)")
     p.set_defaults(func=_cmd_serve)

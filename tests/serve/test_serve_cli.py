@@ -1,0 +1,28 @@
+"""``cardioclarity serve``: help and configuration errors (the running server: test_serve_live.py)."""
+
+from __future__ import annotations
+
+from conftest import run_cli
+
+from cardioclarity.errors import EX_DATAERR
+
+
+def test_help_lists_options_and_settings():
+    r = run_cli("serve", "--help")
+    assert r.returncode == 0
+    for word in ("--host", "--port", "127.0.0.1", "CARDIOCLARITY_", "API_KEY", "MAX_UPLOAD_MB"):
+        assert word in r.stdout
+
+
+def test_bad_setting_is_one_line_and_exit_65(monkeypatch):
+    monkeypatch.setenv("CARDIOCLARITY_MAX_UPLOAD_MB", "lots")
+    r = run_cli("serve", "--port", "1")
+    assert r.returncode == EX_DATAERR
+    assert "CARDIOCLARITY_MAX_UPLOAD_MB='lots'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_port_is_a_usage_error():
+    r = run_cli("serve", "--port", "eighty")
+    assert r.returncode == 2 and "invalid int value" in r.stderr
+    r = run_cli("serve", "--port", "70000")
+    assert r.returncode == 2 and "1..65535" in r.stderr
