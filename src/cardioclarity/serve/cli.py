@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 
 from cardioclarity import DISCLAIMER
 
@@ -28,6 +29,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # pydicom's warnings and log records can quote element values (PatientName ...) of malformed
+    # files; a server must not write those to its logs.
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
     app = create_app(settings)
     print(f"CardioClarity API on http://{args.host}:{args.port}/ (docs at /docs). {DISCLAIMER}",
           file=sys.stderr, flush=True)
