@@ -41,7 +41,31 @@ _ERRORS = {
     422: {"description": "the content is of the right kind but invalid (NaN, truncated, ...)"},
     503: {"description": "server at capacity or timed out (Retry-After), or model not available"},
 }
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM = {"content": {"application/problem+json": {"example": {
+    "type": "https://cardioclarity.dev/problems/unsupported-media-type",
+    "title": "Unsupported Media Type", "status": 415,
+    "detail": "The upload 'film.png' is a PNG image, not an ECG.",
+    "hint": "POST chest X-rays to /v1/xray/heart.", "instance": "/v1/ecg/records",
+    "disclaimer": DISCLAIMER}}}}
+# Shortened examples of the answers (DESIGN.md schemas) for the API reference.
+_EXAMPLES = {
+    "beats": {"n_beats": 2, "n_anomalies": 1, "threshold": 0.41, "input_length": 140,
+              "beats": [{"index": 0, "score": 0.12, "is_anomaly": False},
+                        {"index": 1, "score": 0.93, "is_anomaly": True}],
+              "input": {"source_format": "csv"}, "model": {"pipeline": "ecg-beats"},
+              "disclaimer": DISCLAIMER},
+    "record": {"record": "100", "sampling_rate": 360.0, "lead": "MLII", "duration_s": 1805.6,
+               "beats": [{"sample": 370, "time_s": 1.028, "score": 0.21, "is_anomaly": False}],
+               "rhythm": {"irregularity_score": 0.08, "irregular": False,
+                          "heart_rate_bpm": {"mean": 75.2, "min": 57.0, "max": 95.1},
+                          "episodes": [{"type": "tachycardia", "start_s": 245.9, "end_s": 257.5}]},
+               "quality": {"usable_fraction": 1.0}, "model": {"beats": {}, "rhythm": {}},
+               "disclaimer": DISCLAIMER},
+    "xray": {"image_size": [1024, 1024], "heart_box": [402.0, 498.5, 768.0, 801.0], "ctr": 0.47,
+             "cardiomegaly": False, "pixel_spacing_mm": [0.168, 0.168], "view_position": "PA",
+             "quality": {"ok": True, "notes": []}, "model": {"name": "cxr-heart-seg"},
+             "disclaimer": DISCLAIMER},
+}
 
 
 def jsonable(value: Any) -> Any:
@@ -160,7 +184,8 @@ def _beats_from_upload(data: bytes) -> tuple[np.ndarray, dict]:
     "/ecg/beats", tags=["ECG"], summary="Score heartbeats: per-beat anomaly score and flag",
     response_class=SafeJSONResponse,
     responses={**{k: {**v, **_PROBLEM} for k, v in _ERRORS.items()},
-               200: {"content": {"application/json": {}, "text/csv": {}}}},
+               200: {"description": "per-beat scores", "content": {
+                   "application/json": {"example": _EXAMPLES["beats"]}, "text/csv": {}}}},
     openapi_extra=_body_doc("text/csv", "text/plain", "application/json", "application/octet-stream",
                             description="Beats, one per row: CSV/UCR text (label column detected "
                             "as in `ecg score`), a NumPy .npy matrix, or JSON "
@@ -307,7 +332,9 @@ def _record_source(upload: Upload, fs: float | None, lead: str | None) -> tuple[
     "/ecg/records", tags=["ECG"], summary="Analyse an ECG record: beats, rhythm, quality",
     response_class=SafeJSONResponse,
     responses={**{k: {**v, **_PROBLEM} for k, v in _ERRORS.items()},
-               200: {"content": {"application/json": {}, "text/html": {}, "image/png": {}}}},
+               200: {"description": "findings.json", "content": {
+                   "application/json": {"example": _EXAMPLES["record"]}, "text/html": {},
+                   "image/png": {}}}},
     openapi_extra=_body_doc("application/zip", "text/csv", "text/plain", "application/json",
                             "application/octet-stream",
                             description="A WFDB record (`.hea` + `.dat`/`.mat`, optionally `.atr`) "
@@ -402,7 +429,9 @@ def _xray_report_html(result: dict, overlay: bytes, stem: str) -> str:
     "/xray/heart", tags=["Chest X-ray"], summary="Detect the heart: box, contour, CTR, flag",
     response_class=SafeJSONResponse,
     responses={**{k: {**v, **_PROBLEM} for k, v in _ERRORS.items()},
-               200: {"content": {"application/json": {}, "text/html": {}, "image/png": {}}}},
+               200: {"description": "<stem>.json", "content": {
+                   "application/json": {"example": _EXAMPLES["xray"]}, "text/html": {},
+                   "image/png": {}}}},
     openapi_extra=_body_doc("application/dicom", "image/png", "image/jpeg",
                             "application/octet-stream",
                             description="One chest X-ray: DICOM (MONOCHROME1/2, compressed or "
