@@ -75,6 +75,13 @@ def render_docs(spec: dict) -> str:
                 content = ", ".join(resp.get("content", {}))
                 parts.append(f"<tr><td>{_e(status)}</td><td>{_e(resp.get('description', ''))}</td>"
                              f"<td>{_e(content)}</td></tr>")
-            parts.append("</table></div>")
+            parts.append("</table>")
+            for status, resp in op.get("responses", {}).items():
+                for media, content in resp.get("content", {}).items():
+                    if "example" in content:
+                        parts.append(f"<details><summary>Example {_e(status)} <code>{_e(media)}"
+                                     f"</code></summary><pre>"
+                                     f"{_e(json.dumps(content['example'], indent=2))}</pre></details>")
+            parts.append("</div>")
     parts.append("</body></html>")
     return "".join(parts)
