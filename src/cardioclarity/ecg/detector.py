@@ -317,6 +317,10 @@ class _BaseDetector:
             X = resample_beats(X, self.input_length_)
         return X
 
+    def prepare(self, X: Any, *, resample: bool = False) -> np.ndarray:
+        """Validate beats for this detector (and resample them to ``input_length_`` if asked)."""
+        return self._prepare(X, resample)
+
     def _set_threshold(self, val_normal_scores: np.ndarray, X_val: Any, y_val: Any) -> None:
         self.val_scores_ = np.asarray(val_normal_scores, dtype=np.float64)
         scores_val = yv = None

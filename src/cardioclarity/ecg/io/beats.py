@@ -31,7 +31,7 @@ import numpy as np
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
 
-__all__ = ["BEAT_FORMATS", "BeatSet", "read_beats"]
+__all__ = ["BEAT_FORMATS", "BeatSet", "read_beats", "split_beats"]
 
 BEAT_FORMATS = ("auto", "tutorial", "ucr", "matrix", "npy")
 _NPY_MAGIC = b"\x93NUMPY"
@@ -67,6 +67,15 @@ class BeatSet:
     def length(self) -> int:
         """Samples per beat."""
         return int(self.X.shape[1])
+
+    def subset(self, index: np.ndarray, part: str = "") -> BeatSet:
+        """The beats at ``index`` (meta says which part of which split they are)."""
+        index = np.asarray(index)
+        meta = {**self.meta, "n_beats": int(index.size)}
+        if part:
+            meta["split_part"] = part
+        return BeatSet(self.X[index], None if self.y is None else self.y[index], meta,
+                       None if self.raw_labels is None else self.raw_labels[index])
 
     def normal(self) -> np.ndarray:
         """The normal beats (``y == 0``); raises when the set is unlabelled."""
@@ -283,3 +292,30 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
         meta.update(n_anomaly=int(y.sum()), n_normal=int((y == 0).sum()))
     return BeatSet(X=X.astype(np.float32), y=y, meta=meta,
                    raw_labels=None if raw is None else raw.astype(int))
+
+
+def split_beats(beats: BeatSet, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+                seed: int = 0) -> dict[str, BeatSet]:
+    """Seeded split into ``train`` / ``val`` / ``test``, stratified on the labels when present.
+
+    The evaluation protocol of the benchmarks and of the bundled weights (ECG5000 ``ecg.csv``:
+    60/20/20, seed 0). The same ``(beats, fractions, seed)`` always gives the same split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    f = np.asarray(fractions, dtype=float)
+    if f.shape != (3,) or (f <= 0).any() or abs(f.sum() - 1) > 1e-6:
+        raise InvalidInputError(f"fractions must be three positive shares summing to 1, got "
+                                f"{tuple(fractions)}.")
+    idx = np.arange(len(beats))
+    strat = beats.y
+    try:
+        rest, test = train_test_split(idx, test_size=f[2], stratify=strat, random_state=seed)
+        train, val = train_test_split(rest, test_size=f[1] / (f[0] + f[1]),
+                                      stratify=None if strat is None else strat[rest],
+                                      random_state=seed)
+    except ValueError as exc:  # too few beats of a class to stratify
+        raise InvalidInputError(f"cannot split {len(beats)} beats as {tuple(fractions)}: {exc}",
+                                hint="give more beats of each class.") from exc
+    return {name: beats.subset(np.sort(part), name)
+            for name, part in (("train", train), ("val", val), ("test", test))}
