@@ -792,6 +792,32 @@ class EnsembleDetector(_BaseDetector):
         self._set_threshold(self._combine([m.val_scores_ for m in self.members]), X_val, y_val)
         return self
 
+    @classmethod
+    def from_fitted(cls, members: Sequence[_BaseDetector], X_val: Any, y_val: Any = None, *,
+                    calibration: str = "zscore", threshold: str = "percentile",
+                    percentile: float = 97.5, k: float = 1.0,
+                    weights: Sequence[float] | None = None) -> EnsembleDetector:
+        """Combine already fitted detectors, calibrating them on a validation split.
+
+        ``X_val`` (its normal beats when ``y_val`` is given) must hold beats none of the members
+        trained on. Lets a benchmark compare members and ensembles without retraining.
+        """
+        ens = cls(list(members), calibration=calibration, threshold=threshold,
+                  percentile=percentile, k=k, weights=weights)
+        for m in ens.members:
+            m._check_fitted()
+        Xv = check_beats(X_val, "X_val")
+        normal = Xv if y_val is None else Xv[_check_labels(y_val, Xv.shape[0]) == 0]
+        ens.input_length_ = int(ens.members[0].input_length_)
+        if any(m.input_length_ != ens.input_length_ for m in ens.members):
+            raise InvalidInputError("ensemble members were trained on beats of different lengths.")
+        for m in ens.members:
+            m.val_scores_ = m.anomaly_score(normal)
+        ens._calibrate()
+        ens.training_data = {"members": [m.training_data for m in ens.members]}
+        ens._set_threshold(ens._combine([m.val_scores_ for m in ens.members]), X_val, y_val)
+        return ens
+
     def _calibrate(self) -> None:
         self.calibration_ = []
         for m in self.members:
