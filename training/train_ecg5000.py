@@ -22,17 +22,19 @@ import os
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.ecg.detector import BeatAnomalyDetector, EnsembleDetector
+from cardioclarity.ecg.detector import BeatAnomalyDetector, ClassicalDetector, EnsembleDetector
 from cardioclarity.ecg.io import read_beats, split_beats
 from cardioclarity.metrics import binary_report
 
 REPO = Path(__file__).resolve().parents[1]
-#: name -> how to build it. The ensemble is the default detector of the package.
-BUNDLED = {
-    "ecg5000-dense": lambda: BeatAnomalyDetector("dense", threshold="best_f1"),
-    "ecg5000-conv1d": lambda: BeatAnomalyDetector("conv1d", threshold="best_f1"),
-    "ecg5000-ensemble": lambda: EnsembleDetector(("conv1d", "dense", "knn"), threshold="best_f1"),
-}
+#: Bundled names. The ensemble (the package's default detector) combines the bundled dense
+#: autoencoder, exactly as saved, with a k-NN detector fitted on the same training beats.
+BUNDLED = ("ecg5000-dense", "ecg5000-conv1d", "ecg5000-ensemble")
+#: Chosen on the *validation* split of seed 0 among all member subsets of {dense, conv1d, knn}
+#: and both calibrations (validation AUROC: dense+knn rank 0.9974, zscore 0.9970; with conv1d
+#: 0.9966 / 0.9940); the test split played no part in the choice.
+ENSEMBLE_MEMBERS = ("dense", "knn")
+ENSEMBLE_CALIBRATION = "rank"
 
 
 def _card(name: str, det, metrics: dict, data: dict) -> str:
@@ -67,19 +69,36 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
         "CARDIOCLARITY_DATA_DIR", REPO.parent / "shared" / "data")))
     ap.add_argument("--out-dir", type=Path, default=REPO / "src" / "cardioclarity" / "weights")
-    ap.add_argument("--models", nargs="+", default=list(BUNDLED), choices=list(BUNDLED))
+    ap.add_argument("--models", nargs="+", default=list(BUNDLED), choices=list(BUNDLED),
+                    help="which bundled detectors to write (the ensemble trains its members)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
     beats = read_beats(args.data_dir / "ecg5000" / "ecg.csv", fmt="tutorial")
     parts = split_beats(beats, seed=args.seed)
     tr, va, te = parts["train"], parts["val"], parts["test"]
+    description = {"source": "ECG5000 ecg.csv (UCR archive, BIDMC CHF chf07)",
+                   "label_convention": beats.meta["label_convention"],
+                   "split": f"stratified 60/20/20, seed {args.seed}; trained on normal beats of train"}
+    fitted = {}
+
+    def member(kind: str):
+        if kind not in fitted:
+            det = (ClassicalDetector(kind, threshold="best_f1", seed=args.seed) if kind == "knn"
+                   else BeatAnomalyDetector(kind, threshold="best_f1", seed=args.seed))
+            fitted[kind] = det.fit(tr.normal(), va.X, va.y, data_description=description)
+        return fitted[kind]
+
     for name in args.models:
-        det = BUNDLED[name]()
-        det.fit(tr.normal(), va.X, va.y, data_description={
-            "source": "ECG5000 ecg.csv (UCR archive, BIDMC CHF chf07)",
-            "label_convention": beats.meta["label_convention"],
-            "split": f"stratified 60/20/20, seed {args.seed}; trained on normal beats of train"})
+        if name == "ecg5000-ensemble":
+            det = EnsembleDetector.from_fitted([member(m) for m in ENSEMBLE_MEMBERS], va.X, va.y,
+                                               calibration=ENSEMBLE_CALIBRATION,
+                                               threshold="best_f1")
+            det.fit_seconds_ = sum(member(m).fit_seconds_ for m in ENSEMBLE_MEMBERS)
+            det.training_data = {**description, "n_train_normal": len(tr.normal()),
+                                 "n_val_normal": int((va.y == 0).sum())}
+        else:
+            det = member(name.split("-", 1)[1])
         scores = det.anomaly_score(te.X)
         rep = binary_report(te.y, (scores >= det.threshold_).astype(int), scores).to_dict()
         data = {"seed": args.seed, "n_train_normal": len(tr.normal()), "n_val": len(va),

@@ -76,14 +76,14 @@ class Conv1dAEConfig:
 class LSTMAEConfig:
     """Config of :class:`LSTMAutoencoder`.
 
-    ``patch`` samples are fed per LSTM step: 140 samples become 35 steps, which keeps a
+    ``patch`` samples are fed per LSTM step: 140 samples become 28 steps, which keeps a
     recurrent model trainable on a CPU without losing the beat's shape.
     """
 
     input_length: int = 140
-    hidden_size: int = 48
+    hidden_size: int = 32
     latent_dim: int = 16
-    patch: int = 4
+    patch: int = 5
 
 
 @dataclass
@@ -210,8 +210,8 @@ class ResConvAutoencoder(nn.Module):
         self.stride_total = 2 ** len(ch)
         self.padded_length = config.input_length + (-config.input_length) % self.stride_total
         self.reduced_length = self.padded_length // self.stride_total
-        enc: list[nn.Module] = [nn.Conv1d(1, ch[0], k, padding=k // 2), nn.GELU()]
-        c_in = ch[0]
+        enc: list[nn.Module] = []
+        c_in = 1
         for c in ch:
             enc += [nn.Conv1d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm1d(c), nn.GELU(),
                     _ResBlock(c, k, config.dropout)]
