@@ -41,11 +41,12 @@ def _card(name: str, det, metrics: dict, data: dict) -> str:
     m = metrics
     desc = det.describe()
     members = ", ".join(x["name"] for x in desc.get("members", [])) or desc["name"]
+    cal = f"; {desc['calibration']}-calibrated scores averaged" if "calibration" in desc else ""
     return f"""# {name}
 
 {DISCLAIMER}
 
-- **Detector**: `{desc['name']}` ({desc['type']}; members: {members}), beats of {desc['input_length']} samples.
+- **Detector**: `{desc['name']}` ({desc['type']}; members: {members}{cal}), beats of {desc['input_length']} samples.
 - **Training data**: ECG5000 (UCR archive; BIDMC CHF database record chf07), `ecg.csv` tutorial layout
   (file label 1 = normal). Seeded stratified 60/20/20 split (seed {data['seed']}):
   {data['n_train_normal']} normal training beats; validation split of {data['n_val']} beats

@@ -96,7 +96,7 @@ def plot_error_histogram(scores: np.ndarray, threshold: float, *, labels: np.nda
                 label=f"anomaly (n={int((labels == 1).sum())})")
     if val_scores is not None and len(val_scores):
         ax.hist(np.clip(val_scores, None, bins[-1]), bins=bins, histtype="step", color="k",
-                lw=1, label="validation normals (training)", density=False)
+                lw=1, label="validation normals (threshold set on these)")
     ax.axvline(threshold, color="k", ls="--", lw=1.2, label=f"threshold {threshold:.3g}")
     ax.set_xlabel("anomaly score (higher = more abnormal; top 0.5% clipped)")
     ax.set_ylabel("beats")

@@ -66,7 +66,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         train["max_epochs"] = args.epochs
     if args.model == "ensemble":
         members = [m.strip() for m in args.members.split(",") if m.strip()]
-        det = EnsembleDetector(members, train=train, seed=args.seed,
+        det = EnsembleDetector(members, train=train, seed=args.seed, calibration=args.calibration,
                                val_fraction=args.val_fraction, **common)
     elif args.model in ("knn", "iforest"):
         det = ClassicalDetector(args.model, seed=args.seed, val_fraction=args.val_fraction,
@@ -164,8 +164,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="conv1d",
                    choices=[*MODEL_REGISTRY, *CLASSICAL_METHODS, "ensemble"],
                    help="architecture (default: %(default)s)")
-    p.add_argument("--members", default="conv1d,dense,knn",
+    p.add_argument("--members", default="dense,knn",
                    help="comma-separated members for --model ensemble (default: %(default)s)")
+    p.add_argument("--calibration", default="zscore", choices=["zscore", "rank"],
+                   help="how ensemble member scores are made comparable (default: %(default)s)")
     p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
     p.add_argument("--val", help="optional labelled validation file (its normal beats replace "
                    "the hold-out; needed for --threshold best_f1)")

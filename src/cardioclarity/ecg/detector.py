@@ -377,6 +377,15 @@ class _BaseDetector:
                 "val_scores": self.val_scores_.tolist(), "label_convention": LABEL_CONVENTION,
                 "training_data": self.training_data, "seed": self.seed}
 
+    def _ckpt_parts(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def save(self, path: str | Path, **metadata: Any) -> Path:
+        """Write a self-describing checkpoint: weights, config, scaling, threshold, label
+        convention and training-data description; ``metadata`` adds plain values (metrics...).
+        """
+        return save_checkpoint(path, **{**self._ckpt_parts(), **metadata})
+
     def _restore_common(self, ckpt: dict[str, Any]) -> None:
         ts = ckpt.get("threshold_strategy", {})
         self.threshold = ts.get("strategy", "percentile")
@@ -585,12 +594,6 @@ class BeatAnomalyDetector(_BaseDetector):
                     history=self.history_, best_epoch=getattr(self, "best_epoch_", None),
                     fit_seconds=getattr(self, "fit_seconds_", None), **self._common_meta())
 
-    def save(self, path: str | Path, **metadata: Any) -> Path:
-        """Write a self-describing checkpoint (weights, config, scaling, threshold, labels, data)."""
-        parts = self._ckpt_parts()
-        parts.update(metadata)
-        return save_checkpoint(path, **parts)
-
     @classmethod
     def _from_ckpt(cls, ckpt: dict[str, Any]) -> BeatAnomalyDetector:
         if ckpt["model"] not in list_models():
@@ -697,12 +700,6 @@ class ClassicalDetector(_BaseDetector):
                     config={"n_neighbors": self.n_neighbors, "n_estimators": self.n_estimators},
                     state_dict={"train_X": torch.from_numpy(self.train_X_)}, **self._common_meta())
 
-    def save(self, path: str | Path, **metadata: Any) -> Path:
-        """Write a checkpoint (knn only: its memory is the training beats)."""
-        parts = self._ckpt_parts()
-        parts.update(metadata)
-        return save_checkpoint(path, **parts)
-
     @classmethod
     def _from_ckpt(cls, ckpt: dict[str, Any]) -> ClassicalDetector:
         try:
@@ -753,7 +750,7 @@ class EnsembleDetector(_BaseDetector):
         Training recipe of the autoencoder members.
     """
 
-    def __init__(self, members: Sequence[str | _BaseDetector] = ("conv1d", "resconv", "knn"), *,
+    def __init__(self, members: Sequence[str | _BaseDetector] = ("dense", "knn"), *,
                  calibration: str = "zscore", weights: Sequence[float] | None = None,
                  train: TrainConfig | dict[str, Any] | None = None, threshold: str = "percentile",
                  percentile: float = 97.5, k: float = 1.0, seed: int = 0,
