@@ -142,3 +142,23 @@ def test_resample_beats_keeps_shape():
     x = np.sin(np.linspace(0, 3, 50))[None].astype(np.float32)
     r = resample_beats(x, 100)
     assert r.shape == (1, 100) and r[0, 0] == pytest.approx(x[0, 0]) and r[0, -1] == pytest.approx(x[0, -1])
+
+
+def test_best_f1_without_labels_fails_before_training(data):
+    with pytest.raises(InvalidInputError, match="labelled validation split"):
+        BeatAnomalyDetector("lstm", threshold="best_f1").fit(data[0])
+
+
+def test_bundled_default_on_its_held_out_ecg5000_test_split(shared_data):
+    from cardioclarity.checkpoints import list_bundled
+    from cardioclarity.ecg.io import read_beats, split_beats
+
+    if "ecg5000-ensemble" not in list_bundled():
+        pytest.skip("bundled weights not built (run training/train_ecg5000.py)")
+    test = split_beats(read_beats(shared_data / "ecg5000" / "ecg.csv"), seed=0)["test"]
+    det = load_detector()
+    assert det.input_length_ == 140 and det.training_data["n_train_normal"] > 1000
+    s = det.anomaly_score(test.X)
+    # The split the bundled weights never trained or chose a threshold on (model card: 0.9947).
+    assert roc_auc(test.y, s) > 0.99
+    assert np.mean(det.predict(test.X) == test.y) > 0.95

@@ -180,6 +180,15 @@ def _split_normal(X: np.ndarray, X_val: np.ndarray | None, y_val: np.ndarray | N
     return X[perm[n_val:]], X[perm[:n_val]]
 
 
+def _require_labels_for_best_f1(strategy: str, X_val: Any, y_val: Any) -> None:
+    # Fail before training, not after minutes of it.
+    if strategy == "best_f1" and (X_val is None or y_val is None):
+        raise InvalidInputError(
+            "threshold='best_f1' needs a labelled validation split.",
+            hint="call fit(X_normal, X_val=..., y_val=...) with y_val 1 = anomaly (CLI: --val), or "
+            "use threshold='percentile' which needs no abnormal labels.")
+
+
 def _check_labels(y: Any, n: int) -> np.ndarray:
     yv = np.asarray(y)
     if yv.shape != (n,) or not np.isin(yv, (0, 1)).all():
@@ -477,6 +486,7 @@ class BeatAnomalyDetector(_BaseDetector):
         -------
         self
         """
+        _require_labels_for_best_f1(self.threshold, X_val, y_val)
         X = check_beats(X_normal, "X_normal")
         if X.shape[1] < MIN_LENGTH:
             raise InvalidInputError(f"beats must have >= {MIN_LENGTH} samples, got {X.shape[1]}.")
@@ -657,6 +667,7 @@ class ClassicalDetector(_BaseDetector):
     def fit(self, X_normal: Any, X_val: Any = None, y_val: Any = None, *,
             data_description: dict[str, Any] | None = None, **_: Any) -> ClassicalDetector:
         """Fit on normal beats (validation-normal beats give the threshold). Returns self."""
+        _require_labels_for_best_f1(self.threshold, X_val, y_val)
         X = check_beats(X_normal, "X_normal")
         X_tr, X_va = _split_normal(X, X_val, y_val, self.val_fraction, self.seed)
         t0 = time.perf_counter()
@@ -773,6 +784,7 @@ class EnsembleDetector(_BaseDetector):
             data_description: dict[str, Any] | None = None,
             show_progress: bool | None = None) -> EnsembleDetector:
         """Fit every member on the same split, then calibrate on validation normals. Returns self."""
+        _require_labels_for_best_f1(self.threshold, X_val, y_val)
         X = check_beats(X_normal, "X_normal")
         X_tr, X_va = _split_normal(X, X_val, y_val, self.val_fraction, self.seed)
         t0 = time.perf_counter()
