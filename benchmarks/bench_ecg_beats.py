@@ -200,7 +200,8 @@ Machine: {mach} (load average at start; the CPU is shared, so timings are noisy)
 Positive class = **anomaly** in every column. Mean ± std over seeds {seeds}. Thresholds: best F1 on the
 labelled validation split (never on test). `train s` = training time (ensembles: sum of members);
 `beats/s` = scoring throughput, median of 5 runs of batch scoring {THROUGHPUT_BEATS:,} beats, one torch
-thread, first seed. Ensembles = mean of z-calibrated member scores (calibrated on validation normals).
+thread, first seed. Ensembles = mean of member scores, each z- or rank-calibrated (the row says which) on
+the validation-normal beats.
 
 ### ECG5000, seeded stratified 60/20/20 split (train on normal beats of train, test = 1,000 beats)
 
