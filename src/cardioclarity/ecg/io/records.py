@@ -215,7 +215,7 @@ def _read_wfdb(base: Path, lead, name: str | None) -> Record:
             except Exception:  # an unreadable annotation file must not block the analysis
                 continue
             ann = Annotations(np.asarray(a.sample, dtype=np.int64), list(a.symbol),
-                              [s or "" for s in (a.aux_note or [""] * len(a.symbol))], ext)
+                              [(s or "").strip("\x00 ") for s in (a.aux_note or [""] * len(a.symbol))], ext)
             break
     return Record(signal=sig, fs=fs, lead=leads[idx], leads=leads, name=name or base.name,
                   annotations=ann, units=(rec.units or [""])[0] or "",
