@@ -265,6 +265,8 @@ def _parse_text(data: bytes, source: str) -> tuple[np.ndarray, list[str]]:
     except ValueError:
         names = [c.strip().strip('"') for c in first]
         lines = lines[1:]
+    if not lines:
+        raise InvalidInputError(f"{source} has a header but no samples.")
     try:
         arr = np.loadtxt(io.StringIO("\n".join(lines)), delimiter=delim, ndmin=2, dtype=np.float64)
     except ValueError as exc:
@@ -296,6 +298,7 @@ def _read_text(data: bytes, source: str, name: str, lead, fs, fmt: str) -> Recor
 def _read_edf(path: Path, lead, name: str) -> Record:
     from wfdb.io.convert.edf import read_edf
 
+    _check_edf_size(path)
     try:
         rec = read_edf(str(path))
     except Exception as exc:
@@ -307,6 +310,25 @@ def _read_edf(path: Path, lead, name: str) -> Record:
     sig = _check_signal(rec.p_signal[:, idx], f"'{path.name}'")
     return Record(signal=sig, fs=fs, lead=leads[idx], leads=leads, name=name,
                   units=(rec.units or [""])[idx] or "", meta={"format": "edf", "n_leads": len(leads)})
+
+
+def _check_edf_size(path: Path) -> None:
+    """Refuse EDF files shorter than their header promises (a cut download or export)."""
+    head = path.read_bytes()[:256]
+    try:
+        hdr_bytes, nrec, ns = int(head[184:192]), int(head[236:244]), int(head[252:256])
+        with open(path, "rb") as fh:
+            fh.seek(256 + 216 * ns)
+            spr = [int(fh.read(8)) for _ in range(ns)]
+    except ValueError as exc:
+        raise InvalidInputError(f"'{path.name}' does not have a valid EDF header ({_short(exc)}).",
+                                hint="check that the file is a complete EDF/EDF+ file.") from exc
+    expected = hdr_bytes + max(nrec, 0) * 2 * sum(spr)
+    actual = path.stat().st_size
+    if actual < expected:
+        raise InvalidInputError(
+            f"EDF file '{path.name}' is truncated: the header promises {expected} bytes, the file "
+            f"has {actual}.", hint="re-export or re-download the recording.")
 
 
 # --------------------------------------------------------------------------------------------
