@@ -128,7 +128,9 @@ def heart_rate_trend(peaks, fs: float, *, window_beats: int = 8,
     den = np.convolve(ok.astype(float), np.ones(k), mode="full")[:rr.size]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_rr = num / den
-        bpm = np.where(den >= max(1, k // 2), 60.0 / mean_rr, np.nan)
+        # at least half the window valid (the first beats: whatever history there is)
+        need = np.minimum(max(1, k // 2), np.arange(rr.size) + 1)
+        bpm = np.where(den >= need, 60.0 / mean_rr, np.nan)
     return p[1:] / fs, bpm
 
 
