@@ -29,31 +29,12 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 
 from cardioclarity.checkpoints import save_checkpoint
-from cardioclarity.ecg.analyze import preprocess
-from cardioclarity.ecg.io import read_record
-from cardioclarity.ecg.record_datasets import cinc2017_reference, cinc2017_split
-from cardioclarity.ecg.rhythm import FEATURE_NAMES, RhythmModel, rhythm_features
-from cardioclarity.errors import CardioClarityError
+from cardioclarity.ecg.record_datasets import cinc2017_features, cinc2017_reference, cinc2017_split
+from cardioclarity.ecg.rhythm import RhythmModel
 from cardioclarity.metrics import best_f1_threshold, binary_report
-from cardioclarity.reporting import progress
 
 SEED = 2017
 OUT = Path(__file__).resolve().parents[1] / "src" / "cardioclarity" / "weights"
-
-
-def cinc_features(data_dir: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Features and usable fraction of each named CinC 2017 record (NaN row when unreadable)."""
-    F = np.full((len(names), len(FEATURE_NAMES)), np.nan)
-    usable = np.zeros(len(names))
-    for i, name in enumerate(progress(names, desc="cinc2017 features", unit="rec")):
-        try:
-            rec = read_record(data_dir / f"{name}.hea")
-            prep = preprocess(rec)
-        except CardioClarityError:
-            continue  # unusable record: stays NaN, imputed by the model
-        usable[i] = prep.quality.usable_fraction
-        F[i] = rhythm_features(prep.peaks, rec.fs, prep.clean, valid=prep.rr_valid)
-    return F, usable
 
 
 def fit_mlp(X: np.ndarray, y: np.ndarray, hidden: tuple[int, ...] = (16,), seed: int = SEED
@@ -84,7 +65,7 @@ def main(argv=None) -> int:
         F, usable, cached = z["F"], z["usable"], list(z["names"])
         assert cached == names, "stale feature cache; delete it"
     else:
-        F, usable = cinc_features(cdir, names)
+        F, usable = cinc2017_features(cdir, names)
         np.savez(args.cache, F=F, usable=usable, names=np.array(names))
     idx = {n: i for i, n in enumerate(names)}
     tr = [idx[n] for n in train if ref[n] in "ANO"]

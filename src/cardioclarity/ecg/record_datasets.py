@@ -20,6 +20,7 @@ __all__ = [
     "PACED",
     "aami_class",
     "available_records",
+    "cinc2017_features",
     "cinc2017_reference",
     "cinc2017_split",
     "excluded_spans",
@@ -98,3 +99,58 @@ def cinc2017_split(reference: dict[str, str], *, test_fraction: float = 0.3, see
         test += names[:k]
         train += names[k:]
     return sorted(train), sorted(test)
+
+
+def label_detected_beats(peaks: np.ndarray, ann, fs: float, tol_s: float = 0.15) -> np.ndarray:
+    """AAMI class of the reference beat nearest each detected peak (within ``tol_s``), else "".
+
+    Parameters
+    ----------
+    peaks : ndarray of int
+        Detected R-peaks.
+    ann : Annotations
+        Reference annotations of the record.
+    fs : float
+        Sampling rate in Hz.
+    """
+    ref = [(int(s), aami_class(sym)) for s, sym in zip(ann.sample, ann.symbol, strict=True)]
+    ref = [(s, c) for s, c in ref if c is not None]
+    out = np.full(np.asarray(peaks).size, "", dtype="<U1")
+    if not ref:
+        return out
+    rs = np.array([s for s, _ in ref])
+    rc = np.array([c for _, c in ref])
+    j = np.clip(np.searchsorted(rs, peaks), 1, rs.size - 1) if rs.size > 1 else np.zeros(len(peaks), int)
+    if rs.size > 1:
+        left = j - 1
+        j = np.where(np.abs(rs[left] - peaks) <= np.abs(rs[j] - peaks), left, j)
+    near = np.abs(rs[j] - peaks) <= tol_s * fs
+    out[near] = rc[j[near]]
+    return out
+
+
+def cinc2017_features(folder: str | Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rhythm features and usable fraction of each named CinC 2017 record.
+
+    Each record goes through the package's own pipeline (``preprocess``: cleaning, quality,
+    R-peaks) and :func:`~cardioclarity.ecg.rhythm.rhythm_features` over the whole record.
+    Records with no usable signal get a NaN row and usable fraction 0.
+    """
+    from cardioclarity.ecg.analyze import preprocess
+    from cardioclarity.ecg.io import read_record
+    from cardioclarity.ecg.rhythm import FEATURE_NAMES, rhythm_features
+    from cardioclarity.errors import CardioClarityError
+    from cardioclarity.reporting import progress
+
+    folder = Path(folder)
+    F = np.full((len(names), len(FEATURE_NAMES)), np.nan)
+    usable = np.zeros(len(names))
+    for i, name in enumerate(progress(names, desc="cinc2017 features", unit="rec")):
+        try:
+            rec = read_record(folder / f"{name}.hea")
+            prep = preprocess(rec)
+        except CardioClarityError:
+            continue
+        usable[i] = prep.quality.usable_fraction
+        F[i] = rhythm_features(prep.peaks, rec.fs, prep.clean, valid=prep.rr_valid)
+    return F, usable
