@@ -12,7 +12,8 @@ trained on MIT-BIH DS1 normal beats (``training/train_mitdb.py``) with what it n
   97.5th percentile of normal DS1 beats. Supraventricular ectopic beats look normal and are only
   caught this way;
 - **beat score** = max(morphology, RR): 1.0 is the threshold for both, so ``score >= 1`` flags a
-  beat, and the larger part names the finding (``abnormal_morphology`` or ``premature``).
+  beat; the finding is ``abnormal_morphology`` when the morphology part is above 1 (whether or
+  not the beat is also early), else ``premature``.
 
 Patient-adaptive option (``adaptive=True``): as Holter systems do, the first ``calibration_s``
 seconds of the record's own dominant beats (not premature, below-median error) define a
@@ -246,8 +247,10 @@ class RecordBeatModel:
         score = np.maximum(morph, rr)
         score[~valid] = rr[~valid]
         is_anom = score >= 1.0
+        # Abnormal morphology wins when both fire: a ventricular beat is usually premature too,
+        # and its shape is what sets it apart from a supraventricular one.
         finding = np.where(~is_anom, "normal",
-                           np.where(morph >= rr, "abnormal_morphology", "premature")).tolist()
+                           np.where(morph >= 1.0, "abnormal_morphology", "premature")).tolist()
         return BeatScores(score=score, is_anomaly=is_anom, finding=finding, morphology=morph,
                           rr=rr, windows=X, valid=valid, adaptive=adaptive, calibration=calib)
 

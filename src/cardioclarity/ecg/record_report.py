@@ -50,8 +50,9 @@ def _draw_strip(ax, f: Findings, record: Record, start_s: float, length_s: float
     for kind, color in FINDING_COLORS.items():
         m = sel & (finding == kind)
         if m.any():
-            ax.scatter(f.peaks[m] / fs, f.prepared.clean[f.peaks[m]], s=36 if kind != "normal" else 12,
-                       color=color, zorder=3, label=kind.replace("_", " "))
+            ax.plot(f.peaks[m] / fs, f.prepared.clean[f.peaks[m]], "o",
+                    ms=6 if kind != "normal" else 3.5, color=color, zorder=3,
+                    label=kind.replace("_", " "))
     for ep in f.episodes():
         if ep["type"] == "irregular_rhythm" and ep["end_s"] > start_s and ep["start_s"] < start_s + length_s:
             ax.axvspan(max(ep["start_s"], start_s), min(ep["end_s"], start_s + length_s),
@@ -161,8 +162,9 @@ def _fig_rr(f: Findings) -> bytes:
     for kind, color in FINDING_COLORS.items():
         m = valid & (finding == kind)
         if m.any():
-            ax[0].scatter(t[m], rr[m], s=4 if kind == "normal" else 10, color=color,
-                          label=kind.replace("_", " "))
+            # plot() with markers renders ~10x faster than scatter() for thousands of points
+            ax[0].plot(t[m], rr[m], ".", ms=2.5 if kind == "normal" else 4.5, color=color,
+                       label=kind.replace("_", " "))
     ax[0].set_xlabel("time (s)")
     ax[0].set_ylabel("RR interval (s)")
     ax[0].set_title("RR tachogram (colour: finding of the closing beat)", fontsize=9)
@@ -173,7 +175,7 @@ def _fig_rr(f: Findings) -> bytes:
     for kind, color in FINDING_COLORS.items():
         m = ok & (fcol == kind)
         if m.any():
-            ax[1].scatter(x1[m], x2[m], s=3 if kind == "normal" else 9, color=color, alpha=0.6)
+            ax[1].plot(x1[m], x2[m], ".", ms=2 if kind == "normal" else 4, color=color, alpha=0.6)
     if ok.any():
         lo, hi = np.percentile(np.r_[x1[ok], x2[ok]], [0.5, 99.5])
         ax[1].plot([lo, hi], [lo, hi], color="k", lw=0.5)
@@ -226,7 +228,7 @@ def _fig_beats(f: Findings, detector, n: int = 6) -> bytes | None:
         axes[k // cols][k % cols].axis("off")
     fig.suptitle("Flagged beats beside their autoencoder reconstruction (time from R, s)",
                  fontsize=9)
-    fig.tight_layout()
+    fig.subplots_adjust(hspace=0.7, wspace=0.25, top=1 - 0.55 / (2.4 * rows))
     return figure_to_png(fig)
 
 
