@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=OUT / "mitdb-conv1d.pt")
     ap.add_argument("--per-record", type=int, default=600)
     ap.add_argument("--epochs", type=int, default=80)
-    ap.add_argument("--k-grid", type=float, nargs="+", default=[6, 10, 15, 20, 30])
+    ap.add_argument("--k-grid", type=float, nargs="+", default=[10, 20, 30, 45, 60, 90])
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     cfg = WindowConfig()

@@ -136,3 +136,11 @@ def test_window_features_and_irregular_episodes():
     assert len(eps) == 1
     t_af0, t_af1 = 0.5 + 48, 0.5 + 48 + rr[60:150].sum()
     assert eps[0]["start_s"] < t_af0 + 15 and eps[0]["end_s"] > t_af1 - 15
+
+
+def test_irregular_episodes_merge_overlapping_runs():
+    starts = np.arange(0, 100, 10.0)
+    proba = np.array([0.9, 0.9, 0.1, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1, 0.9])
+    eps = irregular_episodes(starts, proba, 0.5, 30.0, 120.0)
+    # windows [0,40) and [30,70) overlap: one episode; the last window stands alone
+    assert [(e["start_s"], e["end_s"]) for e in eps] == [(0.0, 70.0), (90.0, 120.0)]

@@ -423,8 +423,14 @@ def irregular_episodes(starts_s: np.ndarray, proba: np.ndarray, threshold: float
     """Merge overlapping irregular windows into ``irregular_rhythm`` episodes (AF-like)."""
     episodes: list[dict] = []
     for a, b in _runs(proba >= threshold):
-        episodes.append({"type": "irregular_rhythm",
-                         "start_s": round(float(starts_s[a]), 3),
-                         "end_s": round(float(min(starts_s[b - 1] + window_s, duration_s)), 3),
-                         "max_probability": round(float(proba[a:b].max()), 4)})
+        start = round(float(starts_s[a]), 3)
+        end = round(float(min(starts_s[b - 1] + window_s, duration_s)), 3)
+        pmax = round(float(proba[a:b].max()), 4)
+        if episodes and start <= episodes[-1]["end_s"]:
+            # windows overlap, so two runs one regular window apart still touch: one episode
+            episodes[-1]["end_s"] = max(episodes[-1]["end_s"], end)
+            episodes[-1]["max_probability"] = max(episodes[-1]["max_probability"], pmax)
+        else:
+            episodes.append({"type": "irregular_rhythm", "start_s": start, "end_s": end,
+                             "max_probability": pmax})
     return episodes
