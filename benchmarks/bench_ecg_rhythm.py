@@ -1,6 +1,6 @@
 """Rhythm irregularity (AF-like): CinC 2017 test split and MIT-BIH AF episodes, window by window.
 
-CinC 2017: the bundled ``rhythm-mlp`` was trained, and its threshold chosen, on the train part of
+CinC 2017: the bundled ``rhythm-cinc2017`` was trained, and its threshold chosen, on the train part of
 ``cinc2017_split(seed=2017)`` (70% of each class); every figure here is on the 30% test part.
 Positive class = AF (A). Beside it, the one-line RMSSD / mean-RR score (threshold: best F1 on the
 same train part). Each record goes through the package's own pipeline (quality, R-peaks, features
@@ -48,7 +48,7 @@ def cinc_section(cdir: Path, model) -> tuple[list[dict], list[dict], dict]:
     for negs, desc in ((["N"], "A vs N"), (["N", "O"], "A vs N+O")):
         m = is_test & np.isin(lab, ["A", *negs])
         y = (lab[m] == "A").astype(int)
-        for name, s, thr in (("rhythm-mlp (ours)", p[m], model.threshold_),
+        for name, s, thr in (("rhythm-cinc2017 (ours)", p[m], model.threshold_),
                              ("RMSSD / mean RR (one line)", one[m], thr_one)):
             rep = binary_report(y, (s >= thr).astype(int), s, positive_class="AF")
             rows.append({"task": desc, "model": name, "n": rep.n, "n_AF": rep.n_positive,

@@ -201,7 +201,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
     adaptive : bool
         Patient-adaptive beat scoring (calibrates on the first minutes of the record).
     rhythm_model : RhythmModel or str, optional
-        Irregularity model (default: bundled ``rhythm-mlp``).
+        Irregularity model (default: bundled ``rhythm-cinc2017``).
     peak_method : str
         R-peak detector (see :func:`~cardioclarity.ecg.processing.ecg_peaks`).
     window_s, step_s : float
@@ -223,11 +223,25 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
     n = record.signal.size
     duration = n / fs
 
-    # --- rhythm: irregularity windows first (beat RR context is muted inside AF-like episodes)
+    # --- beats: morphology (+ RR context) for every beat
     t1 = time.perf_counter()
+    bm = _resolve_beat_model(detector)
+    scores = None
+    if bm is not None and peaks.size:
+        scores = bm.score(prep.clean, peaks, fs, rr_valid=prep.rr_valid, adaptive=adaptive)
+    timings["beats_s"] = time.perf_counter() - t1
+
+    # --- rhythm: irregularity on normal-to-normal intervals. Intervals that touch a beat of
+    # abnormal morphology are left out (Holter practice): frequent ventricular ectopics make
+    # sinus rhythm look irregular, AF stays irregular without them.
+    t2 = time.perf_counter()
     rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else load_rhythm_model(rhythm_model)
+    nn_valid = prep.rr_valid.copy()
+    if scores is not None and nn_valid.size:
+        ectopic = scores.morphology >= 1.0
+        nn_valid &= ~(ectopic[:-1] | ectopic[1:])
     starts, F = window_features(peaks, fs, prep.clean, window_s=window_s, step_s=step_s,
-                                valid=prep.rr_valid, n_samples=n)
+                                valid=nn_valid, n_samples=n)
     # Windows mostly in unusable signal carry no rhythm evidence.
     usable_frac = np.array([prep.usable[int(s * fs):int(min(s + window_s, duration) * fs)].mean()
                             for s in starts])
@@ -237,16 +251,9 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
     in_irregular = np.zeros(peaks.size, dtype=bool)
     for ep in irregular:
         in_irregular |= (peaks >= ep["start_s"] * fs) & (peaks <= ep["end_s"] * fs)
-    timings["rhythm_s"] = time.perf_counter() - t1
-
-    # --- beats
-    t2 = time.perf_counter()
-    bm = _resolve_beat_model(detector)
-    scores = None
-    if bm is not None and peaks.size:
-        scores = bm.score(prep.clean, peaks, fs, rr_valid=prep.rr_valid, adaptive=adaptive,
-                          rr_mask=in_irregular)
-    timings["beats_s"] = time.perf_counter() - t2
+    if scores is not None:
+        scores = scores.without_rr(in_irregular)
+    timings["rhythm_s"] = time.perf_counter() - t2
 
     rr, _ = rr_intervals(peaks, fs)
     stats = rr_stats(rr[prep.rr_valid]) if rr.size else rr_stats([])
@@ -270,7 +277,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
         "ectopic_burden": burden,
     }
     model = {"beats": bm.describe() if bm is not None else None, "adaptive": bool(adaptive),
-             "rhythm": {"name": Path(str(rm.meta.get("path", "rhythm-mlp"))).stem,
+             "rhythm": {"name": Path(str(rm.meta.get("path", "rhythm-cinc2017"))).stem,
                         "threshold": float(rm.threshold_), "window_s": window_s, "step_s": step_s},
              "peak_method": peak_method}
     timings["total_s"] = time.perf_counter() - t0

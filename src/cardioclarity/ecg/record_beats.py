@@ -138,6 +138,26 @@ class BeatScores:
     adaptive: bool = False
     calibration: dict = field(default_factory=dict)
 
+    @classmethod
+    def combine(cls, morphology: np.ndarray, rr: np.ndarray, valid: np.ndarray, **kw) -> BeatScores:
+        """Beat score = max(morphology, RR) (1.0 = threshold of each) and the finding it implies."""
+        score = np.maximum(morphology, rr)
+        score[~valid] = rr[~valid]
+        is_anom = score >= 1.0
+        # Abnormal morphology wins when both fire: a ventricular beat is usually premature too,
+        # and its shape is what sets it apart from a supraventricular one.
+        finding = np.where(~is_anom, "normal",
+                           np.where(morphology >= 1.0, "abnormal_morphology", "premature")).tolist()
+        return cls(score=score, is_anomaly=is_anom, finding=finding, morphology=morphology, rr=rr,
+                   valid=valid, **kw)
+
+    def without_rr(self, mask: np.ndarray) -> BeatScores:
+        """The same scores with the RR part ignored on ``mask`` (e.g. inside AF-like episodes,
+        where every beat is "premature" and the rhythm finding already covers them)."""
+        return BeatScores.combine(self.morphology, np.where(mask, 0.0, self.rr), self.valid,
+                                  windows=self.windows, adaptive=self.adaptive,
+                                  calibration=self.calibration)
+
 
 @dataclass
 class RecordBeatModel:
@@ -244,15 +264,8 @@ class RecordBeatModel:
         calib: dict = {}
         if adaptive and X.shape[0]:
             morph, calib = self._adapt(X, morph, valid, rr, peaks, fs)
-        score = np.maximum(morph, rr)
-        score[~valid] = rr[~valid]
-        is_anom = score >= 1.0
-        # Abnormal morphology wins when both fire: a ventricular beat is usually premature too,
-        # and its shape is what sets it apart from a supraventricular one.
-        finding = np.where(~is_anom, "normal",
-                           np.where(morph >= 1.0, "abnormal_morphology", "premature")).tolist()
-        return BeatScores(score=score, is_anomaly=is_anom, finding=finding, morphology=morph,
-                          rr=rr, windows=X, valid=valid, adaptive=adaptive, calibration=calib)
+        return BeatScores.combine(morph, rr, valid, windows=X, adaptive=adaptive,
+                                  calibration=calib)
 
     def _adapt(self, X, morph, valid, rr, peaks, fs) -> tuple[np.ndarray, dict]:
         vidx = np.flatnonzero(valid)

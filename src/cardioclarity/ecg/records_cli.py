@@ -29,17 +29,22 @@ def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adapti
     from cardioclarity.ecg.io import read_record
 
     t0 = time.perf_counter()
-    record = read_record(path, lead=lead, fs=fs)
-    findings = analyze_record(record, detector=beat_model if beat_model is not None else model,
-                              adaptive=adaptive)
-    out.mkdir(parents=True, exist_ok=True)
-    d = findings.to_dict()
-    (out / "findings.json").write_text(json.dumps(d, indent=1))
+    stages = ("read", "analyse", "write") if report else ("read", "analyse")
     html = None
-    if report:
-        from cardioclarity.ecg.record_report import write_record_report
+    # A stage bar: the report's figures take a few seconds on a 30-min record.
+    for stage in progress(stages, desc=path.name, unit="stage", total=len(stages)):
+        if stage == "read":
+            record = read_record(path, lead=lead, fs=fs)
+        elif stage == "analyse":
+            findings = analyze_record(record, detector=beat_model if beat_model is not None
+                                      else model, adaptive=adaptive)
+            out.mkdir(parents=True, exist_ok=True)
+            d = findings.to_dict()
+            (out / "findings.json").write_text(json.dumps(d, indent=1))
+        else:
+            from cardioclarity.ecg.record_report import write_record_report
 
-        html = write_record_report(findings, record, out, detector=beat_model)
+            html = write_record_report(findings, record, out, detector=beat_model)
     r = d["rhythm"]
     b = r["ectopic_burden"]
     return {"record": record.name, "status": "ok", "lead": record.lead,

@@ -4,7 +4,7 @@
 - :func:`rate_episodes`: bradycardia, tachycardia and pause episodes with start/end times;
 - :func:`rhythm_features` + :class:`RhythmModel`: a learned irregularity (AF-like) model on RR
   irregularity and P-wave consistency features, trained on the CinC 2017 training split
-  (``training/train_rhythm.py``) and stored as a weights-only checkpoint (``rhythm-mlp.pt``);
+  (``training/train_rhythm.py``) and stored as a weights-only checkpoint (``rhythm-cinc2017.pt``);
 - :func:`irregular_episodes`: sliding-window AF-like episodes from that model.
 
 Times are in seconds from the start of the record; ``peaks`` are sample indices at ``fs``.
@@ -30,7 +30,7 @@ __all__ = [
     "rr_stats",
 ]
 
-DEFAULT_RHYTHM_MODEL = "rhythm-mlp"
+DEFAULT_RHYTHM_MODEL = "rhythm-cinc2017"
 
 #: Rate limits (bpm) and durations (s) of the episode rules, common Holter defaults.
 BRADY_BPM, TACHY_BPM, PAUSE_S, MIN_RATE_EPISODE_S = 50.0, 100.0, 2.0, 10.0
@@ -188,8 +188,10 @@ FEATURE_NAMES = (
     "rmssd_trimmed",  # RMSSD/mean after dropping ectopic-looking intervals (|RR/med - 1| > 15%)
     "turning_point_ratio",  # AF RR series look random (~2/3); sinus is smoother
     "rr_entropy",  # Shannon entropy of the 16-bin normalised RR histogram
-    "sd1_over_sd2",  # Poincare plot shape
+    "sd1_fraction",  # Poincare plot shape: SD1 / (SD1 + SD2), bounded even in bigeminy
     "mean_hr_bpm",
+    "lag23_rmssd",  # min over lags 2, 3 of RMS(RR[i+k] - RR[i]) / mean: small in bi/trigeminy
+    "rr_autocorr1",  # lag-1 autocorrelation: ~0 in AF, > 0 in sinus, < 0 in bigeminy
     "p_wave_corr",  # mean correlation of each beat's P-wave window with the median P wave
     "p_wave_power",  # P-window energy of the median beat relative to its QRS energy
     "tq_fwave",  # fibrillatory activity: 4-9 Hz share of the TQ segments' power
@@ -199,7 +201,7 @@ FEATURE_NAMES = (
 def _rr_features(rr: np.ndarray) -> list[float]:
     rr = rr[np.isfinite(rr) & (rr > 0.2) & (rr < 3.0)]
     if rr.size < 4:
-        return [np.nan] * 10
+        return [np.nan] * 12
     d = np.diff(rr)
     mean, med = rr.mean(), np.median(rr)
     rmssd = np.sqrt(np.mean(d * d))
@@ -213,9 +215,14 @@ def _rr_features(rr: np.ndarray) -> list[float]:
     x1, x2 = rr[:-1], rr[1:]
     sd1 = np.std((x2 - x1) / np.sqrt(2))
     sd2 = np.std((x2 + x1) / np.sqrt(2))
+    # Ectopic patterns repeat (bigeminy: short-long-short-long), AF does not: compare beats 2
+    # or 3 apart.
+    lag = min(np.sqrt(np.mean((rr[k:] - rr[:-k]) ** 2)) for k in (2, 3) if rr.size > k) / mean
+    c = rr - mean
+    ac1 = float(np.sum(c[1:] * c[:-1]) / (np.sum(c * c) + 1e-12))
     return [rmssd / mean, rr.std() / mean, float(np.mean(np.abs(d) > 0.05)),
             np.median(np.abs(d)) / med, float(np.mean(np.abs(d) > 0.1 * med)), rmssd_t, tp, ent,
-            sd1 / (sd2 + 1e-9), 60.0 / mean]
+            sd1 / (sd1 + sd2 + 1e-9), 60.0 / mean, lag, ac1]
 
 
 @dataclass
@@ -374,7 +381,7 @@ class RhythmModel:
 
 
 def load_rhythm_model(name_or_path: str | None = None) -> RhythmModel:
-    """Load a rhythm model: a bundled name (default ``rhythm-mlp``) or a checkpoint path."""
+    """Load a rhythm model: a bundled name (default ``rhythm-cinc2017``) or a checkpoint path."""
     from cardioclarity.checkpoints import load_checkpoint
 
     ckpt = load_checkpoint(name_or_path or DEFAULT_RHYTHM_MODEL, expected_kind="ecg-rhythm-model")
