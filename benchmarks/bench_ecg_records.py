@@ -107,7 +107,7 @@ def main(argv=None) -> int:
 
     def to_json(report: bool):
         rec = read_record(path)
-        f = analyze_record(rec, detector=model)
+        f = analyze_record(rec, detector=model)  # default: adaptive="auto"
         (tmp / "findings.json").write_text(json.dumps(f.to_dict()))
         if report:
             write_record_report(f, rec, tmp, detector=model)

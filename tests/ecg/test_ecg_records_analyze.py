@@ -75,11 +75,14 @@ def test_premature_beats_caught_by_rr_context(model):
     rr[40] = 0.5  # premature (same shape: an S-like beat)
     rr[41] = 0.85
     x, true = synth_ecg(fs=fs, duration=float(rr.sum() + 1.5), rr=rr, seed=3)
-    f = analyze_record(Record(x, fs, "II", ["II"], "synthetic"), detector=model)
+    rec = Record(x, fs, "II", ["II"], "synthetic")
+    f = analyze_record(rec, detector=model, adaptive=False)
     i = int(np.argmin(np.abs(f.peaks - true[41])))
     assert f.beat_scores.finding[i] == "premature" and f.beat_scores.is_anomaly[i]
+    # the patient-adaptive model flags it too (its window also holds the previous T wave)
+    assert analyze_record(rec, detector=model).beat_scores.is_anomaly[i]
     assert f.beat_scores.rr[i] > 1.5
-    # and sinus beats are not premature
+    # and sinus beats are not premature (global model)
     others = np.delete(np.arange(f.n_beats), [i])
     assert (np.asarray(f.beat_scores.finding)[others] != "premature").mean() > 0.97
 
@@ -125,11 +128,25 @@ def test_flat_line_record_is_an_error(model):
         analyze_record(rec, detector=model)
 
 
-def test_adaptive_variant_and_rhythm_only(sample, model, findings):
-    fa = analyze_record(sample, detector=model, adaptive=True)
-    assert fa.model["adaptive"] and fa.beat_scores.calibration["n_dominant_beats"] > 50
-    np.testing.assert_array_equal(fa.peaks, findings.peaks)
+def test_adaptive_auto_global_and_rhythm_only(sample, model, findings):
+    # default "auto": calibrated on the record's own dominant beats
+    assert findings.model["adaptive"] and findings.beat_scores.calibration["n_dominant_beats"] > 50
+    fg = analyze_record(sample, detector=model, adaptive=False)
+    assert not fg.model["adaptive"] and fg.beat_scores.calibration == {}
+    np.testing.assert_array_equal(fg.peaks, findings.peaks)
+    assert not np.allclose(fg.beat_scores.morphology, findings.beat_scores.morphology)
     fr = analyze_record(sample, detector=False)
     assert fr.beat_scores is None and fr.to_dict()["beats"][0]["score"] is None
     with pytest.raises(InvalidInputError, match="Record"):
         analyze_record(sample.signal)
+    with pytest.raises(InvalidInputError, match="adaptive"):
+        analyze_record(sample, detector=model, adaptive="sometimes")
+
+
+def test_adaptive_auto_falls_back_on_short_records(model):
+    x, _ = synth_ecg(fs=250, duration=8, hr=60)  # ~7 beats: too few to calibrate on
+    rec = Record(x, 250.0, "II", ["II"], "short")
+    f = analyze_record(rec, detector=model)
+    assert f.model["adaptive"] is False and f.beat_scores is not None
+    with pytest.raises(InvalidInputError, match="calibration"):
+        analyze_record(rec, detector=model, adaptive=True)

@@ -111,6 +111,8 @@ class Findings:
     hr_trend: tuple[np.ndarray, np.ndarray]
     windows: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    #: The beat model used (for reconstructions in reports); not part of findings.json.
+    beat_model: RecordBeatModel | None = field(default=None, repr=False)
 
     @property
     def n_beats(self) -> int:
@@ -184,7 +186,7 @@ def _resolve_beat_model(detector) -> RecordBeatModel | None:
                             f"fitted beat detector; got {type(detector).__name__}.")
 
 
-def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
+def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "auto",
                    rhythm_model: RhythmModel | str | None = None,
                    peak_method: str = "cardioclarity", window_s: float = 30.0,
                    step_s: float = 10.0) -> Findings:
@@ -198,8 +200,11 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
         Beat scorer. None: the bundled MIT-BIH model (``mitdb-conv1d``). False: no beat scoring
         (rhythm only). A bare :class:`~cardioclarity.ecg.detector.BeatAnomalyDetector` is wrapped
         with default windows cut at its input length.
-    adaptive : bool
-        Patient-adaptive beat scoring (calibrates on the first minutes of the record).
+    adaptive : {"auto", True, False}
+        Patient-adaptive beat scoring, calibrated on the record's own dominant beats of the first
+        5 minutes (better on unseen patients: see BENCHMARKS.md ``ecg-records``). ``"auto"``
+        (default) uses it when the record has enough regular beats to calibrate on (>= 10) and
+        falls back to the global model otherwise; True raises instead of falling back.
     rhythm_model : RhythmModel or str, optional
         Irregularity model (default: bundled ``rhythm-cinc2017``).
     peak_method : str
@@ -227,8 +232,19 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
     t1 = time.perf_counter()
     bm = _resolve_beat_model(detector)
     scores = None
+    if adaptive not in ("auto", True, False):
+        raise InvalidInputError(f"adaptive must be 'auto', True or False, got {adaptive!r}.")
+    used_adaptive = False
     if bm is not None and peaks.size:
-        scores = bm.score(prep.clean, peaks, fs, rr_valid=prep.rr_valid, adaptive=adaptive)
+        try:
+            scores = bm.score(prep.clean, peaks, fs, rr_valid=prep.rr_valid,
+                              adaptive=bool(adaptive))
+            used_adaptive = bool(adaptive)
+        except InvalidInputError:
+            if adaptive is True:
+                raise
+            # "auto": too few regular beats to calibrate on; the global model still applies.
+            scores = bm.score(prep.clean, peaks, fs, rr_valid=prep.rr_valid, adaptive=False)
     timings["beats_s"] = time.perf_counter() - t1
 
     # --- rhythm: irregularity on normal-to-normal intervals. Intervals that touch a beat of
@@ -276,7 +292,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
         "episodes": episodes,
         "ectopic_burden": burden,
     }
-    model = {"beats": bm.describe() if bm is not None else None, "adaptive": bool(adaptive),
+    model = {"beats": bm.describe() if bm is not None else None, "adaptive": used_adaptive,
+             "adaptive_requested": adaptive,
              "rhythm": {"name": Path(str(rm.meta.get("path", "rhythm-cinc2017"))).stem,
                         "threshold": float(rm.threshold_), "window_s": window_s, "step_s": step_s},
              "peak_method": peak_method}
@@ -285,7 +302,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool = False,
                     duration_s=duration, peaks=peaks, beat_scores=scores, rhythm=rhythm,
                     quality=prep.quality, model=model, prepared=prep, hr_trend=(t_hr, bpm),
                     windows={"start_s": starts, "probability": proba, "window_s": window_s},
-                    timings=timings)
+                    timings=timings, beat_model=bm)
 
 
 def _ectopic_runs(peaks: np.ndarray, fs: float, scores: BeatScores, min_beats: int = 3

@@ -296,8 +296,7 @@ def write_record_report(findings: Findings, record: Record, out_dir: str | Path,
     record : Record
     out_dir : str or Path
     detector : RecordBeatModel or beat detector, optional
-        Used to draw reconstructions of flagged beats (``findings.model`` names it; pass the
-        one used for the analysis).
+        Draws the reconstructions of flagged beats; default: the model the analysis used.
     n_strips : int
         Number of 10-s strips (start of the record, then around findings).
 
@@ -310,6 +309,8 @@ def write_record_report(findings: Findings, record: Record, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     f = findings
     det = getattr(detector, "detector", detector)
+    if det is None and f.beat_model is not None:
+        det = f.beat_model.detector
     strips = []
     for s in _strip_starts(f, 10.0, n_strips):
         png = strip_png(f, record, start_s=s)

@@ -22,7 +22,7 @@ def find_records(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in RECORD_SUFFIXES)
 
 
-def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adaptive=False,
+def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adaptive="auto",
                 report: bool = True, beat_model=None) -> dict:
     """Analyse one record into ``out`` (findings.json [+ report.html]); return a summary row."""
     from cardioclarity.ecg.analyze import analyze_record
@@ -72,7 +72,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         raise InputFileNotFoundError(f"Input '{src}' does not exist.",
                                      hint="give a record file (.hea/.csv/.txt/.edf) or a folder.")
     beat_model = False if args.no_beats else _load_beat_model(args.model)
-    kw = dict(lead=args.lead, fs=args.fs, adaptive=args.adaptive, report=not args.no_report,
+    adaptive = {"auto": "auto", "on": True, "off": False}[args.adaptive]
+    kw = dict(lead=args.lead, fs=args.fs, adaptive=adaptive, report=not args.no_report,
               beat_model=beat_model)
     if not src.is_dir():
         row = analyze_one(src, out, **kw)
@@ -127,7 +128,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "reported and skipped (exit 1). " + DISCLAIMER,
         epilog="examples:\n  cardioclarity ecg analyze mitdb/100.hea --out results/100\n"
         "  cardioclarity ecg analyze strip.csv --fs 250 --lead II --out results/strip\n"
-        "  cardioclarity ecg analyze recordings/ --out results/ --adaptive",
+        "  cardioclarity ecg analyze recordings/ --out results/ --adaptive off",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("record", metavar="RECORD|DIR",
                    help="WFDB record (.hea, or base name), .csv/.txt (needs --fs), .edf, or a folder")
@@ -138,8 +139,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sampling rate in Hz (required for CSV/TXT; WFDB/EDF carry their own)")
     p.add_argument("--model", default=None,
                    help="beat model: bundled name or checkpoint (default: mitdb-conv1d)")
-    p.add_argument("--adaptive", action="store_true",
-                   help="patient-adaptive beat scoring calibrated on the first 5 minutes")
+    p.add_argument("--adaptive", choices=("auto", "on", "off"), default="auto",
+                   help="patient-adaptive beat scoring, calibrated on the record's own dominant "
+                   "beats of the first 5 minutes; auto (default) = on when there are enough "
+                   "regular beats, else the global model")
     p.add_argument("--no-beats", action="store_true", help="skip beat scoring (rhythm only)")
     p.add_argument("--no-report", action="store_true", help="write findings.json only (fastest)")
     p.set_defaults(func=_cmd_analyze)
