@@ -372,8 +372,7 @@ class Quality:
                 "n_unusable_windows": int(sum(lbl != "ok" for lbl in self.labels))}
 
 
-def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02,
-                   clean: np.ndarray | None = None) -> Quality:
+def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02) -> Quality:
     """Label each window as usable or not, and why.
 
     Rules (per window, checked in this order):
@@ -401,8 +400,6 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
         Window length in seconds.
     flat_mv : float
         Amplitude below which a window is a flat line (in the signal's units, usually mV).
-    clean : ndarray, optional
-        Unused placeholder for a precomputed cleaned signal (kept for API symmetry).
     """
     fs = _check_fs(fs)
     x = _check_1d(x)
