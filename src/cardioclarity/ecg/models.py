@@ -76,14 +76,14 @@ class Conv1dAEConfig:
 class LSTMAEConfig:
     """Config of :class:`LSTMAutoencoder`.
 
-    ``patch`` samples are fed per LSTM step: 140 samples become 35 steps, which keeps a
+    ``patch`` samples are fed per LSTM step: 140 samples become 28 steps, which keeps a
     recurrent model trainable on a CPU without losing the beat's shape.
     """
 
     input_length: int = 140
-    hidden_size: int = 48
+    hidden_size: int = 32
     latent_dim: int = 16
-    patch: int = 4
+    patch: int = 5
 
 
 @dataclass
@@ -126,25 +126,44 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, extra), mode="replicate") if extra else x
 
 
-class ConvAutoencoder(nn.Module):
+class _BottleneckConv(nn.Module):
+    """Shared frame of the conv autoencoders: pad, encode, linear bottleneck, decode, crop.
+
+    Subclasses set ``self.encoder`` (``len(channels)`` stride-2 stages) and ``self.decoder``.
+    The linear bottleneck (not a wide feature map) is what keeps the model from learning the
+    identity, so abnormal beats reconstruct badly.
+    """
+
+    def _init_bottleneck(self, config: Any) -> None:
+        self.config = config
+        self.stride_total = 2 ** len(config.channels)
+        self.padded_length = config.input_length + (-config.input_length) % self.stride_total
+        self.reduced_length = self.padded_length // self.stride_total
+        flat = config.channels[-1] * self.reduced_length
+        self.to_latent = nn.Linear(flat, config.latent_dim)
+        self.from_latent = nn.Linear(config.latent_dim, flat)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, length = x.shape
+        h = self.encoder(_pad_to_multiple(x.unsqueeze(1), self.stride_total))
+        z = self.to_latent(h.flatten(1))
+        h = self.from_latent(z).view(n, self.config.channels[-1], self.reduced_length)
+        return self.decoder(h)[:, 0, :length]
+
+
+class ConvAutoencoder(_BottleneckConv):
     """Strided 1-D conv encoder, linear bottleneck, transposed-conv decoder."""
 
     def __init__(self, config: Conv1dAEConfig) -> None:
         super().__init__()
-        self.config = config
+        self._init_bottleneck(config)
         k, ch = config.kernel_size, config.channels
-        self.stride_total = 2 ** len(ch)
-        self.padded_length = config.input_length + (-config.input_length) % self.stride_total
-        self.reduced_length = self.padded_length // self.stride_total
         enc: list[nn.Module] = []
         c_in = 1
         for c in ch:
             enc += [nn.Conv1d(c_in, c, k, stride=2, padding=k // 2), nn.BatchNorm1d(c), nn.ReLU()]
             c_in = c
         self.encoder = nn.Sequential(*enc)
-        flat = ch[-1] * self.reduced_length
-        self.to_latent = nn.Linear(flat, config.latent_dim)
-        self.from_latent = nn.Linear(config.latent_dim, flat)
         dec: list[nn.Module] = []
         rev = [*ch[::-1], ch[0]]
         for i, (a, b) in enumerate(zip(rev[:-1], rev[1:], strict=True)):
@@ -153,13 +172,6 @@ class ConvAutoencoder(nn.Module):
                 dec += [nn.BatchNorm1d(b), nn.ReLU()]
         dec += [nn.ReLU(), nn.Conv1d(ch[0], 1, k, padding=k // 2)]
         self.decoder = nn.Sequential(*dec)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, length = x.shape
-        h = self.encoder(_pad_to_multiple(x.unsqueeze(1), self.stride_total))
-        z = self.to_latent(h.flatten(1))
-        h = self.from_latent(z).view(n, self.config.channels[-1], self.reduced_length)
-        return self.decoder(h)[:, 0, :length]
 
 
 class LSTMAutoencoder(nn.Module):
@@ -200,39 +212,26 @@ class _ResBlock(nn.Module):
         return F.gelu(x + self.body(x))
 
 
-class ResConvAutoencoder(nn.Module):
+class ResConvAutoencoder(_BottleneckConv):
     """Residual 1-D conv encoder, narrow linear bottleneck, conv decoder (a denoising AE)."""
 
     def __init__(self, config: ResConvAEConfig) -> None:
         super().__init__()
-        self.config = config
+        self._init_bottleneck(config)
         k, ch = config.kernel_size, config.channels
-        self.stride_total = 2 ** len(ch)
-        self.padded_length = config.input_length + (-config.input_length) % self.stride_total
-        self.reduced_length = self.padded_length // self.stride_total
-        enc: list[nn.Module] = [nn.Conv1d(1, ch[0], k, padding=k // 2), nn.GELU()]
-        c_in = ch[0]
+        enc: list[nn.Module] = []
+        c_in = 1
         for c in ch:
             enc += [nn.Conv1d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm1d(c), nn.GELU(),
                     _ResBlock(c, k, config.dropout)]
             c_in = c
         self.encoder = nn.Sequential(*enc)
-        flat = ch[-1] * self.reduced_length
-        self.to_latent = nn.Linear(flat, config.latent_dim)
-        self.from_latent = nn.Linear(config.latent_dim, flat)
         dec: list[nn.Module] = []
         rev = [*ch[::-1], ch[0]]
         for a, b in zip(rev[:-1], rev[1:], strict=True):
             dec += [nn.ConvTranspose1d(a, b, 4, stride=2, padding=1), nn.BatchNorm1d(b), nn.GELU()]
         dec += [nn.Conv1d(ch[0], 1, k, padding=k // 2)]
         self.decoder = nn.Sequential(*dec)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, length = x.shape
-        h = self.encoder(_pad_to_multiple(x.unsqueeze(1), self.stride_total))
-        z = self.to_latent(h.flatten(1))
-        h = self.from_latent(z).view(n, self.config.channels[-1], self.reduced_length)
-        return self.decoder(h)[:, 0, :length]
 
 
 # -------------------------------------------------------------------------------------- registry
