@@ -150,3 +150,21 @@ def test_adaptive_auto_falls_back_on_short_records(model):
     assert f.model["adaptive"] is False and f.beat_scores is not None
     with pytest.raises(InvalidInputError, match="calibration"):
         analyze_record(rec, detector=model, adaptive=True)
+
+
+def test_beat_windows_hide_neighbouring_beats_at_fast_rates():
+    from cardioclarity.ecg.record_beats import WindowConfig, beat_windows
+
+    fs = 360.0
+    x_fast, p_fast = synth_ecg(fs=fs, duration=20, hr=150, noise=0)  # next R at +0.4 s
+    x_slow, p_slow = synth_ecg(fs=fs, duration=20, hr=60, noise=0)
+    Xf, _ = beat_windows(x_fast, p_fast, fs, WindowConfig())
+    Xs, _ = beat_windows(x_slow, p_slow, fs, WindowConfig())
+    t = np.linspace(-0.25, 0.45, 128)
+    tail = t > 0.35
+    # without holding, the next beat's R wave (1.0) would appear at +0.4 s
+    assert np.abs(Xf[3, tail]).max() < 0.2
+    # the beat itself (QRS shape, up to the baseline offset) is unchanged
+    core = np.abs(t) < 0.06
+    qf, qs = np.median(Xf[:, core], 0), np.median(Xs[:, core], 0)
+    np.testing.assert_allclose(qf - qf.mean(), qs - qs.mean(), atol=0.05)

@@ -4,8 +4,9 @@ A :class:`RecordBeatModel` wraps a :class:`~cardioclarity.ecg.detector.BeatAnoma
 trained on MIT-BIH DS1 normal beats (``training/train_mitdb.py``) with what it needs on records:
 
 - **windows**: 250 ms before to 450 ms after each R-peak of the cleaned lead, resampled to the
-  detector's input length (so any sampling rate works), baseline-subtracted and divided by the
-  record's typical QRS amplitude (amplitude stays a cue: ventricular beats are taller and wider);
+  detector's input length (so any sampling rate works), held flat beyond the midpoint to a
+  neighbouring beat (fast rates), baseline-subtracted and divided by the record's typical QRS
+  amplitude (amplitude stays a cue: ventricular beats are taller and wider);
 - **morphology score**: the autoencoder's reconstruction error divided by its threshold;
 - **RR score**: prematurity ``1 - RR_pre / RR_ref`` (``RR_ref`` = median of the 8 previous
   intervals) plus half the compensatory lengthening ``RR_post / RR_ref - 1``, divided by the
@@ -67,10 +68,24 @@ def _qrs_scale(clean: np.ndarray, peaks: np.ndarray, fs: float) -> float:
 
 def beat_windows(clean: np.ndarray, peaks: np.ndarray, fs: float, cfg: WindowConfig
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised beat windows (see the module docstring) and their validity mask."""
+    """Normalised beat windows (see the module docstring) and their validity mask.
+
+    At fast rates the neighbouring QRS complexes enter the window; everything beyond the midpoint
+    to a neighbouring beat is held at the value there, so a beat is judged on its own shape and
+    not flagged for its neighbour.
+    """
+    peaks = np.asarray(peaks, dtype=np.int64)
     X, valid = segment_beats(clean, peaks, fs, before_s=cfg.before_s, after_s=cfg.after_s,
                              length=cfg.length)
     if X.shape[0]:
+        t = np.linspace(-cfg.before_s, cfg.after_s, cfg.length)
+        idx = np.flatnonzero(valid)
+        prev_gap = np.r_[np.inf, np.diff(peaks) / fs][idx]
+        next_gap = np.r_[np.diff(peaks) / fs, np.inf][idx]
+        lo = np.searchsorted(t, -prev_gap / 2)  # first sample nearer this beat than the last
+        hi = np.searchsorted(t, next_gap / 2) - 1  # last sample nearer this beat than the next
+        cols = np.clip(np.arange(cfg.length)[None, :], lo[:, None], hi[:, None])
+        X = np.take_along_axis(X, cols, axis=1)
         X = X - np.median(X, axis=1, keepdims=True)
         X = X / _qrs_scale(clean, peaks, fs)
     return X.astype(np.float32), valid
