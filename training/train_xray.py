@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", type=Path,
                     default=Path(os.environ.get("CARDIOCLARITY_DATA_DIR", HERE.parent.parent / "shared" / "data")))
     ap.add_argument("--which", nargs="+", default=["seg", "box", "cross"], choices=["seg", "box", "cross"])
-    ap.add_argument("--seg-minutes", type=float, default=28.0)
+    ap.add_argument("--seg-minutes", type=float, default=40.0)
     ap.add_argument("--box-minutes", type=float, default=10.0)
     ap.add_argument("--cross-minutes", type=float, default=7.0)
     ap.add_argument("--runs-dir", type=Path, default=HERE / "runs")
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
                  "split_file": "training/splits/cxr_heart_split.json", "qc": qc.to_dict()}
 
     if "seg" in args.which:
-        cfg = TrainConfig(epochs=60, batch_size=8, lr=3e-3, patience=10, max_minutes=args.seg_minutes)
+        cfg = TrainConfig(epochs=60, batch_size=8, lr=3e-3, patience=12, max_minutes=args.seg_minutes)
         train_model("seg", parts["train"], parts["val"], cfg=cfg, out=WEIGHTS / "cxr-heart-seg.pt",
                     metadata=data_note, log=log)
     if "box" in args.which:
