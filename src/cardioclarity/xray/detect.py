@@ -31,6 +31,8 @@ __all__ = ["DEFAULT_MODEL", "HeartDetector", "HeartResult"]
 
 #: Bundled checkpoint used when no model is named.
 DEFAULT_MODEL = "cxr-heart-seg"
+#: Longest side of the grid the masks are measured on (see HeartDetector.detect).
+MEASURE_MAX_SIDE = 1024
 _ALIASES = {"seg": "cxr-heart-seg", "box": "cxr-heart-box"}
 
 
@@ -44,7 +46,8 @@ class HeartResult:
     heart_box : [x_min, y_min, x_max, y_max] in input pixels (None if no heart was found).
     ctr : cardiothoracic ratio (None for the box model or when a lung is missing).
     cardiomegaly : CTR > threshold (None when the CTR is unavailable).
-    masks : bool array (3, H, W) heart / right lung / left lung (seg model), not serialised.
+    masks : bool array (3, h, w) heart / right lung / left lung (seg model), not serialised; on the
+        measuring grid (the input's size, scaled down to at most MEASURE_MAX_SIDE pixels).
     """
 
     image_size: list[int]
@@ -138,16 +141,28 @@ class HeartDetector:
         masks = None
         measurements: dict[str, Any] = {}
         if self.model_name == "seg":
-            # Upsample logits (not masks) to the input size, so borders are measured at full
-            # resolution rather than in blocks of (input / network) pixels.
-            logits = torch.nn.functional.interpolate(out[None], size=(h, w), mode="bilinear",
+            # Upsample logits (not masks) so borders are placed between network pixels; measure
+            # on a grid of at most MEASURE_MAX_SIDE pixels (finer than the network's 256 px, and
+            # a 2k film costs no more than a 1k one), then scale back to input pixels.
+            f = min(1.0, MEASURE_MAX_SIDE / max(w, h))
+            gw, gh = max(1, round(w * f)), max(1, round(h * f))
+            logits = torch.nn.functional.interpolate(out[None], size=(gh, gw), mode="bilinear",
                                                      align_corners=False)[0]
             masks = (logits > 0).numpy()
             m = measure_masks(*masks)
-            box, ctr = m.heart_box, m.ctr
+            sx, sy = w / gw, h / gh
+            box = [m.heart_box[0] * sx, m.heart_box[1] * sy, m.heart_box[2] * sx,
+                   m.heart_box[3] * sy] if m.heart_box else None
+            ctr = m.ctr
             notes += m.notes
-            measurements = {"heart_width_px": m.heart_width, "thorax_width_px": m.thorax_width,
-                            "heart_line": m.heart_line, "thorax_line": m.thorax_line}
+            measurements = {
+                "heart_width_px": m.heart_width * sx if m.heart_width else None,
+                "thorax_width_px": m.thorax_width * sx if m.thorax_width else None,
+                "heart_line": [m.heart_line[0] * sx, m.heart_line[1] * sx, m.heart_line[2] * sy]
+                if m.heart_line else None,
+                "thorax_line": [m.thorax_line[0] * sx, m.thorax_line[1] * sx, m.thorax_line[2] * sy]
+                if m.thorax_line else None,
+            }
             if box is not None:
                 heart_prob = torch.sigmoid(logits[0])[torch.from_numpy(masks[0])]
                 measurements["heart_confidence"] = round(float(heart_prob.mean()), 4)

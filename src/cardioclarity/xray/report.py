@@ -62,7 +62,7 @@ def overlay_png(image: XrayImage, result, *, show_masks: bool = True) -> bytes:
     if show_masks and result.masks is not None:
         for mask, key in zip(result.masks, ("heart", "right_lung", "left_lung"), strict=False):
             m = mask
-            if scale != 1:
+            if m.shape != (canvas.height, canvas.width):
                 m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(
                     canvas.size, Image.Resampling.NEAREST)) > 0
             arr[_contour(m, lw)] = _COLOURS[key]
