@@ -217,7 +217,8 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
         warn.append(f"colour DICOM ({photometric}) converted to greyscale")
         photometric_out = "MONOCHROME2"
         rescaled = arr.astype(np.float64)
-        window = None
+        # Colour images are display-ready (like a PNG): keep their full nominal range.
+        window = {"type": "range", "range": [0.0, float(2 ** int(ds.get("BitsStored", 8) or 8) - 1)]}
     else:
         photometric_out = photometric
         rescaled = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64)
@@ -245,14 +246,9 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
 
 
 def _colour_to_grey(ds: Any, arr: np.ndarray, photometric: str) -> np.ndarray:
-    from pydicom.pixels import convert_color_space
-
-    if photometric.startswith("YBR") and photometric != "YBR_FULL_422":
-        # pydicom returns YBR_FULL data as stored; convert before taking the luma.
-        arr = convert_color_space(arr, photometric, "RGB")
-    elif photometric == "YBR_FULL_422":
-        arr = convert_color_space(arr, "YBR_FULL", "RGB")
-    elif photometric == "PALETTE COLOR":
+    """Luma (ITU-R BT.601) of a colour image. pydicom already returns YBR data as RGB
+    (its default ``as_rgb=True``); palette images are expanded through their LUT first."""
+    if photometric == "PALETTE COLOR":
         from pydicom.pixels import apply_color_lut
 
         arr = apply_color_lut(arr, ds)
@@ -285,7 +281,7 @@ def _display_range(values: np.ndarray, window: dict | None) -> tuple[float, floa
         # integer output.
         c, w = window["center"], window["width"]
         return c - w / 2, c + w / 2
-    if window is not None:
+    if window is not None:  # VOI LUT output or a colour image's nominal range
         return window["range"][0], window["range"][1]
     # No window in the file: robust full range, so a few saturated pixels (text, markers)
     # do not compress the anatomy into a narrow grey band.
@@ -327,10 +323,11 @@ def _pixel_spacing(ds: Any) -> tuple[list[float] | None, str | None]:
 def _view_position(ds: Any) -> str | None:
     view = str(ds.get("ViewPosition", "") or "").strip().upper()
     if not view:
-        # Some modalities only describe the view in free text.
-        desc = " ".join(str(ds.get(k, "")) for k in ("SeriesDescription", "StudyDescription")).upper()
-        for token, norm in (("LAT", "LATERAL"), (" PA", "PA"), ("AP", "AP")):
-            if token in f" {desc}":
+        # Some modalities only describe the view in free text: look for whole words.
+        words = set(" ".join(str(ds.get(k, "")) for k in ("SeriesDescription", "StudyDescription"))
+                    .upper().replace("/", " ").replace("_", " ").split())
+        for token, norm in (("LAT", "LATERAL"), ("LATERAL", "LATERAL"), ("PA", "PA"), ("AP", "AP")):
+            if token in words:
                 return norm
         return None
     if view in _LATERAL:
