@@ -40,7 +40,7 @@ def test_seg_on_bundled_cardiomegaly_film(seg, sample):
     assert d["cardiomegaly"] is True
     assert r.masks.shape == (3, 512, 512)
     m = d["measurements"]
-    assert m["heart_width_px"] == pytest.approx(d["ctr"] * m["thorax_width_px"], rel=1e-6)
+    assert m["heart_width_px"] == pytest.approx(d["ctr"] * m["thorax_width_px"], rel=1e-3)
 
 
 def test_box_model(sample):

@@ -22,7 +22,7 @@ def test_seg_outputs_three_channels():
 
 
 def test_box_outputs_ordered_corners():
-    net = build_model("box", {"input_size": 64, "channels": [4, 8, 16], "strides": [2, 2, 2]})
+    net = build_model("box", {"input_size": 64, "block_inplanes": [4, 8, 16, 16]})
     out = net(torch.randn(3, 1, 64, 64))
     assert out.shape == (3, 4)
     assert (out[:, 2] >= out[:, 0]).all() and (out[:, 3] >= out[:, 1]).all()
@@ -38,6 +38,7 @@ def test_unknown_model_lists_options():
 def test_config_from_dict_ignores_unknown_and_restores_tuples():
     cfg = config_from_dict("seg", {"channels": [8, 16], "strides": [2], "bogus": 1})
     assert cfg.channels == (8, 16) and cfg.strides == (2,)
+    assert config_from_dict("box", {"layers": [2, 2, 2, 2]}).layers == (2, 2, 2, 2)
 
 
 def test_preprocess_resizes_and_standardises():

@@ -13,7 +13,7 @@ from cardioclarity.xray.detect import HeartDetector
 from cardioclarity.xray.train import TrainConfig, train_model
 
 TINY = {"seg": {"input_size": 64, "channels": [4, 8, 16], "strides": [2, 2]},
-        "box": {"input_size": 64, "channels": [4, 8, 16], "strides": [2, 2, 2]}}
+        "box": {"input_size": 64, "block_inplanes": [4, 8, 16, 16]}}
 
 
 @pytest.fixture(scope="module")

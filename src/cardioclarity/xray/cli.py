@@ -108,11 +108,16 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layout_root(data_dir: Path) -> Path:
+    """``DATA/cxr_heart`` when present, else ``DATA`` itself (a folder in the mask layout)."""
+    return data_dir / "cxr_heart" if (data_dir / "cxr_heart").is_dir() else data_dir
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from cardioclarity.xray.datasets import load_mask_layout, load_split, make_split
     from cardioclarity.xray.train import TrainConfig, train_model
 
-    root = args.data_dir / "cxr_heart" if (args.data_dir / "cxr_heart").is_dir() else args.data_dir
+    root = _layout_root(args.data_dir)
     samples, qc = load_mask_layout(root, tuple(args.sets) if args.sets else None)
     print("label QC: " + qc.summary(), file=sys.stderr)
     out = Path(args.out)
@@ -142,7 +147,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from cardioclarity.xray.detect import HeartDetector
     from cardioclarity.xray.evaluate import evaluate_detector
 
-    root = args.data_dir / "cxr_heart" if (args.data_dir / "cxr_heart").is_dir() else args.data_dir
+    root = _layout_root(args.data_dir)
     samples, qc = load_mask_layout(root, tuple(args.sets) if args.sets else None)
     print("label QC: " + qc.summary(), file=sys.stderr)
     if args.split:
@@ -150,6 +155,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if args.part not in parts:
             raise InvalidInputError(f"split has no part '{args.part}'.", hint=f"valid: {sorted(parts)}.")
         samples = parts[args.part]
+    else:
+        print("note: no --split given, evaluating every image; figures on images a model was "
+              "trained on are optimistic.", file=sys.stderr)
     det = HeartDetector.from_pretrained(args.model, ctr_threshold=args.ctr_threshold)
     res = evaluate_detector(det, samples)
     out = Path(args.out)

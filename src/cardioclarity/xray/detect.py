@@ -22,6 +22,7 @@ import torch
 from cardioclarity import DISCLAIMER
 from cardioclarity.checkpoints import describe_checkpoint, load_checkpoint
 from cardioclarity.errors import InvalidInputError
+from cardioclarity.xray.datasets import clean_mask
 from cardioclarity.xray.io import XrayImage
 from cardioclarity.xray.measure import CTR_THRESHOLD, measure_masks
 from cardioclarity.xray.models import build_model, preprocess
@@ -148,8 +149,9 @@ class HeartDetector:
             gw, gh = max(1, round(w * f)), max(1, round(h * f))
             logits = torch.nn.functional.interpolate(out[None], size=(gh, gw), mode="bilinear",
                                                      align_corners=False)[0]
-            masks = (logits > 0).numpy()
-            m = measure_masks(*masks)
+            # Keep the largest region of each structure: what is drawn is what was measured.
+            masks = np.stack([clean_mask(x) for x in (logits > 0).numpy()])
+            m = measure_masks(*masks, clean=False)
             sx, sy = w / gw, h / gh
             box = [m.heart_box[0] * sx, m.heart_box[1] * sy, m.heart_box[2] * sx,
                    m.heart_box[3] * sy] if m.heart_box else None

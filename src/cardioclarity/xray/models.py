@@ -3,7 +3,7 @@
 * ``seg`` — a MONAI residual U-Net segmenting heart, right lung and left lung (3 sigmoid channels,
   so overlapping labels are allowed); the heart box, heart width and thoracic width are measured
   from its masks (:mod:`cardioclarity.xray.measure`).
-* ``box`` — the seed project's approach: a CNN (MONAI ``Regressor``) regressing the heart box
+* ``box`` — the seed project's approach: a CNN (a small MONAI ``ResNet``) regressing the heart box
   ``[x_min, y_min, x_max, y_max]`` as fractions of the image size. Kept as the reference row.
 
 Both take a square, per-image standardised input made by :func:`preprocess`; the input size is part
@@ -38,29 +38,26 @@ class SegConfig:
 
 @dataclass
 class BoxConfig:
-    """Heart-box regressor (the seed's approach)."""
+    """Heart-box regressor (the seed's approach: a small ResNet, global pooling, 4 outputs)."""
 
     input_size: int = 224
-    channels: tuple[int, ...] = (16, 32, 64, 128, 256)
-    strides: tuple[int, ...] = (2, 2, 2, 2, 2)
-    num_res_units: int = 1
-    dropout: float = 0.1
-    extra: dict = field(default_factory=dict)
+    layers: tuple[int, ...] = (1, 1, 1, 1)
+    block_inplanes: tuple[int, ...] = (16, 32, 64, 128)
+    conv1_stride: int = 2
 
 
 class BoxNet(nn.Module):
-    """MONAI ``Regressor`` + sigmoid: outputs ``[x_min, y_min, x_max, y_max]`` in [0, 1].
+    """MONAI ``ResNet`` (basic blocks) + sigmoid: ``[x_min, y_min, x_max, y_max]`` in [0, 1].
 
     The corners are parameterised as centre and size, so x_max > x_min always holds.
     """
 
     def __init__(self, cfg: BoxConfig) -> None:
         super().__init__()
-        from monai.networks.nets import Regressor
+        from monai.networks.nets import ResNet
 
-        self.net = Regressor(in_shape=(1, cfg.input_size, cfg.input_size), out_shape=(4,),
-                             channels=cfg.channels, strides=cfg.strides,
-                             num_res_units=cfg.num_res_units, dropout=cfg.dropout)
+        self.net = ResNet("basic", list(cfg.layers), list(cfg.block_inplanes), spatial_dims=2,
+                          n_input_channels=1, conv1_t_stride=cfg.conv1_stride, num_classes=4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = torch.sigmoid(self.net(x))

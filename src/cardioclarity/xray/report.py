@@ -99,7 +99,7 @@ def overlay_png(image: XrayImage, result, *, show_masks: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def gradcam_map(detector, image: XrayImage, target_layer: str = "net.net.layer_3") -> np.ndarray:
+def gradcam_map(detector, image: XrayImage, target_layer: str = "net.layer3") -> np.ndarray:
     """Grad-CAM saliency (H, W) in [0, 1] at the input's size, for the ``box`` model.
 
     The CAM of each of the four box coordinates (via :class:`monai.visualize.GradCAM`) is averaged:
