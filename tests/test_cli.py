@@ -1,5 +1,6 @@
-from cardioclarity.cli import main
 from conftest import run_cli
+
+from cardioclarity.cli import main
 
 
 def test_help_lists_command_groups(capsys):
