@@ -255,7 +255,7 @@ def _describe_record_pipeline(models: dict) -> dict:
                         "reason": models.get("beats_unavailable", "not loaded")}
     rm = models.get("rhythm_model")
     if rm is not None:
-        out["rhythm"] = _card_fields({"name": "rhythm-mlp", **dict(getattr(rm, "meta", {}) or {})})
+        out["rhythm"] = _card_fields(dict(getattr(rm, "meta", {}) or {}))
         if getattr(rm, "threshold_", None) is not None:
             out["rhythm"]["threshold"] = float(rm.threshold_)
     return out
