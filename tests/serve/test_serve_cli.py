@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
 from conftest import run_cli
 
 from cardioclarity.errors import EX_DATAERR
+from cardioclarity.serve.cli import _port
 
 
 def test_help_lists_options_and_settings():
@@ -21,8 +25,9 @@ def test_bad_setting_is_one_line_and_exit_65(monkeypatch):
     assert "CARDIOCLARITY_MAX_UPLOAD_MB='lots'" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_bad_port_is_a_usage_error():
-    r = run_cli("serve", "--port", "eighty")
-    assert r.returncode == 2 and "invalid int value" in r.stderr
-    r = run_cli("serve", "--port", "70000")
-    assert r.returncode == 2 and "1..65535" in r.stderr
+@pytest.mark.parametrize(("text", "message"), [("eighty", "invalid int"), ("70000", "1..65535"),
+                                               ("0", "1..65535")])
+def test_bad_port_is_a_usage_error(text, message):
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        _port(text)
+    assert _port("8080") == 8080
