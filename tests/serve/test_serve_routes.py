@@ -173,7 +173,7 @@ def beats_csv(shared_data) -> bytes:
     return ("\n".join((shared_data / "ecg5000" / "ecg.csv").read_text().splitlines()[:100]) + "\n").encode()
 
 
-def test_beats_csv_equals_score_table(client, beats_csv):
+def test_beats_csv_equals_score_table(client, beats_csv, tmp_path):
     detector = require(client, "ecg-beats")
     from cardioclarity.ecg import detector as ecg_detector
     from cardioclarity.ecg import io
@@ -181,12 +181,20 @@ def test_beats_csv_equals_score_table(client, beats_csv):
     r = client.post("/v1/ecg/beats", content=beats_csv, headers={"content-type": "text/csv"})
     assert r.status_code == 200, r.text
     body = r.json()
-    same(body["beats"], ecg_detector.score_table(detector, io.read_beats(beats_csv).X))
+    beats = io.read_beats(beats_csv)
+    assert beats.y is not None  # the tutorial layout carries labels: echoed as in scores.csv
+    same([{k: v for k, v in b.items() if k != "label"} for b in body["beats"]],
+         ecg_detector.score_table(detector, beats.X))
+    assert [b["label"] for b in body["beats"]] == beats.y.tolist()
     assert body["n_beats"] == 100 and body["n_anomalies"] == sum(b["is_anomaly"] for b in body["beats"])
     assert body["disclaimer"] == DISCLAIMER
     csv_r = client.post("/v1/ecg/beats?format=csv", content=beats_csv)
-    lines = csv_r.text.strip().splitlines()
-    assert lines[0] == "index,score,is_anomaly" and len(lines) == 101
+    from cardioclarity.ecg.beats_cli import write_scores_csv
+
+    cli_file = write_scores_csv(tmp_path / "scores.csv", ecg_detector.score_table(detector, beats.X),
+                                beats.y)
+    assert csv_r.content == cli_file.read_bytes()  # scores.csv, byte for byte
+    assert csv_r.text.splitlines()[0] == "index,score,is_anomaly,label"
 
 
 def test_beats_as_json(client, beats_csv):
@@ -204,6 +212,15 @@ def test_nan_filled_beats_csv(client):
     row = ",".join(["nan"] * 140)
     r = client.post("/v1/ecg/beats", content=(row + "\n" + row + "\n").encode())
     assert r.status_code == 422, r.text
+
+
+def test_beat_length_mismatch_and_resample(client, beats_csv):
+    require(client, "ecg-beats")
+    short = "\n".join(",".join(line.split(",")[:100]) for line in beats_csv.decode().splitlines()[:5])
+    r = client.post("/v1/ecg/beats", content=short.encode())
+    assert r.status_code == 422, r.text
+    ok = client.post("/v1/ecg/beats?resample=true", content=short.encode())
+    assert ok.status_code == 200 and ok.json()["n_beats"] == 5
 
 
 def test_nan_beats_json(client):

@@ -8,8 +8,6 @@ event loop. JSON answers are the objects the CLI writes to files (DESIGN.md sche
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 import math
 import re
@@ -162,7 +160,8 @@ def _parse_json(data: bytes, what: str) -> Any:
 
 # --- ECG beats ----------------------------------------------------------------------------------
 
-def _beats_from_upload(data: bytes) -> tuple[np.ndarray, dict]:
+def _beats_from_upload(data: bytes) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Beats matrix, labels (1 = anomaly) when the file carries them, and reader metadata."""
     kind = sniff(data)
     if kind == "json":
         doc = _parse_json(data, "beats body")
@@ -170,14 +169,14 @@ def _beats_from_upload(data: bytes) -> tuple[np.ndarray, dict]:
         if rows is None:
             raise InvalidInputError("The JSON object has no 'beats' field.",
                                     hint='send {"beats": [[...], [...]]}, one row per beat.')
-        return _finite_matrix(rows, "Beats"), {"source_format": "json"}
+        return _finite_matrix(rows, "Beats"), None, {"source_format": "json"}
     from cardioclarity.ecg.io import read_beats
 
     beats = guarded_read("beats file", read_beats, data)
     X = np.asarray(beats.X, dtype=np.float32)
     if X.size and not np.isfinite(X).all():
         _finite_matrix(X, "Beats")  # raises with the count of bad rows
-    return X, dict(getattr(beats, "meta", None) or {})
+    return X, getattr(beats, "y", None), dict(getattr(beats, "meta", None) or {})
 
 
 @router.post(
@@ -194,12 +193,16 @@ def _beats_from_upload(data: bytes) -> tuple[np.ndarray, dict]:
 async def ecg_beats(
     request: Request,
     format: Literal["json", "csv"] = Query("json", description="`csv`: exactly `scores.csv`"),
+    resample: bool = Query(False, description="resample beats of another length to the model's "
+                           "input length (as `ecg score --resample`); otherwise a length "
+                           "mismatch is a 422"),
     filename: str | None = Query(None, description="name of a raw-body upload (not used to sniff)"),
 ) -> Response:
     """Score each beat with the bundled beat autoencoder.
 
     The JSON answer holds the rows of `scores.csv` (`index`, `score` — higher = more abnormal —,
-    `is_anomaly`) under `beats`, with counts, the decision threshold and the model card.
+    `is_anomaly`, and `label` when the file is labelled, 1 = anomaly) under `beats`, with counts,
+    the decision threshold and the model card.
     """
     upload = await _read(request)
     name, data = _single(upload, "beats")
@@ -215,18 +218,24 @@ async def ecg_beats(
         from cardioclarity.ecg.detector import score_table
 
         detector = service.model()
-        X, meta = _beats_from_upload(data)
-        return score_table(detector, X), meta, {"threshold": getattr(detector, "threshold_", None),
-                                                "input_length": getattr(detector, "input_length_", None)}
+        X, labels, meta = _beats_from_upload(data)
+        rows = score_table(detector, X, resample=resample)
+        if format == "csv":
+            from cardioclarity.ecg.beats_cli import write_scores_csv
 
-    rows, meta, det = await request.app.state.gate.run(job)
-    if format == "csv":
-        buf = io.StringIO()
-        cols = list(rows[0].keys()) if rows else ["index", "score", "is_anomaly"]
-        writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(jsonable(rows))
-        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+            # The CLI's own writer, so the answer is scores.csv byte for byte.
+            with tempfile.TemporaryDirectory(prefix="cardioclarity-serve-") as tmp:
+                path = write_scores_csv(Path(tmp) / "scores.csv", rows, labels)
+                return Response(path.read_bytes(), media_type="text/csv; charset=utf-8")
+        if labels is not None:
+            rows = [{**r, "label": int(labels[r["index"]])} for r in rows]
+        return rows, meta, {"threshold": getattr(detector, "threshold_", None),
+                            "input_length": getattr(detector, "input_length_", None)}
+
+    result = await request.app.state.gate.run(job)
+    if isinstance(result, Response):
+        return result
+    rows, meta, det = result
     info = service.info()
     return SafeJSONResponse({
         "n_beats": len(rows), "n_anomalies": int(sum(bool(r["is_anomaly"]) for r in rows)),
