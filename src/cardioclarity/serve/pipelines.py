@@ -15,12 +15,15 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from cardioclarity.errors import CardioClarityError
 from cardioclarity.serve.problems import ApiProblem
 
-__all__ = ["PipelineService", "build_services", "guarded_read"]
+__all__ = ["PipelineService", "build_services", "guarded_read", "jsonable"]
 
 log = logging.getLogger("cardioclarity.serve")
 
@@ -150,7 +153,7 @@ class PipelineService:
             out["reason"] = self.error
         if self._loaded and self._describe is not None:
             try:
-                out.update(_plain(self._describe(self._model)))
+                out.update(jsonable(self._describe(self._model), metadata=True))
             except Exception as exc:  # noqa: BLE001 - metadata is best effort
                 out["metadata_error"] = type(exc).__name__
         if self.load_seconds is not None:
@@ -158,21 +161,30 @@ class PipelineService:
         return out
 
 
-def _plain(value: Any) -> Any:
-    """Metadata made JSON-safe (numpy scalars, paths, tuples, NaN)."""
+def jsonable(value: Any, *, metadata: bool = False) -> Any:
+    """``value`` made valid JSON: numpy types plain, paths as text, NaN/inf as ``null``.
+
+    With ``metadata=True`` (model cards for ``/v1/models``) weights are left out, arrays longer
+    than 64 values are summarised and unknown objects become their ``str``.
+    """
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items() if k != "state_dict"}
+        return {str(k): jsonable(v, metadata=metadata) for k, v in value.items()
+                if not (metadata and k == "state_dict")}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [jsonable(v, metadata=metadata) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        if metadata and value.size > 64:
+            return f"array{list(value.shape)}"
+        return jsonable(value.tolist(), metadata=metadata)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str | int | bool) or value is None:
         return value
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _plain(value.item())
-    if hasattr(value, "tolist") and getattr(value, "size", 10**9) <= 64:
-        return _plain(value.tolist())
-    return str(value)
+    if isinstance(value, Path) or metadata:
+        return str(value)
+    return value
 
 
 def _checkpoint_card(obj: Any, kinds: tuple[str, ...]) -> dict:
@@ -248,7 +260,7 @@ def _describe_record_pipeline(models: dict) -> dict:
     det = models.get("detector")
     if det:
         describe = getattr(det, "describe", None)
-        out["beats"] = _plain(describe()) if callable(describe) else \
+        out["beats"] = jsonable(describe(), metadata=True) if callable(describe) else \
             _checkpoint_card(det, ("ecg-record-detector", "ecg-beat-detector"))
     else:
         out["beats"] = {"status": "unavailable",

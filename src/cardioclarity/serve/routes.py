@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.errors import InvalidInputError
-from cardioclarity.serve.pipelines import PipelineService, guarded_read
+from cardioclarity.serve.pipelines import PipelineService, guarded_read, jsonable
 from cardioclarity.serve.problems import ApiProblem
 from cardioclarity.serve.sniff import IMAGE_KINDS, describe_kind, sniff
 from cardioclarity.serve.uploads import Upload, read_upload
@@ -64,23 +64,6 @@ _EXAMPLES = {
              "quality": {"ok": True, "notes": []}, "model": {"name": "cxr-heart-seg"},
              "disclaimer": DISCLAIMER},
 }
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with numpy types made plain and non-finite floats made ``null`` (valid JSON)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 class SafeJSONResponse(JSONResponse):
