@@ -122,7 +122,7 @@ def test_json_signal(client, signal_csv):
     doc = {"signal": [round(float(v), 4) for v in sig], "fs": 360, "lead": "MLII"}
     r = client.post("/v1/ecg/records", json=doc)
     assert r.status_code == 200, r.text
-    assert r.json()["sampling_rate"] == 360
+    assert r.json()["sampling_rate"] == 360 and r.json()["lead"] == "MLII"
 
 
 def test_nan_filled_csv_signal(client):

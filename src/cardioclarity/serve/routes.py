@@ -262,8 +262,10 @@ def _fs_value(raw: str | float | None, source: str) -> float | None:
     return fs
 
 
-def _record_source(upload: Upload, fs: float | None, lead: str | None) -> tuple[Any, float | None, str]:
-    """What to pass to ``read_record``: a ``{filename: bytes}`` mapping or CSV bytes; and a stem."""
+def _record_source(upload: Upload, fs: float | None, lead: str | None
+                   ) -> tuple[Any, float | None, str, str | None]:
+    """What to pass to ``read_record``: a ``{filename: bytes}`` mapping or CSV bytes, ``fs``, a
+    stem for file names, and the lead to select."""
     kinds = {name: sniff(data) for name, data in upload.files.items()}
     for name, kind in kinds.items():
         if kind in _NOT_ECG_KINDS:
@@ -284,7 +286,7 @@ def _record_source(upload: Upload, fs: float | None, lead: str | None) -> tuple[
                              f"{'was' if len(missing) == 1 else 'were'} not uploaded.",
                              hint="send the header together with its data files (multipart with "
                              "several files, or one zip).", kind="missing-data-file")
-        return files, fs, record
+        return files, fs, record, lead
     if len(upload.files) > 1:
         raise ApiProblem(422, f"{len(upload.files)} files were sent but none is a WFDB header.",
                          hint="send a WFDB record (.hea + .dat/.mat), or one CSV/TXT/EDF/JSON signal.",
@@ -298,23 +300,24 @@ def _record_source(upload: Upload, fs: float | None, lead: str | None) -> tuple[
             raise InvalidInputError("The JSON signal must be an object with a 'signal' list.",
                                     hint='send {"signal": [...], "fs": 360, "lead": "MLII"}.')
         fs = fs if fs is not None else _fs_value(doc.get("fs"), "JSON field fs")
-        lead = lead or doc.get("lead")
+        # The lead name goes in the CSV header row, which the reader takes as the column name.
+        lead = re.sub(r"[^\w +\-.]", "", str(lead or doc.get("lead") or "ECG"))[:64] or "ECG"
         sig = np.asarray(_finite_matrix(doc["signal"], "Signal samples")).ravel() \
             if isinstance(doc["signal"], list) else None
         if sig is None:
             raise InvalidInputError("The JSON field 'signal' must be a list of numbers.",
                                     hint='send {"signal": [...], "fs": 360}.')
         # Through the same CSV reader as an uploaded file: one validation path for both.
-        data = "\n".join(repr(float(v)) for v in sig).encode()
+        data = (lead + "\n" + "\n".join(repr(float(v)) for v in sig)).encode()
         kind = "text"
     if kind == "text":
         if fs is None:
             raise InvalidInputError("A CSV/TXT signal needs its sampling rate.",
                                     hint="add the query parameter fs (Hz), e.g. ?fs=360, or a form "
                                     "field fs.")
-        return data, fs, stem
+        return data, fs, stem, lead
     if kind == "edf":
-        return {name if name.lower().endswith(".edf") else f"{stem}.edf": data}, fs, stem
+        return {name if name.lower().endswith(".edf") else f"{stem}.edf": data}, fs, stem, lead
     raise ApiProblem(415, f"The upload '{name}' is {describe_kind(kind)}, not an ECG record the "
                      "server can read alone.", hint="a WFDB .dat or .mat file needs its .hea header "
                      "in the same request; other signals go as CSV/TXT (with fs), EDF or JSON.")
@@ -348,7 +351,7 @@ async def ecg_records(
     upload = await _read(request)
     fs = fs if fs is not None else _fs_value(upload.fields.get("fs"), "form field fs")
     lead = lead or upload.fields.get("lead") or None
-    source, fs, stem = _record_source(upload, fs, lead)
+    source, fs, stem, lead = _record_source(upload, fs, lead)
     service = _service(request, "ecg-records")
     service.ensure_available()
 
