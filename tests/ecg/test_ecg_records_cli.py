@@ -55,7 +55,7 @@ def test_analyze_bad_input_exit_codes(tmp_path, args, code, text):
 def test_batch_one_bad_record_is_skipped(tmp_path):
     d = tmp_path / "in"
     d.mkdir()
-    for stem in ("mitdb202_15m",):
+    for stem in ("mitdb219_5m",):
         for ext in (".hea", ".dat", ".atr"):
             shutil.copy(sample_path().with_suffix(ext), d / f"{stem}{ext}")
     x, _ = synth_ecg(fs=360, duration=30)
@@ -70,7 +70,7 @@ def test_batch_one_bad_record_is_skipped(tmp_path):
         assert bad in r.stderr
     assert "Traceback" not in r.stderr
     rows = {row["record"]: row for row in csv.DictReader(open(tmp_path / "o" / "summary.csv"))}
-    assert rows["good"]["status"] == "ok" and rows["mitdb202_15m"]["status"] == "ok"
+    assert rows["good"]["status"] == "ok" and rows["mitdb219_5m"]["status"] == "ok"
     assert rows["nodat"]["status"] == "failed" and "nodat.dat" in rows["nodat"]["error"]
     assert rows["flat"]["status"] == "failed" and rows["empty"]["status"] == "failed"
     assert (tmp_path / "o" / "good" / "findings.json").exists()

@@ -58,4 +58,4 @@ def test_report_for_record_without_flags_or_episodes(tmp_path):
 def test_record_demo_runs_offline(tmp_path):
     res = run_demo(tmp_path / "demo")
     assert res["report"].exists() and res["findings"].exists()
-    assert "MIT-BIH 202" in res["summary"] and "Reference" in res["summary"]
+    assert "MIT-BIH 219" in res["summary"] and "Reference" in res["summary"]

@@ -24,7 +24,7 @@ from cardioclarity.serve.routes import jsonable
 from cardioclarity.serve.settings import Settings
 
 SAMPLES = Path(str(resources.files("cardioclarity") / "samples"))
-RECORD = "mitdb202_15m"
+RECORD = "mitdb219_5m"
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE = "mitdb202_15m"
+SAMPLE = "mitdb219_5m"  # made by training/make_record_sample.py
+SAMPLE_TITLE = "MIT-BIH 219, minutes 5-10"
 
 
 def sample_path() -> Path:
-    """Path of the bundled demo record's header (``samples/mitdb202_15m.hea``)."""
+    """Path of the bundled demo record's header (``samples/<SAMPLE>.hea``)."""
     return Path(str(resources.files("cardioclarity") / "samples" / f"{SAMPLE}.hea"))
 
 
@@ -52,9 +53,9 @@ def run_demo(out_dir: str | Path) -> dict:
     flagged = (int(np.sum(findings.beat_scores.is_anomaly)) if findings.beat_scores is not None
                else "n/a")
     irr = [e for e in r["episodes"] if e["type"] == "irregular_rhythm"]
-    summary = (f"MIT-BIH 202 excerpt ({findings.duration_s:.0f} s, {findings.n_beats} beats): "
+    summary = (f"{SAMPLE_TITLE} ({findings.duration_s:.0f} s, {findings.n_beats} beats): "
                f"{flagged} beats flagged, irregular rhythm "
                + (", ".join(f"{e['start_s']:.0f}-{e['end_s']:.0f} s" for e in irr) if irr else "none")
                + f", mean HR {r['heart_rate_bpm']['mean']:.0f} bpm. " + _reference_summary(record))
-    return {"title": "ECG record analysis (MIT-BIH 202, 5 min)", "report": report,
+    return {"title": f"ECG record analysis ({SAMPLE_TITLE})", "report": report,
             "summary": summary, "findings": out / "findings.json"}
