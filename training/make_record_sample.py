@@ -30,11 +30,11 @@ def main() -> None:
     rec = wfdb.rdrecord(src, sampfrom=a, sampto=b, physical=False)
     ann = wfdb.rdann(src, "atr")
     # The rhythm in force at the cut: the last rhythm label before it.
-    rhythm_before = [n.rstrip("\x00") for s, n in zip(ann.sample, ann.aux_note) if s < a and n.startswith("(")]
+    rhythm_before = [n.rstrip("\x00") for s, n in zip(ann.sample, ann.aux_note, strict=True) if s < a and n.startswith("(")]
     keep = (ann.sample >= a) & (ann.sample < b)
     sample = ann.sample[keep] - a
-    symbol = [s for s, k in zip(ann.symbol, keep) if k]
-    aux = [n.rstrip("\x00") for n, k in zip(ann.aux_note, keep) if k]
+    symbol = [s for s, k in zip(ann.symbol, keep, strict=True) if k]
+    aux = [n.rstrip("\x00") for n, k in zip(ann.aux_note, keep, strict=True) if k]
     if rhythm_before:
         sample = np.r_[0, sample]
         symbol = ["+", *symbol]
