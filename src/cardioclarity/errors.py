@@ -8,7 +8,6 @@ with conventional exit codes (sysexits.h); the REST backend turns them into prob
 from __future__ import annotations
 
 # Exit codes from sysexits.h, so shell scripts can tell bad input from a crash.
-EX_USAGE = 64  # the command was used incorrectly
 EX_DATAERR = 65  # input data was incorrect in some way
 EX_NOINPUT = 66  # an input file did not exist or was not readable
 EX_SOFTWARE = 70  # internal software error
