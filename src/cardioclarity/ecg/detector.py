@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -275,17 +276,35 @@ class TrainConfig:
 
 
 class _ThreadLimit:
-    """Context manager: cap torch's CPU threads, restore afterwards."""
+    """Context manager: cap torch's CPU threads, restore afterwards.
+
+    ``torch.set_num_threads`` is process-wide, so concurrent users (the REST backend scores on
+    several worker threads) share one reference count: the first to enter saves the setting and
+    the last to leave restores it. Saving/restoring per instance would let interleaved exits
+    leave the process stuck on the reduced count.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _saved = 1
 
     def __init__(self, n: int) -> None:
         self.n = max(1, int(n))
 
     def __enter__(self) -> None:
-        self.old = torch.get_num_threads()
-        torch.set_num_threads(min(self.old, self.n))
+        cls = type(self)
+        with cls._lock:
+            if cls._depth == 0:
+                cls._saved = torch.get_num_threads()
+                torch.set_num_threads(min(cls._saved, self.n))
+            cls._depth += 1
 
     def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self.old)
+        cls = type(self)
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0:
+                torch.set_num_threads(cls._saved)
 
 
 # --------------------------------------------------------------------------------- base detector

@@ -1,0 +1,131 @@
+"""Content sniffing by magic bytes: what an upload *is*, whatever its name or Content-Type says.
+
+File names and Content-Type headers are chosen by clients and are often wrong (a ``.dat`` saved as
+``.txt``, every upload sent as ``application/octet-stream``), so routes decide from the first bytes.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["IMAGE_KINDS", "describe_kind", "looks_like_wfdb_header", "sniff"]
+
+#: Kinds the chest X-ray route reads.
+IMAGE_KINDS = frozenset({"dicom", "png", "jpeg"})
+
+# (kind, offset, magic) — checked in order.
+_MAGIC: tuple[tuple[str, int, bytes], ...] = (
+    ("dicom", 128, b"DICM"),
+    ("png", 0, b"\x89PNG\r\n\x1a\n"),
+    ("jpeg", 0, b"\xff\xd8\xff"),
+    ("zip", 0, b"PK\x03\x04"),
+    ("zip", 0, b"PK\x05\x06"),  # empty archive
+    ("gif", 0, b"GIF8"),
+    ("pdf", 0, b"%PDF"),
+    ("gzip", 0, b"\x1f\x8b"),
+    ("tiff", 0, b"II*\x00"),
+    ("tiff", 0, b"MM\x00*"),
+    ("bmp", 0, b"BM"),
+    ("webp", 8, b"WEBP"),
+    ("jpeg2000", 0, b"\x00\x00\x00\x0cjP  "),
+    ("matlab", 0, b"MATLAB 5.0 MAT-file"),
+    ("npy", 0, b"\x93NUMPY"),
+)
+
+_DESCRIPTIONS = {
+    "dicom": "a DICOM file", "png": "a PNG image", "jpeg": "a JPEG image", "zip": "a zip archive",
+    "gif": "a GIF image", "pdf": "a PDF document", "gzip": "a gzip archive", "tiff": "a TIFF image",
+    "bmp": "a BMP image", "webp": "a WebP image", "jpeg2000": "a JPEG 2000 image",
+    "matlab": "a MATLAB file", "npy": "a NumPy .npy array", "edf": "an EDF signal file", "json": "JSON text",
+    "wfdb-header": "a WFDB header (.hea)", "text": "plain text", "binary": "binary data",
+    "empty": "an empty body",
+}
+
+# A WFDB record line: "name[/nseg] nsig [fs[/counterfreq][(base)] [nsamp ...]]".
+_WFDB_RECORD_LINE = re.compile(rb"^[\w.\-~]+(/\d+)?\s+\d+(\s+[\d.]+(/[\d.]+)?(\([\d.\-]+\))?)?(\s|$)")
+
+
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def looks_like_wfdb_header(data: bytes) -> bool:
+    """True when ``data`` starts like a WFDB ``.hea`` file.
+
+    That is: comments, a record line ``name nsig [fs ...]``, then (when ``nsig > 0``) a signal line
+    whose first token is a file name (``100.dat``) or ``~``, which tells a header from a
+    whitespace-separated table of numbers.
+    """
+    lines = [ln.strip() for ln in data[:8192].splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(b"#")]
+    if not lines or not _WFDB_RECORD_LINE.match(lines[0]):
+        return False
+    nsig = int(lines[0].split()[1])
+    if nsig == 0 or "/" in lines[0].split()[0].decode("ascii", "replace"):
+        return True  # multi-segment master headers list segments, not signal files
+    return len(lines) > 1 and not _is_number(lines[1].split()[0])
+
+
+def _is_raw_dicom(data: bytes) -> bool:
+    # DICOM written without the 128-byte preamble: starts with a group 0002 or 0008 element,
+    # little endian, often followed by a two-letter VR.
+    return len(data) >= 8 and data[:2] in (b"\x02\x00", b"\x08\x00") and (
+        data[4:6].isalpha() and data[4:6].isupper() or data[1:2] == b"\x00" and data[3:4] == b"\x00")
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sniffed window is still text.
+        if exc.start < len(head) - 3:
+            return False
+    return True
+
+
+def sniff(data: bytes) -> str:
+    """Kind of an upload from its first bytes.
+
+    Parameters
+    ----------
+    data : bytes
+        The upload (only the first few kilobytes are looked at).
+
+    Returns
+    -------
+    str
+        One of ``"empty"``, ``"dicom"``, ``"png"``, ``"jpeg"``, ``"zip"``, ``"gif"``, ``"pdf"``,
+        ``"gzip"``, ``"tiff"``, ``"bmp"``, ``"webp"``, ``"jpeg2000"``, ``"matlab"``, ``"npy"``, ``"edf"``,
+        ``"json"``, ``"wfdb-header"``, ``"text"`` or ``"binary"`` (unrecognised bytes, e.g. a
+        WFDB ``.dat`` signal file, which has no magic number).
+    """
+    if not data or not data.strip():
+        return "empty"
+    for kind, offset, magic in _MAGIC:
+        if data[offset:offset + len(magic)] == magic:
+            return kind
+    if _is_raw_dicom(data):
+        return "dicom"
+    # EDF/EDF+: an 8-byte version field "0       " then ASCII patient/recording fields.
+    if data[:8] == b"0       " and len(data) >= 256 and _is_text(data[:256]):
+        return "edf"
+    head = data[:8192]
+    if _is_text(head):
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if stripped[:1] in (b"{", b"["):
+            return "json"
+        if looks_like_wfdb_header(head):
+            return "wfdb-header"
+        return "text"
+    return "binary"
+
+
+def describe_kind(kind: str) -> str:
+    """Human phrase for a kind returned by :func:`sniff` ("a PNG image")."""
+    return _DESCRIPTIONS.get(kind, kind)

@@ -1,0 +1,198 @@
+"""The image pipeline: :class:`XrayImage` → :class:`HeartResult` (heart box, CTR, cardiomegaly).
+
+>>> from cardioclarity.xray.io import read_xray
+>>> from cardioclarity.xray.detect import HeartDetector
+>>> det = HeartDetector.from_pretrained()          # bundled "cxr-heart-seg"
+>>> result = det.detect(read_xray("film.dcm"))
+>>> result.to_dict()["ctr"]
+
+``HeartResult.to_dict()`` is the ``<stem>.json`` schema of DESIGN.md; coordinates are in the
+input image's pixels whatever size the network works at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cardioclarity import DISCLAIMER
+from cardioclarity.checkpoints import describe_checkpoint, load_checkpoint
+from cardioclarity.errors import InvalidInputError
+from cardioclarity.xray.datasets import clean_mask
+from cardioclarity.xray.io import XrayImage
+from cardioclarity.xray.measure import CTR_THRESHOLD, measure_masks
+from cardioclarity.xray.models import build_model, preprocess
+from cardioclarity.xray.train import KINDS
+
+__all__ = ["DEFAULT_MODEL", "HeartDetector", "HeartResult"]
+
+#: Bundled checkpoint used when no model is named.
+DEFAULT_MODEL = "cxr-heart-seg"
+#: Longest side of the grid the masks are measured on (see HeartDetector.detect).
+MEASURE_MAX_SIDE = 1024
+_ALIASES = {"seg": "cxr-heart-seg", "box": "cxr-heart-box"}
+
+
+@dataclass
+class HeartResult:
+    """Result for one film. :meth:`to_dict` gives the stable JSON schema.
+
+    Attributes
+    ----------
+    image_size : [width, height] of the input.
+    heart_box : [x_min, y_min, x_max, y_max] in input pixels (None if no heart was found).
+    ctr : cardiothoracic ratio (None for the box model or when a lung is missing).
+    cardiomegaly : CTR > threshold (None when the CTR is unavailable).
+    masks : bool array (3, h, w) heart / right lung / left lung (seg model), not serialised; on the
+        measuring grid (the input's size, scaled down to at most MEASURE_MAX_SIDE pixels).
+    """
+
+    image_size: list[int]
+    heart_box: list[float] | None
+    ctr: float | None
+    cardiomegaly: bool | None
+    pixel_spacing_mm: list[float] | None
+    view_position: str | None
+    quality: dict
+    model: dict
+    measurements: dict = field(default_factory=dict)
+    masks: np.ndarray | None = field(default=None, repr=False)
+    name: str = "image"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``<stem>.json`` object (DESIGN.md), plus ``measurements`` and ``disclaimer``."""
+        return {
+            "image_size": list(self.image_size),
+            "heart_box": [round(float(v), 1) for v in self.heart_box] if self.heart_box else None,
+            "ctr": round(float(self.ctr), 4) if self.ctr is not None else None,
+            "cardiomegaly": self.cardiomegaly,
+            "pixel_spacing_mm": self.pixel_spacing_mm,
+            "view_position": self.view_position,
+            "quality": self.quality,
+            "model": self.model,
+            "measurements": self.measurements,
+            "disclaimer": DISCLAIMER,
+        }
+
+    def summary_row(self, file: str) -> dict[str, Any]:
+        """Row of ``summary.csv``: ``file,x_min,y_min,x_max,y_max,ctr,cardiomegaly``."""
+        box = self.heart_box or [None] * 4
+        return {"file": file, "x_min": _r(box[0]), "y_min": _r(box[1]), "x_max": _r(box[2]),
+                "y_max": _r(box[3]), "ctr": None if self.ctr is None else round(self.ctr, 4),
+                "cardiomegaly": self.cardiomegaly}
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(float(v), 1)
+
+
+class HeartDetector:
+    """Heart detection with a ``seg`` (heart + lungs → CTR) or ``box`` (heart box only) network.
+
+    Parameters
+    ----------
+    checkpoint : dict
+        A loaded checkpoint of kind ``xray-heart-seg`` or ``xray-heart-box``.
+    ctr_threshold : float
+        Cardiomegaly cut-off on the CTR (default 0.5, PA films).
+    """
+
+    def __init__(self, checkpoint: dict, *, ctr_threshold: float = CTR_THRESHOLD) -> None:
+        if not 0 < ctr_threshold < 1:
+            raise InvalidInputError(f"ctr_threshold must be in (0, 1), got {ctr_threshold}.",
+                                    hint="the usual cut-off on a PA film is 0.5.")
+        self.kind = checkpoint["kind"]
+        self.model_name = checkpoint["model"]
+        self.input_size = int(checkpoint.get("input_size") or checkpoint["config"]["input_size"])
+        self.net = build_model(self.model_name, checkpoint["config"])
+        self.net.load_state_dict(checkpoint["state_dict"])
+        self.net.eval()
+        self.ctr_threshold = float(ctr_threshold)
+        meta = describe_checkpoint(checkpoint)
+        self.info = {"name": Path(str(checkpoint.get("path", self.model_name))).stem,
+                     "architecture": self.model_name, "kind": self.kind, "input_size": self.input_size,
+                     "created_utc": meta.get("created_utc"), "ctr_threshold": self.ctr_threshold}
+
+    @classmethod
+    def from_pretrained(cls, name: str | None = None, **kwargs: Any) -> HeartDetector:
+        """Load a bundled model ("cxr-heart-seg" default, "cxr-heart-box", or the aliases
+        "seg"/"box") or a checkpoint path written by ``cardioclarity xray train``."""
+        name = _ALIASES.get(name or DEFAULT_MODEL, name or DEFAULT_MODEL)
+        return cls(load_checkpoint(name, expected_kind=tuple(KINDS.values())), **kwargs)
+
+    # ------------------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict_logits(self, image: XrayImage) -> torch.Tensor:
+        """Raw network output for one image: (3, S, S) mask logits (seg) or (4,) box fractions."""
+        x = preprocess(image.pixels, self.input_size)
+        return self.net(x)[0]
+
+    def detect(self, image: XrayImage) -> HeartResult:
+        """Run the pipeline on one image (see the module docstring)."""
+        if not isinstance(image, XrayImage):
+            raise InvalidInputError(f"detect() needs an XrayImage, got {type(image).__name__}.",
+                                    hint="read the file with cardioclarity.xray.io.read_xray first.")
+        w, h = image.size
+        out = self.predict_logits(image)
+        notes = list(image.warnings)
+        masks = None
+        measurements: dict[str, Any] = {}
+        if self.model_name == "seg":
+            # Upsample logits (not masks) so borders are placed between network pixels; measure
+            # on a grid of at most MEASURE_MAX_SIDE pixels (finer than the network's 256 px, and
+            # a 2k film costs no more than a 1k one), then scale back to input pixels.
+            f = min(1.0, MEASURE_MAX_SIDE / max(w, h))
+            gw, gh = max(1, round(w * f)), max(1, round(h * f))
+            logits = torch.nn.functional.interpolate(out[None], size=(gh, gw), mode="bilinear",
+                                                     align_corners=False)[0]
+            # Keep the largest region of each structure: what is drawn is what was measured.
+            masks = np.stack([clean_mask(x) for x in (logits > 0).numpy()])
+            m = measure_masks(*masks, clean=False)
+            sx, sy = w / gw, h / gh
+            box = [m.heart_box[0] * sx, m.heart_box[1] * sy, m.heart_box[2] * sx,
+                   m.heart_box[3] * sy] if m.heart_box else None
+            ctr = m.ctr
+            notes += m.notes
+            measurements = {
+                "heart_width_px": m.heart_width * sx if m.heart_width else None,
+                "thorax_width_px": m.thorax_width * sx if m.thorax_width else None,
+                "heart_line": [m.heart_line[0] * sx, m.heart_line[1] * sx, m.heart_line[2] * sy]
+                if m.heart_line else None,
+                "thorax_line": [m.thorax_line[0] * sx, m.thorax_line[1] * sx, m.thorax_line[2] * sy]
+                if m.thorax_line else None,
+            }
+            if box is not None:
+                heart_prob = torch.sigmoid(logits[0])[torch.from_numpy(masks[0])]
+                measurements["heart_confidence"] = round(float(heart_prob.mean()), 4)
+        else:
+            f = out.clamp(0, 1).numpy()
+            box = [float(f[0] * w), float(f[1] * h), float(f[2] * w), float(f[3] * h)]
+            ctr = None
+            measurements = {"heart_width_px": box[2] - box[0]}
+        spacing = image.metadata.get("pixel_spacing_mm")
+        if spacing and box is not None:
+            row_mm, col_mm = spacing
+            measurements["heart_box_mm"] = {"width": round((box[2] - box[0]) * col_mm, 1),
+                                            "height": round((box[3] - box[1]) * row_mm, 1)}
+            for key in ("heart_width", "thorax_width"):
+                if measurements.get(f"{key}_px"):
+                    measurements[f"{key}_mm"] = round(measurements[f"{key}_px"] * col_mm, 1)
+            measurements["spacing_source"] = image.metadata.get("spacing_source")
+        view = image.metadata.get("view_position")
+        if view == "AP":
+            notes.append("AP film: the heart is magnified, CTR > 0.5 is a less reliable sign of cardiomegaly")
+        cardiomegaly = None if ctr is None else bool(ctr > self.ctr_threshold)
+        quality = {"ok": not any(_is_serious(n) for n in notes), "notes": notes}
+        return HeartResult(image_size=[w, h], heart_box=box, ctr=ctr, cardiomegaly=cardiomegaly,
+                           pixel_spacing_mm=spacing, view_position=view, quality=quality,
+                           model=dict(self.info), measurements=measurements, masks=masks,
+                           name=image.name)
+
+
+def _is_serious(note: str) -> bool:
+    """Notes that make the CTR unreliable (as opposed to informational ones)."""
+    return any(k in note for k in ("lateral", "cut off", "not found", "no heart", "flipped", "AP film"))

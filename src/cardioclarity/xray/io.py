@@ -1,0 +1,335 @@
+"""Read chest radiographs (DICOM, PNG, JPEG) into one documented representation.
+
+:func:`read_xray` is the single reader every other module uses. It returns an :class:`XrayImage`
+whose ``pixels`` are float32, 2-D, in ``[0, 1]`` with **0 = black** (MONOCHROME2 display
+orientation: air is dark, bone is bright), whatever the source format.
+
+DICOM handling, in the order the standard applies it (PS3.3 C.11):
+
+1. decode pixel data (uncompressed, or JPEG baseline / JPEG 2000 / JPEG-LS / RLE through the
+   pylibjpeg plugins), honouring *Bits Stored* (values above it are masked off by pydicom);
+2. modality LUT (Rescale Slope/Intercept or a Modality LUT Sequence);
+3. VOI LUT or window centre/width when the file carries one, otherwise the full value range
+   (1st-99.9th percentile, robust to burnt-in labels and collimator edges);
+4. MONOCHROME1 inversion, so that 0 is always black.
+
+Patient identifiers are never copied into :attr:`XrayImage.metadata`, never logged and never put
+into error messages: only the file name the caller gave is.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
+
+__all__ = ["MIN_SIZE", "XrayImage", "read_xray", "sniff_format"]
+
+#: Smallest accepted side in pixels: below it no anatomy can be measured.
+MIN_SIZE = 64
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_LATERAL = {"LL", "RL", "LATERAL", "LAT", "RLD", "LLD"}
+
+
+@dataclass
+class XrayImage:
+    """A radiograph ready for the pipeline.
+
+    Attributes
+    ----------
+    pixels : ndarray
+        float32, shape (height, width), values in [0, 1], 0 = black (display orientation).
+    metadata : dict
+        ``format`` ("dicom" / "png" / "jpeg"), ``name``, ``width``, ``height``,
+        ``pixel_spacing_mm`` ([row, col] mm or None), ``spacing_source`` ("PixelSpacing",
+        "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor", "ImagerPixelSpacing
+        (detector plane)" or None), ``view_position`` ("PA", "AP", "LATERAL", ... or None),
+        ``photometric``, ``bits_stored``, ``transfer_syntax``, ``modality``, ``window``,
+        ``frames``. Never patient identifiers.
+    warnings : list of str
+        Non-fatal problems (lateral view, multi-frame file, colour converted to grey...).
+    """
+
+    pixels: np.ndarray
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels, the order of DESIGN.md's ``image_size``."""
+        h, w = self.pixels.shape
+        return int(w), int(h)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or "image")
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Format from magic bytes: ``"dicom"``, ``"png"``, ``"jpeg"`` or None.
+
+    DICOM Part 10 files carry ``DICM`` at offset 128; files without the preamble (raw data sets)
+    are recognised by a plausible first group number (0x0002 or 0x0008, little endian).
+    """
+    if len(data) >= 132 and data[128:132] == b"DICM":
+        return "dicom"
+    if data.startswith(_PNG_MAGIC):
+        return "png"
+    if data.startswith(_JPEG_MAGIC):
+        return "jpeg"
+    if len(data) >= 8 and data[:2] in (b"\x02\x00", b"\x08\x00") and data[3:4] == b"\x00":
+        return "dicom"
+    return None
+
+
+def read_xray(source: str | Path | bytes, *, name: str | None = None) -> XrayImage:
+    """Read a chest radiograph from a path or bytes (DICOM, PNG or JPEG, sniffed by magic bytes).
+
+    Parameters
+    ----------
+    source : str, Path or bytes
+        File path, or the file's raw bytes (e.g. an upload).
+    name : str, optional
+        Name used in messages and metadata (defaults to the file name, or "upload").
+
+    Returns
+    -------
+    XrayImage
+        Pixels float32 in [0, 1], 0 = black; metadata without patient identifiers.
+
+    Raises
+    ------
+    InputFileNotFoundError
+        The path does not exist.
+    UnsupportedFormatError
+        The bytes are neither DICOM, PNG nor JPEG (e.g. a text file named ``.dcm``).
+    InvalidInputError
+        A DICOM without pixel data, truncated or undecodable pixel data, an image smaller than
+        :data:`MIN_SIZE` pixels, or a constant image.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        name = name or "upload"
+    else:
+        path = Path(source)
+        name = name or path.name
+        if not path.is_file():
+            raise InputFileNotFoundError(
+                f"{name}: no such file ({path}).", hint="check the path; give a DICOM, PNG or JPEG file.")
+        data = path.read_bytes()
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UnsupportedFormatError(
+            f"{name}: not a DICOM, PNG or JPEG file (first bytes {data[:8]!r}, {len(data)} bytes).",
+            hint="give a chest radiograph as DICOM (.dcm), PNG or JPEG; the name's extension is "
+            "not enough, the content is checked.")
+    img = _read_dicom(data, name) if fmt == "dicom" else _read_raster(data, name, fmt)
+    h, w = img.pixels.shape
+    if min(h, w) < MIN_SIZE:
+        raise InvalidInputError(
+            f"{name}: image is {w} x {h} pixels, smaller than the {MIN_SIZE}-pixel minimum.",
+            hint="give the full-resolution radiograph, not a thumbnail.")
+    if float(img.pixels.max() - img.pixels.min()) < 1e-6:
+        raise InvalidInputError(f"{name}: the image is constant (every pixel has the same value).",
+                                hint="the file holds no usable image; check the export.")
+    img.metadata.update(name=name, format=fmt, width=int(w), height=int(h))
+    return img
+
+
+# --------------------------------------------------------------------------------------- raster
+def _read_raster(data: bytes, name: str, fmt: str) -> XrayImage:
+    from PIL import Image, UnidentifiedImageError
+
+    warn: list[str] = []
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.float64)
+                maxval = 65535.0 if arr.max() > 255 else 255.0
+            else:
+                if mode not in ("L", "1", "P", "LA"):
+                    warn.append(f"colour image ({mode}) converted to greyscale")
+                arr = np.asarray(im.convert("L"), dtype=np.float64)
+                maxval = 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{name}: the {fmt.upper()} file could not be decoded ({exc}).",
+            hint="the file may be truncated; export it again.") from exc
+    meta = {"pixel_spacing_mm": None, "spacing_source": None, "view_position": None,
+            "photometric": f"{fmt.upper()} {mode}", "bits_stored": 16 if maxval > 255 else 8,
+            "transfer_syntax": None, "modality": None, "window": None, "frames": 1}
+    return XrayImage((arr / maxval).astype(np.float32), meta, warn)
+
+
+# ---------------------------------------------------------------------------------------- DICOM
+def _read_dicom(data: bytes, name: str) -> XrayImage:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"{name}: DICOM header could not be parsed ({type(exc).__name__}).",
+                                hint="the file may be truncated or corrupt.") from exc
+    if "PixelData" not in ds and "FloatPixelData" not in ds:
+        raise InvalidInputError(
+            f"{name}: DICOM has no pixel data (SOP class "
+            f"{getattr(ds.get('SOPClassUID'), 'name', 'unknown')}).",
+            hint="give an image DICOM (a radiograph), not a structured report or presentation state.")
+    warn: list[str] = []
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    fm = getattr(ds, "file_meta", None)
+    tsyntax = fm.get("TransferSyntaxUID") if fm is not None else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = ds.pixel_array
+    except NotImplementedError as exc:
+        raise UnsupportedFormatError(
+            f"{name}: pixel data in transfer syntax "
+            f"{getattr(tsyntax, 'name', tsyntax)} cannot be decoded here ({exc}).",
+            hint="install the pylibjpeg plugins (pylibjpeg-libjpeg, pylibjpeg-openjpeg) or "
+            "decompress the file (e.g. `gdcmconv --raw`).") from exc
+    except Exception as exc:  # truncated data, bad lengths: pydicom raises several types
+        raise InvalidInputError(
+            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'}).",
+            hint="the file may be truncated; export it again.") from exc
+
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if frames > 1:
+        warn.append(f"multi-frame DICOM ({frames} frames): the first frame was used")
+        arr = arr[0]
+    if samples > 1 or arr.ndim == 3:
+        arr = _colour_to_grey(ds, arr, photometric)
+        warn.append(f"colour DICOM ({photometric}) converted to greyscale")
+        photometric_out = "MONOCHROME2"
+        rescaled = arr.astype(np.float64)
+        # Colour images are display-ready (like a PNG): keep their full nominal range.
+        window = {"type": "range", "range": [0.0, float(2 ** int(ds.get("BitsStored", 8) or 8) - 1)]}
+    else:
+        photometric_out = photometric
+        rescaled = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64)
+        rescaled, window = _apply_voi(ds, arr, rescaled, apply_voi_lut)
+    lo, hi = _display_range(rescaled, window)
+    img = np.clip((rescaled - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+    if photometric_out == "MONOCHROME1":
+        img = 1.0 - img  # MONOCHROME1: minimum value is displayed white; flip so 0 = black
+    spacing, source = _pixel_spacing(ds)
+    view = _view_position(ds)
+    if view == "LATERAL":
+        warn.append("lateral view: the heart box and CTR are defined on frontal (PA/AP) films only")
+    meta = {
+        "pixel_spacing_mm": spacing,
+        "spacing_source": source,
+        "view_position": view,
+        "photometric": photometric,
+        "bits_stored": int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8),
+        "transfer_syntax": str(getattr(tsyntax, "name", tsyntax)) if tsyntax else None,
+        "modality": str(ds.get("Modality", "")) or None,
+        "window": window,
+        "frames": frames,
+    }
+    return XrayImage(img.astype(np.float32), meta, warn)
+
+
+def _colour_to_grey(ds: Any, arr: np.ndarray, photometric: str) -> np.ndarray:
+    """Luma (ITU-R BT.601) of a colour image. pydicom already returns YBR data as RGB
+    (its default ``as_rgb=True``); palette images are expanded through their LUT first."""
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        arr = apply_color_lut(arr, ds)
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim == 3 and arr.shape[-1] >= 3:
+        arr = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
+    return arr
+
+
+def _apply_voi(ds: Any, raw: np.ndarray, rescaled: np.ndarray, apply_voi_lut) -> tuple[np.ndarray, dict | None]:
+    """Apply the file's VOI LUT or first window; return the values and a description."""
+    if "VOILUTSequence" in ds:
+        try:
+            out = np.asarray(apply_voi_lut(raw, ds, index=0), dtype=np.float64)
+            return out, {"type": "VOI LUT", "range": [float(out.min()), float(out.max())]}
+        except Exception:  # a broken LUT is common in the wild: fall back to the full range
+            return rescaled, None
+    if "WindowCenter" in ds and "WindowWidth" in ds:
+        wc, ww = ds.WindowCenter, ds.WindowWidth
+        wc = float(wc[0] if getattr(wc, "VM", 1) > 1 else wc)
+        ww = float(ww[0] if getattr(ww, "VM", 1) > 1 else ww)
+        if ww > 1:
+            return rescaled, {"type": "window", "center": wc, "width": ww}
+    return rescaled, None
+
+
+def _display_range(values: np.ndarray, window: dict | None) -> tuple[float, float]:
+    if window is not None and window["type"] == "window":
+        # Linear window (PS3.3 C.11.2.1.2), ignoring the 0.5 offsets that matter only for
+        # integer output.
+        c, w = window["center"], window["width"]
+        return c - w / 2, c + w / 2
+    if window is not None:  # VOI LUT output or a colour image's nominal range
+        return window["range"][0], window["range"][1]
+    # No window in the file: robust full range, so a few saturated pixels (text, markers)
+    # do not compress the anatomy into a narrow grey band.
+    sub = values[:: max(1, values.shape[0] // 512), :: max(1, values.shape[1] // 512)]
+    lo, hi = np.percentile(sub, [0.5, 99.9])
+    if hi <= lo:
+        lo, hi = float(values.min()), float(values.max())
+    return float(lo), float(hi)
+
+
+def _pixel_spacing(ds: Any) -> tuple[list[float] | None, str | None]:
+    """Pixel spacing in mm ([row, column]) and where it came from.
+
+    PixelSpacing is in the patient plane. ImagerPixelSpacing is at the detector, larger than
+    the anatomy by the geometric magnification; corrected when the file states the estimated
+    magnification factor, otherwise returned as is and labelled "detector plane".
+    """
+    def _pair(v: Any) -> list[float] | None:
+        try:
+            vals = [float(x) for x in v]
+        except (TypeError, ValueError):
+            return None
+        return vals[:2] if len(vals) >= 2 and all(x > 0 for x in vals[:2]) else None
+
+    if "PixelSpacing" in ds and (ps := _pair(ds.PixelSpacing)):
+        return ps, "PixelSpacing"
+    if "ImagerPixelSpacing" in ds and (ips := _pair(ds.ImagerPixelSpacing)):
+        emf = ds.get("EstimatedRadiographicMagnificationFactor")
+        try:
+            emf = float(emf) if emf is not None else None
+        except (TypeError, ValueError):
+            emf = None
+        if emf and emf > 0:
+            return [v / emf for v in ips], "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor"
+        return ips, "ImagerPixelSpacing (detector plane)"
+    return None, None
+
+
+def _view_position(ds: Any) -> str | None:
+    view = str(ds.get("ViewPosition", "") or "").strip().upper()
+    if not view:
+        # Some modalities only describe the view in free text: look for whole words.
+        words = set(" ".join(str(ds.get(k, "")) for k in ("SeriesDescription", "StudyDescription"))
+                    .upper().replace("/", " ").replace("_", " ").split())
+        for token, norm in (("LAT", "LATERAL"), ("LATERAL", "LATERAL"), ("PA", "PA"), ("AP", "AP")):
+            if token in words:
+                return norm
+        return None
+    if view in _LATERAL:
+        return "LATERAL"
+    return view

@@ -1,0 +1,119 @@
+"""Masks → heart box, heart and thoracic widths, cardiothoracic ratio (CTR).
+
+Definitions (PA chest film, standard display: the patient's right on the image's left):
+
+* **heart width** — the widest horizontal heart diameter, i.e. the distance between the heart
+  mask's leftmost and rightmost columns (the sum of the right and left mid-line distances,
+  MRD + MLD, of the classic Danzer measurement).
+* **thoracic width** — the widest inner thoracic diameter, measured from the outer edge of the
+  right lung field to the outer edge of the left lung field.
+* **CTR** = heart width / thoracic width; > 0.5 on a PA film is the usual cut-off for an enlarged
+  heart (cardiomegaly). AP films magnify the heart, so a flag on them is less reliable.
+
+All functions are pure NumPy and take masks in the image's own pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from cardioclarity.errors import InvalidInputError
+from cardioclarity.xray.datasets import clean_mask, mask_to_box
+
+__all__ = ["CTR_THRESHOLD", "CardiacMeasurement", "measure_masks", "widest_row_span"]
+
+#: Default cardiomegaly cut-off on the CTR (PA films).
+CTR_THRESHOLD = 0.5
+
+
+@dataclass
+class CardiacMeasurement:
+    """Measurements of one film, all in input pixels (x to the right, y down).
+
+    ``heart_line`` and ``thorax_line`` are the two diameters as ``[x_start, x_end, y]`` for
+    drawing; the CTR is ``heart_width / thorax_width``.
+    """
+
+    heart_box: list[float] | None
+    heart_width: float | None
+    thorax_width: float | None
+    ctr: float | None
+    heart_line: list[float] | None
+    thorax_line: list[float] | None
+    notes: list[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def widest_row_span(mask: np.ndarray) -> tuple[float, float, int] | None:
+    """Leftmost and rightmost column of a mask and the row where the extent is widest.
+
+    Returns ``(x_start, x_end, y)`` with ``x_end`` exclusive (pixel edges), or None when empty.
+    The span is the horizontal *extent* of the whole structure (the max and min columns may lie on
+    different rows), which is how the CTR's diameters are defined; ``y`` is the middle row
+    between where the two extremes are reached, for drawing the line.
+    """
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return None
+    x0, x1 = int(xs.min()), int(xs.max())
+    y = int(round((ys[xs == x0].mean() + ys[xs == x1].mean()) / 2))
+    return float(x0), float(x1 + 1), y
+
+
+def measure_masks(heart: np.ndarray, right_lung: np.ndarray, left_lung: np.ndarray, *,
+                  clean: bool = True) -> CardiacMeasurement:
+    """Heart box, heart width, thoracic width and CTR from binary masks of the same shape.
+
+    Parameters
+    ----------
+    heart, right_lung, left_lung : ndarray of bool, shape (H, W)
+        Masks in the image's pixels; right lung = the patient's right (the image's left side).
+    clean : bool
+        Keep only the largest region of each mask first (predicted masks can have specks).
+
+    Returns
+    -------
+    CardiacMeasurement
+        Fields are None where a structure is missing; ``notes`` says why, and flags lung fields
+        touching the image border (thorax possibly cut off, CTR unreliable).
+    """
+    masks = [np.asarray(m, dtype=bool) for m in (heart, right_lung, left_lung)]
+    if masks[0].ndim != 2 or any(m.shape != masks[0].shape for m in masks):
+        raise InvalidInputError(
+            f"masks must be 2-D and of one shape, got {[m.shape for m in masks]}.")
+    if clean:
+        masks = [clean_mask(m) for m in masks]
+    h, rl, ll = masks
+    notes: list[str] = []
+    box = mask_to_box(h)
+    heart_span = widest_row_span(h)
+    lungs = rl | ll
+    thorax_span = widest_row_span(lungs)
+    if box is None:
+        notes.append("no heart found")
+    if not rl.any() or not ll.any():
+        notes.append("a lung field was not found: thoracic width unavailable")
+        thorax_span = None
+    elif rl.mean() > 0 and ll.mean() > 0 and np.nonzero(rl)[1].mean() > np.nonzero(ll)[1].mean():
+        notes.append("lungs appear left-right flipped (image mirrored?)")
+    if thorax_span is not None:
+        W = lungs.shape[1]
+        if thorax_span[0] <= 0 or thorax_span[1] >= W:
+            notes.append("lung field touches the image's side border: thorax may be cut off, CTR unreliable")
+        ys = np.nonzero(lungs)[0]
+        if ys.min() <= 0 or ys.max() >= lungs.shape[0] - 1:
+            notes.append("lung field touches the top or bottom border: film may be cropped")
+    hw = heart_span[1] - heart_span[0] if heart_span else None
+    tw = thorax_span[1] - thorax_span[0] if thorax_span else None
+    ctr = float(hw / tw) if hw and tw else None
+    return CardiacMeasurement(
+        heart_box=list(box) if box else None,
+        heart_width=hw, thorax_width=tw, ctr=ctr,
+        heart_line=[heart_span[0], heart_span[1], heart_span[2]] if heart_span else None,
+        thorax_line=[thorax_span[0], thorax_span[1], thorax_span[2]] if thorax_span else None,
+        notes=notes,
+    )

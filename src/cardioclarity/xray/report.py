@@ -1,0 +1,168 @@
+"""Explanations: the overlay PNG (contours, heart box, CTR diameters, CTR value) and Grad-CAM.
+
+The overlay is drawn with Pillow rather than Matplotlib: it is written for every file of a folder
+run and served by the web backend, so it must cost milliseconds, not a figure's setup time.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+
+from cardioclarity.xray.io import XrayImage
+
+__all__ = ["MAX_OVERLAY_SIDE", "gradcam_map", "gradcam_png", "overlay_png"]
+
+#: Overlays of larger films are scaled down to this longest side (a 2k film would give an 8 MB PNG).
+MAX_OVERLAY_SIDE = 1024
+
+_COLOURS = {"heart": (255, 64, 64), "right_lung": (64, 200, 255), "left_lung": (80, 255, 120),
+            "box": (255, 210, 0), "heart_line": (255, 120, 120), "thorax_line": (120, 220, 255)}
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one bitmap size only
+        return ImageFont.load_default()
+
+
+def _to_rgb(pixels: np.ndarray, scale: float) -> Image.Image:
+    img = Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8), mode="L")
+    if scale != 1:
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                         Image.Resampling.BILINEAR)
+    return img.convert("RGB")
+
+
+def _contour(mask: np.ndarray, width: int) -> np.ndarray:
+    return mask & ~ndimage.binary_erosion(mask, iterations=max(1, width))
+
+
+def overlay_png(image: XrayImage, result, *, show_masks: bool = True) -> bytes:
+    """PNG bytes: the film with heart/lung contours, the heart box, the two CTR diameters as
+    horizontal lines and the CTR value (with the cardiomegaly flag) written in the corner.
+
+    Parameters
+    ----------
+    image : XrayImage
+    result : HeartResult
+        From :meth:`cardioclarity.xray.detect.HeartDetector.detect` on that image.
+    show_masks : bool
+        Draw the segmentation contours (seg model only).
+    """
+    h, w = image.pixels.shape
+    scale = min(1.0, MAX_OVERLAY_SIDE / max(h, w))
+    canvas = _to_rgb(image.pixels, scale)
+    lw = max(2, round(min(canvas.size) / 256))
+    arr = np.asarray(canvas).copy()
+    if show_masks and result.masks is not None:
+        for mask, key in zip(result.masks, ("heart", "right_lung", "left_lung"), strict=False):
+            m = mask
+            if m.shape != (canvas.height, canvas.width):
+                m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(
+                    canvas.size, Image.Resampling.NEAREST)) > 0
+            arr[_contour(m, lw)] = _COLOURS[key]
+    canvas = Image.fromarray(arr)
+    draw = ImageDraw.Draw(canvas)
+    if result.heart_box is not None:
+        x0, y0, x1, y1 = (v * scale for v in result.heart_box)
+        draw.rectangle([x0, y0, x1, y1], outline=_COLOURS["box"], width=lw)
+    meas = result.measurements or {}
+    for key in ("heart_line", "thorax_line"):
+        line = meas.get(key)
+        if line:
+            xa, xb, y = (v * scale for v in line)
+            draw.line([(xa, y), (xb, y)], fill=_COLOURS[key], width=lw)
+            for x in (xa, xb):  # end ticks make the measured extent unambiguous
+                draw.line([(x, y - 4 * lw), (x, y + 4 * lw)], fill=_COLOURS[key], width=lw)
+    font = _font(max(12, canvas.height // 28))
+    if result.ctr is not None:
+        flag = "cardiomegaly" if result.cardiomegaly else "normal size"
+        text = f"CTR {result.ctr:.3f} ({flag}, cut-off {result.model.get('ctr_threshold', 0.5):g})"
+    else:
+        text = "heart box only (no CTR)" if result.heart_box is not None else "no heart found"
+    if not result.quality.get("ok", True):
+        text += "  [check quality notes]"
+    pad = lw * 2
+    bbox = draw.textbbox((pad, pad), text, font=font)
+    draw.rectangle([bbox[0] - pad, bbox[1] - pad, bbox[2] + pad, bbox[3] + pad], fill=(0, 0, 0))
+    draw.text((pad, pad), text, fill=(255, 255, 255), font=font)
+    small = _font(max(10, canvas.height // 48))
+    draw.text((pad, canvas.height - pad - small.size if hasattr(small, "size") else canvas.height - 20),
+              "Research use only. Not a medical device.", fill=(255, 200, 80), font=small)
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG", optimize=False, compress_level=3)
+    return buf.getvalue()
+
+
+def gradcam_map(detector, image: XrayImage, target_layer: str = "net.layer3") -> np.ndarray:
+    """Grad-CAM saliency (H, W) in [0, 1] at the input's size, for the ``box`` model.
+
+    The CAM of each of the four box coordinates (via :class:`monai.visualize.GradCAM`) is averaged:
+    the map shows which image regions the predicted box depends on.
+    """
+    import torch
+    from monai.visualize import GradCAM
+
+    from cardioclarity.errors import InvalidInputError
+    from cardioclarity.xray.models import preprocess
+
+    if detector.model_name != "box":
+        raise InvalidInputError("Grad-CAM is defined here for the box model only.",
+                                hint="load it with HeartDetector.from_pretrained('box').")
+    cam = GradCAM(nn_module=detector.net, target_layers=target_layer)
+    x = preprocess(image.pixels, detector.input_size)
+    with torch.enable_grad():
+        maps = [cam(x, class_idx=i)[0, 0] for i in range(4)]
+    m = torch.stack([torch.as_tensor(v) for v in maps]).mean(0)[None, None].float()
+    h, w = image.pixels.shape
+    m = torch.nn.functional.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
+    m = m - m.min()
+    return m / m.max() if m.max() > 0 else m
+
+
+def gradcam_png(detector, image: XrayImage, result=None) -> bytes:
+    """PNG bytes: the Grad-CAM map of the box model blended over the film (box drawn if given)."""
+    from matplotlib import colormaps
+
+    cam = gradcam_map(detector, image)
+    h, w = cam.shape
+    scale = min(1.0, MAX_OVERLAY_SIDE / max(h, w))
+    base = np.asarray(_to_rgb(image.pixels, scale), dtype=np.float32)
+    heat = Image.fromarray((cam * 255).astype(np.uint8)).resize((base.shape[1], base.shape[0]))
+    rgb = colormaps["jet"](np.asarray(heat) / 255.0)[..., :3] * 255
+    out = Image.fromarray((0.55 * base + 0.45 * rgb).astype(np.uint8))
+    if result is not None and result.heart_box is not None:
+        ImageDraw.Draw(out).rectangle([v * scale for v in result.heart_box], outline=(255, 255, 255),
+                                      width=max(2, round(min(out.size) / 256)))
+    buf = io.BytesIO()
+    out.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def bland_altman_png(measured, reference, reference_label: str = "reference CTR") -> bytes:
+    """Bland-Altman plot (difference vs mean) of predicted vs reference CTR, as PNG bytes."""
+    import matplotlib.pyplot as plt
+
+    from cardioclarity.metrics import bland_altman
+    from cardioclarity.reporting import figure_to_png
+
+    m = np.asarray(measured, float)
+    r = np.asarray(reference, float)
+    ba = bland_altman(m, r)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter((m + r) / 2, m - r, s=14, alpha=0.7)
+    for y, style, label in ((ba["bias"], "-", f"bias {ba['bias']:+.4f}"),
+                            (ba["loa_low"], "--", f"-1.96 SD {ba['loa_low']:+.4f}"),
+                            (ba["loa_high"], "--", f"+1.96 SD {ba['loa_high']:+.4f}")):
+        ax.axhline(y, ls=style, color="tab:red", lw=1, label=label)
+    ax.axvline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel(f"mean of predicted and {reference_label}")
+    ax.set_ylabel(f"predicted - {reference_label}")
+    ax.set_title(f"CTR agreement (n={ba['n']}, MAE {ba['mae']:.4f})")
+    ax.legend(fontsize=8, loc="best")
+    return figure_to_png(fig)

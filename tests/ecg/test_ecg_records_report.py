@@ -1,0 +1,61 @@
+"""Record report: strip PNG for the web page, the HTML report and its findings table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _records_synth import synth_ecg
+
+from cardioclarity.ecg.analyze import analyze_record
+from cardioclarity.ecg.io import Record, read_record
+from cardioclarity.ecg.record_beats import RecordBeatModel
+from cardioclarity.ecg.record_demo import run_demo, sample_path
+from cardioclarity.ecg.record_report import findings_table, strip_png, write_record_report
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    model = RecordBeatModel.load()
+    rec = read_record(sample_path())
+    return rec, analyze_record(rec, detector=model), model
+
+
+def test_strip_png(analysed):
+    rec, f, _ = analysed
+    png = strip_png(f, rec, start_s=12.0, length_s=8.0)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert strip_png(f, rec)[:4] == b"\x89PNG"  # default: the stretch with most flagged beats
+
+
+def test_report_files_and_content(analysed, tmp_path):
+    rec, f, model = analysed
+    html_path = write_record_report(f, rec, tmp_path, detector=model)
+    html = html_path.read_text()
+    assert "Research use only" in html
+    for title in ("Summary", "ECG strips", "Findings", "Heart rate and rhythm", "Flagged beats"):
+        assert f"<h2>{title}</h2>" in html
+    assert html.count("data:image/png;base64") >= 5
+    for name in ("heart_rate.png", "rr_poincare.png", "flagged_beats.png", "strip_1.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_findings_table_has_timestamps(analysed):
+    _, f, _ = analysed
+    rows = findings_table(f)
+    irr = [r for r in rows if r["finding"] == "irregular rhythm"]
+    assert irr and irr[0]["start"].startswith("00:0") and irr[0]["duration_s"] > 30
+
+
+def test_report_for_record_without_flags_or_episodes(tmp_path):
+    x, _ = synth_ecg(fs=250, duration=40, hr=70)
+    rec = Record(x, 250.0, "II", ["II"], "calm")
+    f = analyze_record(rec, detector=False)
+    html = write_record_report(f, rec, tmp_path).read_text()
+    assert "No rhythm episode" in html and "Flagged beats" not in html
+    assert np.isfinite(f.rhythm["heart_rate_bpm"]["mean"])
+
+
+def test_record_demo_runs_offline(tmp_path):
+    res = run_demo(tmp_path / "demo")
+    assert res["report"].exists() and res["findings"].exists()
+    assert "MIT-BIH 219" in res["summary"] and "Reference" in res["summary"]

@@ -1,0 +1,288 @@
+"""The inference routes against the real pipelines and bundled models, over real files.
+
+Each answer is compared with a direct call of the same pipeline functions (what the CLI writes):
+the routes must return the same objects. A test skips, with the reason, when its pipeline is not in
+this build (then the route's 503 is tested in test_serve_app.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from serve_samples import dicom_bytes
+
+from cardioclarity import DISCLAIMER
+from cardioclarity.serve.app import create_app
+from cardioclarity.serve.routes import jsonable
+from cardioclarity.serve.settings import Settings
+
+SAMPLES = Path(str(resources.files("cardioclarity") / "samples"))
+RECORD = "mitdb219_5m"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app(Settings(preload=False, log_requests=False))) as c:
+        yield c
+
+
+def require(client: TestClient, pipeline: str):
+    """The loaded model of ``pipeline``, or skip with the reason it is unavailable."""
+    service = client.app.state.services[pipeline]
+    if not service.load():
+        pytest.skip(f"{pipeline} not in this build: {service.error}")
+    return service.model()
+
+
+def same(route_json: dict, direct: dict) -> None:
+    """The route's JSON equals the pipeline's ``to_dict()`` once both are plain JSON."""
+    expected = json.loads(json.dumps(jsonable(direct)))
+    assert route_json == expected
+
+
+def problem(r, status: int, *words: str) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    for w in words:
+        assert w.lower() in (body["detail"] + " " + body.get("hint", "")).lower(), body
+    return body
+
+
+# --- ECG records ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def record_files() -> dict[str, bytes]:
+    paths = [SAMPLES / f"{RECORD}.{ext}" for ext in ("hea", "dat", "atr")]
+    if not all(p.exists() for p in paths):
+        pytest.skip(f"bundled sample record {RECORD} not in this build")
+    return {p.name: p.read_bytes() for p in paths}
+
+
+@pytest.fixture(scope="module")
+def record_answer(client, record_files):
+    require(client, "ecg-records")
+    files = [("file", (n, b)) for n, b in record_files.items()]
+    r = client.post("/v1/ecg/records", files=files)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_record_multipart_equals_the_pipeline(client, record_files, record_answer):
+    models = require(client, "ecg-records")
+    from cardioclarity.ecg import analyze, io
+
+    kwargs = {k: models[k] for k in ("detector", "rhythm_model") if models.get(k) is not None}
+    direct = analyze.analyze_record(io.read_record(dict(record_files)), **kwargs).to_dict()
+    same(record_answer, direct)
+    assert record_answer["disclaimer"] == DISCLAIMER
+    for key in ("sampling_rate", "lead", "duration_s", "beats", "rhythm", "quality", "model"):
+        assert key in record_answer
+    assert record_answer["sampling_rate"] == 360 and len(record_answer["beats"]) > 100
+
+
+def test_record_zip_gives_the_same_findings(client, record_files, record_answer):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in record_files.items():
+            zf.writestr(f"{RECORD}/{name}", data)
+    r = client.post("/v1/ecg/records", content=buf.getvalue(),
+                    headers={"content-type": "application/zip"})
+    assert r.status_code == 200, r.text
+    assert r.json() == record_answer
+
+
+@pytest.fixture(scope="module")
+def signal_csv(client, record_files) -> tuple[bytes, np.ndarray]:
+    require(client, "ecg-records")
+    from cardioclarity.ecg.io import read_record
+
+    sig = read_record(dict(record_files)).signal[: 360 * 60]  # the first minute
+    return "\n".join(f"{v:.4f}" for v in sig).encode(), sig
+
+
+def test_csv_signal_with_fs(client, signal_csv):
+    data, sig = signal_csv
+    r = client.post("/v1/ecg/records?fs=360&filename=minute.csv", content=data)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["sampling_rate"] == 360 and abs(body["duration_s"] - sig.size / 360) < 1e-6
+    assert len(body["beats"]) > 30
+
+
+def test_json_signal(client, signal_csv):
+    _, sig = signal_csv
+    doc = {"signal": [round(float(v), 4) for v in sig], "fs": 360, "lead": "MLII"}
+    r = client.post("/v1/ecg/records", json=doc)
+    assert r.status_code == 200, r.text
+    assert r.json()["sampling_rate"] == 360 and r.json()["lead"] == "MLII"
+
+
+def test_nan_filled_csv_signal(client):
+    require(client, "ecg-records")
+    r = client.post("/v1/ecg/records?fs=360", content=b"nan\n" * 5000)
+    problem(r, 422)
+    assert "nan" in r.json()["detail"].lower() or "finite" in r.json()["detail"].lower()
+
+
+def test_nan_in_json_signal(client):
+    require(client, "ecg-records")
+    r = client.post("/v1/ecg/records", content=b'{"signal": [0.1, NaN, 0.3], "fs": 360}')
+    problem(r, 422, "NaN")
+
+
+def test_unknown_lead(client, record_files):
+    require(client, "ecg-records")
+    files = [("file", (n, b)) for n, b in record_files.items()]
+    r = client.post("/v1/ecg/records?lead=V6", files=files)
+    assert 400 <= r.status_code < 500 and "V6" in r.json()["detail"]
+
+
+def test_truncated_dat_file(client, record_files):
+    require(client, "ecg-records")
+    files = [("file", (n, b[:1000] if n.endswith(".dat") else b)) for n, b in record_files.items()]
+    r = client.post("/v1/ecg/records", files=files)
+    assert 400 <= r.status_code < 500, r.text
+
+
+def test_record_report_and_strip(client, record_files):
+    require(client, "ecg-records")
+    pytest.importorskip("cardioclarity.ecg.record_report", reason="record report not in this build")
+    files = [("file", (n, b)) for n, b in record_files.items()]
+    html = client.post("/v1/ecg/records?format=html", files=files)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "attachment" in html.headers["content-disposition"]
+    assert "Research use only" in html.text and "data:image/png;base64," in html.text
+    png = client.post("/v1/ecg/records?format=png", files=files)
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    js = client.post("/v1/ecg/records?include_images=true", files=files).json()
+    assert js["images"]["strip"].startswith("data:image/png;base64,")
+
+
+# --- ECG beats ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def beats_csv(shared_data) -> bytes:
+    return ("\n".join((shared_data / "ecg5000" / "ecg.csv").read_text().splitlines()[:100]) + "\n").encode()
+
+
+def test_beats_csv_equals_score_table(client, beats_csv, tmp_path):
+    detector = require(client, "ecg-beats")
+    from cardioclarity.ecg import detector as ecg_detector
+    from cardioclarity.ecg import io
+
+    r = client.post("/v1/ecg/beats", content=beats_csv, headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    beats = io.read_beats(beats_csv)
+    assert beats.y is not None  # the tutorial layout carries labels: echoed as in scores.csv
+    same([{k: v for k, v in b.items() if k != "label"} for b in body["beats"]],
+         ecg_detector.score_table(detector, beats.X))
+    assert [b["label"] for b in body["beats"]] == beats.y.tolist()
+    assert body["n_beats"] == 100 and body["n_anomalies"] == sum(b["is_anomaly"] for b in body["beats"])
+    assert body["disclaimer"] == DISCLAIMER
+    csv_r = client.post("/v1/ecg/beats?format=csv", content=beats_csv)
+    from cardioclarity.ecg.beats_cli import write_scores_csv
+
+    cli_file = write_scores_csv(tmp_path / "scores.csv", ecg_detector.score_table(detector, beats.X),
+                                beats.y)
+    assert csv_r.content == cli_file.read_bytes()  # scores.csv, byte for byte
+    assert csv_r.text.splitlines()[0] == "index,score,is_anomaly,label"
+
+
+def test_beats_as_json(client, beats_csv):
+    require(client, "ecg-beats")
+    from cardioclarity.ecg.io import read_beats
+
+    X = read_beats(beats_csv).X[:10]
+    r = client.post("/v1/ecg/beats", json={"beats": X.tolist()})
+    assert r.status_code == 200, r.text
+    assert r.json()["n_beats"] == 10
+
+
+def test_nan_filled_beats_csv(client):
+    require(client, "ecg-beats")
+    row = ",".join(["nan"] * 140)
+    r = client.post("/v1/ecg/beats", content=(row + "\n" + row + "\n").encode())
+    assert r.status_code == 422, r.text
+
+
+def test_beat_length_mismatch_and_resample(client, beats_csv):
+    require(client, "ecg-beats")
+    short = "\n".join(",".join(line.split(",")[:100]) for line in beats_csv.decode().splitlines()[:5])
+    r = client.post("/v1/ecg/beats", content=short.encode())
+    assert r.status_code == 422, r.text
+    ok = client.post("/v1/ecg/beats?resample=true", content=short.encode())
+    assert ok.status_code == 200 and ok.json()["n_beats"] == 5
+
+
+def test_nan_beats_json(client):
+    require(client, "ecg-beats")
+    r = client.post("/v1/ecg/beats", content=b'{"beats": [[0.1, NaN, 0.2]]}')
+    problem(r, 422, "NaN")
+
+
+# --- chest X-ray ----------------------------------------------------------------------------------
+
+def _sample_film() -> bytes:
+    films = sorted(SAMPLES.glob("cxr_*.png"))
+    if not films:
+        pytest.skip("no bundled sample chest film in this build")
+    return films[0].read_bytes()
+
+
+def test_xray_png_equals_the_pipeline(client):
+    detector = require(client, "xray-heart")
+    from cardioclarity.xray.io import read_xray
+
+    data = _sample_film()
+    r = client.post("/v1/xray/heart", files={"file": ("film.png", data)})
+    assert r.status_code == 200, r.text
+    same(r.json(), detector.detect(read_xray(data, name="film")).to_dict())
+    body = r.json()
+    assert len(body["heart_box"]) == 4 and body["disclaimer"] == DISCLAIMER
+
+
+def test_xray_overlay_and_report(client):
+    require(client, "xray-heart")
+    data = _sample_film()
+    png = client.post("/v1/xray/heart?format=png", content=data)
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    html = client.post("/v1/xray/heart?format=html", content=data)
+    assert html.status_code == 200 and "Research use only" in html.text
+    js = client.post("/v1/xray/heart?include_images=true", content=data).json()
+    assert js["images"]["overlay"].startswith("data:image/png;base64,")
+
+
+def test_real_dicom_leaves_patient_identifiers_out(client, shared_data):
+    require(client, "xray-heart")
+    r = client.post("/v1/xray/heart", content=(shared_data / "dicom" / "RG1_UNCR.dcm").read_bytes())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["image_size"] == [1841, 1955] or body["image_size"] == [1955, 1841]
+    text = json.dumps(body).lower()
+    for key in ("patientname", "patientid", "patientbirthdate", "patient_name"):
+        assert key not in text
+
+
+def test_truncated_dicom(client, shared_data):
+    require(client, "xray-heart")
+    data = (shared_data / "dicom" / "RG1_UNCR.dcm").read_bytes()
+    for cut in (200, 5000, len(data) // 2):
+        r = client.post("/v1/xray/heart", content=data[:cut])
+        assert r.status_code == 422, (cut, r.text)
+        assert r.json()["detail"]
+
+
+def test_dicom_identifiers_never_reach_the_answer(client):
+    require(client, "xray-heart")
+    r = client.post("/v1/xray/heart?include_images=true", content=dicom_bytes(256))
+    assert r.status_code in (200, 422), r.text  # a synthetic ramp may or may not hold a heart
+    assert "DOE" not in r.text and "123456" not in r.text

@@ -1,0 +1,104 @@
+"""`cardioclarity xray detect | train | evaluate` end to end, with bad files in a batch."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from xray_factory import synthetic_film, write_dicom, write_mask_layout, write_rgb_dicom
+
+from cardioclarity.xray.demo import sample_path
+from cardioclarity.xray.io import read_xray
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    d = tmp_path_factory.mktemp("films")
+    film = read_xray(sample_path()).pixels
+    (d / "nih.png").write_bytes(sample_path().read_bytes())
+    write_dicom(d / "mono1.dcm", film, photometric="MONOCHROME1", PixelSpacing=[0.7, 0.7])
+    write_dicom(d / "rle.dcm", film, compress="rle")
+    write_dicom(d / "lateral.dcm", film, view="LL")
+    write_rgb_dicom(d / "rgb.dcm", film)
+    write_dicom(d / "frames.dcm", np.stack([film, film]))
+    write_dicom(d / "nopixels.dcm", film, with_pixels=False)
+    write_dicom(d / "tiny.dcm", synthetic_film(48)[0])
+    full = write_dicom(None, film)
+    (d / "truncated.dcm").write_bytes(full[: len(full) // 3])
+    (d / "notdicom.dcm").write_text("this is not a DICOM file\n" * 10)
+    (d / "readme.txt").write_text("ignored: not an image extension")
+    return d
+
+
+@pytest.fixture(scope="module")
+def batch(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    return run_cli("xray", "detect", str(folder), "--out", str(out)), out
+
+
+def test_batch_processes_good_files_and_reports_bad_ones(batch):
+    proc, out = batch
+    assert proc.returncode == 1, proc.stderr
+    for bad, why in (("nopixels.dcm", "no pixel data"), ("tiny.dcm", "64-pixel minimum"),
+                     ("truncated.dcm", "truncated"), ("notdicom.dcm", "not a DICOM")):
+        assert any(bad in line and why in line for line in proc.stderr.splitlines()), (bad, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert "lateral" in proc.stderr and "multi-frame" in proc.stderr
+    rows = list(csv.DictReader((out / "summary.csv").open()))
+    assert list(rows[0]) == ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly"]
+    assert len(rows) == 10 and "readme.txt" not in {r["file"] for r in rows}
+    ok = {r["file"]: r for r in rows if r["x_min"]}
+    assert set(ok) == {"nih.png", "mono1.dcm", "rle.dcm", "lateral.dcm", "rgb.dcm", "frames.dcm"}
+    # The same film read from PNG, MONOCHROME1, RLE, RGB DICOM gives (nearly) the same CTR.
+    ctrs = [float(ok[f]["ctr"]) for f in ("nih.png", "mono1.dcm", "rle.dcm", "rgb.dcm")]
+    assert max(ctrs) - min(ctrs) < 0.02
+    errors = list(csv.DictReader((out / "errors.csv").open()))
+    assert {e["file"] for e in errors} == {"nopixels.dcm", "tiny.dcm", "truncated.dcm", "notdicom.dcm"}
+
+
+def test_json_and_overlay_per_file(batch):
+    _, out = batch
+    doc = json.loads((out / "mono1.json").read_text())
+    assert doc["image_size"] == [512, 512] and doc["pixel_spacing_mm"] == [0.7, 0.7]
+    assert doc["measurements"]["heart_box_mm"]["width"] > 50
+    assert "not a medical device" in doc["disclaimer"].lower()
+    assert (out / "mono1_overlay.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (out / "notdicom.json").exists()
+
+
+def test_single_bad_file_exit_codes(folder, tmp_path):
+    p = run_cli("xray", "detect", str(folder / "notdicom.dcm"), "--out", str(tmp_path))
+    assert p.returncode == 65 and "not a DICOM" in p.stderr
+    p = run_cli("xray", "detect", str(folder / "missing.dcm"), "--out", str(tmp_path))
+    assert p.returncode == 66
+    p = run_cli("xray", "detect", str(folder / "nih.png"), "--out", str(tmp_path), "--model", "nope")
+    assert p.returncode == 66 and "bundled names" in p.stderr
+
+
+def test_single_good_file_with_box_model(tmp_path):
+    p = run_cli("xray", "detect", str(sample_path()), "--out", str(tmp_path), "--model", "box",
+                "--no-overlay")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads((tmp_path / "cxr_nih_00000001_000.json").read_text())
+    assert doc["model"]["architecture"] == "box" and doc["ctr"] is None
+    assert not list(tmp_path.glob("*_overlay.png"))
+
+
+def test_train_and_evaluate_on_a_tiny_layout(tmp_path):
+    root = write_mask_layout(tmp_path / "data", n_per_set=4, size=96)
+    ck = tmp_path / "tiny.pt"
+    p = run_cli("xray", "train", "--data-dir", str(root), "--model", "seg", "--out", str(ck),
+                "--epochs", "1", "--input-size", "64", "--batch-size", "4")
+    assert p.returncode == 0, p.stderr
+    assert "swapped labels: 1" in p.stderr and ck.exists()
+    split = ck.with_suffix(".split.json")
+    assert split.exists()
+    p = run_cli("xray", "evaluate", "--data-dir", str(root), "--model", str(ck), "--split", str(split),
+                "--part", "val", "--out", str(tmp_path / "ev"))
+    assert p.returncode == 0, p.stderr
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["part"] == "val" and 0 <= m["metrics"]["pooled"]["box_iou"] <= 1
+    assert (tmp_path / "ev" / "report.html").exists()

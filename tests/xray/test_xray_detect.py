@@ -1,0 +1,94 @@
+"""HeartDetector with the bundled weights: schema, geometry, both models, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xray_factory import write_dicom
+
+from cardioclarity import DISCLAIMER
+from cardioclarity.errors import CheckpointError, InputFileNotFoundError, InvalidInputError
+from cardioclarity.xray.demo import sample_path
+from cardioclarity.xray.detect import HeartDetector
+from cardioclarity.xray.io import read_xray
+
+SCHEMA = {"image_size", "heart_box", "ctr", "cardiomegaly", "pixel_spacing_mm", "view_position",
+          "quality", "model", "disclaimer"}
+
+
+@pytest.fixture(scope="module")
+def seg():
+    return HeartDetector.from_pretrained()
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return read_xray(sample_path())
+
+
+def test_seg_on_bundled_cardiomegaly_film(seg, sample):
+    r = seg.detect(sample)
+    d = r.to_dict()
+    assert SCHEMA <= set(d) and d["disclaimer"] == DISCLAIMER
+    assert d["image_size"] == [512, 512]
+    x0, y0, x1, y1 = d["heart_box"]
+    assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512
+    # The heart sits in the lower middle of a PA film and is narrower than the thorax.
+    assert 150 < (x0 + x1) / 2 < 350 and (y0 + y1) / 2 > 200
+    assert 0.3 < d["ctr"] < 0.8 and d["cardiomegaly"] == (d["ctr"] > 0.5)
+    # NIH labels this film Cardiomegaly.
+    assert d["cardiomegaly"] is True
+    assert r.masks.shape == (3, 512, 512)
+    m = d["measurements"]
+    assert m["heart_width_px"] == pytest.approx(d["ctr"] * m["thorax_width_px"], rel=1e-3)
+
+
+def test_box_model(sample):
+    box = HeartDetector.from_pretrained("box")
+    d = box.detect(sample).to_dict()
+    assert d["ctr"] is None and d["cardiomegaly"] is None
+    x0, y0, x1, y1 = d["heart_box"]
+    assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512
+
+
+def test_coordinates_follow_input_size_and_spacing(seg, sample):
+    """The same film at 2x and as a DICOM with spacing: box doubles, CTR stays, mm appear."""
+    base = seg.detect(sample)
+    big = np.kron(sample.pixels, np.ones((2, 2), np.float32))
+    r = seg.detect(read_xray(write_dicom(None, big, PixelSpacing=[0.35, 0.35])))
+    assert r.to_dict()["image_size"] == [1024, 1024]
+    assert np.allclose(np.array(r.heart_box) / 2, base.heart_box, atol=4)
+    assert r.ctr == pytest.approx(base.ctr, abs=0.01)
+    mm = r.measurements["heart_box_mm"]
+    assert mm["width"] == pytest.approx((r.heart_box[2] - r.heart_box[0]) * 0.35, abs=0.1)
+    assert r.pixel_spacing_mm == [0.35, 0.35]
+
+
+def test_ap_and_lateral_are_flagged(seg, sample):
+    ap = seg.detect(read_xray(write_dicom(None, sample.pixels, view="AP")))
+    assert not ap.quality["ok"] and any("AP film" in n for n in ap.quality["notes"])
+    lat = seg.detect(read_xray(write_dicom(None, sample.pixels, view="LATERAL")))
+    assert not lat.quality["ok"] and any("lateral" in n for n in lat.quality["notes"])
+
+
+def test_threshold_is_configurable(sample):
+    strict = HeartDetector.from_pretrained(ctr_threshold=0.9).detect(sample)
+    assert strict.cardiomegaly is False and strict.model["ctr_threshold"] == 0.9
+    with pytest.raises(InvalidInputError, match="ctr_threshold"):
+        HeartDetector.from_pretrained(ctr_threshold=1.5)
+
+
+def test_bad_model_and_input(seg, tmp_path):
+    with pytest.raises(InputFileNotFoundError):
+        HeartDetector.from_pretrained("no-such-model")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        HeartDetector.from_pretrained(str(junk))
+    with pytest.raises(InvalidInputError, match="XrayImage"):
+        seg.detect(np.zeros((64, 64)))
+
+
+def test_summary_row(seg, sample):
+    row = seg.detect(sample).summary_row("a.png")
+    assert list(row) == ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly"]

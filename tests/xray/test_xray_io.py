@@ -1,0 +1,193 @@
+"""read_xray: DICOM (LUTs, MONOCHROME1, bits, compression, colour, frames), PNG/JPEG, bad input."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from xray_factory import PATIENT_ID, PATIENT_NAME, synthetic_film, write_dicom, write_rgb_dicom
+
+from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
+from cardioclarity.xray.io import read_xray, sniff_format
+
+
+@pytest.fixture(scope="module")
+def film():
+    return synthetic_film(128)[0]
+
+
+def _corr(a, b) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def test_monochrome2_roundtrip_and_range(film):
+    img = read_xray(write_dicom(None, film), name="a.dcm")
+    assert img.pixels.dtype == np.float32 and img.pixels.shape == film.shape
+    assert 0 <= img.pixels.min() and img.pixels.max() <= 1
+    assert _corr(img.pixels, film) > 0.99
+    assert img.metadata["photometric"] == "MONOCHROME2" and img.metadata["format"] == "dicom"
+
+
+def test_monochrome1_is_inverted_to_display_orientation(film):
+    m1 = read_xray(write_dicom(None, film, photometric="MONOCHROME1"))
+    assert _corr(m1.pixels, film) > 0.99  # lungs stay dark after the flip
+    assert m1.metadata["photometric"] == "MONOCHROME1"
+
+
+def test_modality_lut_and_window_are_applied(film):
+    # Stored values are rescaled by slope 2, intercept -1000; the window keeps the upper half only.
+    data = write_dicom(None, film, RescaleSlope=2, RescaleIntercept=-1000, WindowCenter=3095,
+                       WindowWidth=4095)
+    img = read_xray(data)
+    assert img.metadata["window"]["type"] == "window"
+    stored = np.round(film * 4095)
+    expected = np.clip((stored * 2 - 1000 - (3095 - 4095 / 2)) / 4095, 0, 1)
+    assert np.abs(img.pixels - expected).max() < 0.01
+
+
+def test_odd_bits_stored_masks_high_bits(film):
+    # 10 bits stored in 16 allocated, with junk in the unused high bits (seen in the wild).
+    data = bytearray(write_dicom(None, film, bits_stored=10))
+    ds_bytes = bytes(data)
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(ds_bytes))
+    arr = np.frombuffer(ds.PixelData, np.uint16) | np.uint16(0xF000)
+    ds.PixelData = arr.tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    img = read_xray(buf.getvalue())
+    assert img.metadata["bits_stored"] == 10
+    assert _corr(img.pixels, film) > 0.99
+
+
+@pytest.mark.parametrize("codec", ["rle", "jpeg2000", "jpeg"])
+def test_compressed_transfer_syntaxes(film, codec):
+    img = read_xray(write_dicom(None, film, compress=codec))
+    assert _corr(img.pixels, film) > 0.98
+    assert img.metadata["transfer_syntax"]
+
+
+@pytest.mark.parametrize("photometric", ["RGB", "YBR_FULL"])
+def test_colour_dicom_converted_to_grey(film, photometric):
+    img = read_xray(write_rgb_dicom(None, film, photometric))
+    assert img.pixels.ndim == 2
+    assert np.abs(img.pixels - film).max() < 0.02  # same grey levels, not a contrast stretch
+    assert any("colour" in w for w in img.warnings)
+
+
+def test_multiframe_uses_first_frame_with_warning(film):
+    frames = np.stack([film, 1 - film])
+    img = read_xray(write_dicom(None, frames))
+    assert _corr(img.pixels, film) > 0.99
+    assert img.metadata["frames"] == 2 and any("multi-frame" in w for w in img.warnings)
+
+
+def test_lateral_view_warns(film):
+    img = read_xray(write_dicom(None, film, view="LL"))
+    assert img.metadata["view_position"] == "LATERAL"
+    assert any("lateral" in w for w in img.warnings)
+
+
+def test_view_from_description_words(film):
+    assert read_xray(write_dicom(None, film, view=None, SeriesDescription="CHEST AP PORTABLE")
+                     ).metadata["view_position"] == "AP"
+    assert read_xray(write_dicom(None, film, view=None, SeriesDescription="MAPPING")
+                     ).metadata["view_position"] is None
+
+
+def test_pixel_spacing_sources(film):
+    a = read_xray(write_dicom(None, film, PixelSpacing=[0.2, 0.25]))
+    assert a.metadata["pixel_spacing_mm"] == [0.2, 0.25] and a.metadata["spacing_source"] == "PixelSpacing"
+    b = read_xray(write_dicom(None, film, ImagerPixelSpacing=[0.2, 0.2],
+                              EstimatedRadiographicMagnificationFactor=1.25))
+    assert np.allclose(b.metadata["pixel_spacing_mm"], [0.16, 0.16])
+    assert "Magnification" in b.metadata["spacing_source"]
+    c = read_xray(write_dicom(None, film, ImagerPixelSpacing=[0.2, 0.2]))
+    assert c.metadata["pixel_spacing_mm"] == [0.2, 0.2] and "detector plane" in c.metadata["spacing_source"]
+    d = read_xray(write_dicom(None, film, PixelSpacing=[0, 0]))  # as in the NEMA RG1 file
+    assert d.metadata["pixel_spacing_mm"] is None
+
+
+def test_no_patient_identifiers_in_metadata(film):
+    img = read_xray(write_dicom(None, film))
+    text = repr(img.metadata) + repr(img.warnings)
+    assert PATIENT_NAME not in text and PATIENT_ID not in text and "19700101" not in text
+
+
+def test_no_pixel_data(tmp_path, film):
+    p = tmp_path / "sr.dcm"
+    write_dicom(p, film, with_pixels=False)
+    with pytest.raises(InvalidInputError, match="sr.dcm: DICOM has no pixel data"):
+        read_xray(p)
+
+
+def test_truncated_file(tmp_path, film):
+    data = write_dicom(None, film)
+    p = tmp_path / "cut.dcm"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InvalidInputError, match="cut.dcm"):
+        read_xray(p)
+
+
+def test_non_dicom_bytes_named_dcm(tmp_path):
+    p = tmp_path / "notes.dcm"
+    p.write_text("patient notes, not an image\n" * 20)
+    with pytest.raises(UnsupportedFormatError, match="notes.dcm: not a DICOM, PNG or JPEG"):
+        read_xray(p)
+
+
+def test_tiny_image(film):
+    with pytest.raises(InvalidInputError, match="smaller than the 64-pixel minimum"):
+        read_xray(write_dicom(None, film[:32, :40]))
+
+
+def test_constant_image():
+    with pytest.raises(InvalidInputError, match="constant"):
+        read_xray(write_dicom(None, np.full((80, 80), 0.5)))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputFileNotFoundError):
+        read_xray(tmp_path / "nope.dcm")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_png_and_jpeg_bytes(film, fmt):
+    buf = io.BytesIO()
+    Image.fromarray((film * 255).astype(np.uint8)).save(buf, format=fmt)
+    img = read_xray(buf.getvalue())
+    assert img.metadata["format"] == fmt.lower() and img.name == "upload"
+    assert _corr(img.pixels, film) > 0.98
+
+
+def test_16bit_png(film):
+    buf = io.BytesIO()
+    Image.fromarray((film * 65535).astype(np.uint16)).save(buf, format="PNG")
+    img = read_xray(buf.getvalue())
+    assert np.abs(img.pixels - film).max() < 1e-3
+
+
+def test_sniff_format():
+    assert sniff_format(b"\x89PNG\r\n\x1a\n....") == "png"
+    assert sniff_format(b"\xff\xd8\xff\xe0") == "jpeg"
+    assert sniff_format(b"\0" * 128 + b"DICM") == "dicom"
+    assert sniff_format(b"hello world") is None
+
+
+@pytest.mark.shared_data
+def test_real_dicoms(shared_data):
+    d = shared_data / "dicom"
+    nema = read_xray(d / "RG1_UNCR.dcm")  # MONOCHROME1, 16-bit, 1841 x 1955
+    assert nema.size == (1841, 1955) and nema.metadata["photometric"] == "MONOCHROME1"
+    h, w = nema.pixels.shape
+    # After inversion the lung fields (mid-height, a quarter in from each side) are darker
+    # than the mediastinum / spine in the middle column.
+    lungs = (nema.pixels[h // 2 - 100:h // 2 + 100, w // 4 - 50:w // 4 + 50].mean()
+             + nema.pixels[h // 2 - 100:h // 2 + 100, 3 * w // 4 - 50:3 * w // 4 + 50].mean()) / 2
+    spine = nema.pixels[h // 2 - 100:h // 2 + 100, w // 2 - 40:w // 2 + 40].mean()
+    assert lungs < spine
+    siim = read_xray(next(d.glob("1.2.276*.dcm")))  # JPEG baseline
+    assert siim.size == (1024, 1024) and siim.metadata["pixel_spacing_mm"] is not None

@@ -1,0 +1,60 @@
+"""Overlay PNG, Grad-CAM and Bland-Altman figures."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from xray_factory import write_dicom
+
+from cardioclarity.errors import InvalidInputError
+from cardioclarity.xray.demo import sample_path
+from cardioclarity.xray.detect import HeartDetector
+from cardioclarity.xray.io import read_xray
+from cardioclarity.xray.report import bland_altman_png, gradcam_map, gradcam_png, overlay_png
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return read_xray(sample_path())
+
+
+def _png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_overlay_draws_contours_box_and_lines(sample):
+    det = HeartDetector.from_pretrained()
+    r = det.detect(sample)
+    arr = _png(overlay_png(sample, r))
+    assert arr.shape == (512, 512, 3)
+    # Coloured pixels (contours, box, lines) exist; the film itself is grey.
+    colour = (arr.max(axis=2).astype(int) - arr.min(axis=2)) > 60
+    assert colour.sum() > 500
+    x0, y0, x1, y1 = (int(v) for v in r.heart_box)
+    yellow = (arr[..., 0] > 200) & (arr[..., 1] > 180) & (arr[..., 2] < 80)
+    assert yellow[y0:y1, x0:x0 + 3].mean() > 0.5  # the box's left edge
+
+
+def test_overlay_of_large_film_is_capped(sample):
+    det = HeartDetector.from_pretrained()
+    big = read_xray(write_dicom(None, np.kron(sample.pixels, np.ones((4, 4), np.float32))))
+    arr = _png(overlay_png(big, det.detect(big)))
+    assert max(arr.shape[:2]) == 1024
+
+
+def test_gradcam_for_box_model(sample):
+    box = HeartDetector.from_pretrained("box")
+    cam = gradcam_map(box, sample)
+    assert cam.shape == (512, 512) and cam.min() >= 0 and cam.max() == pytest.approx(1)
+    assert _png(gradcam_png(box, sample, box.detect(sample))).shape == (512, 512, 3)
+    with pytest.raises(InvalidInputError, match="box model only"):
+        gradcam_map(HeartDetector.from_pretrained(), sample)
+
+
+def test_bland_altman_png():
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(0.4, 0.6, 30)
+    assert _png(bland_altman_png(ref + rng.normal(0, 0.01, 30), ref)).ndim == 3
