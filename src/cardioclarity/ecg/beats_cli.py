@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
+from cardioclarity.ecg.io.beats import BEAT_FORMATS
 
 _FORMATS_HELP = ("beat file layout: auto (default: sniffed), tutorial (CSV, last column label, "
                  "1 = normal), ucr (first column class), matrix (numbers only), npy")
@@ -23,7 +24,7 @@ _FORMATS_HELP = ("beat file layout: auto (default: sniffed), tutorial (CSV, last
 def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("beats", help="beat file: CSV/TXT (tutorial or UCR layout, or a plain matrix) "
                    "or .npy; one beat per row")
-    p.add_argument("--fmt", default="auto", help=_FORMATS_HELP)
+    p.add_argument("--fmt", default="auto", choices=BEAT_FORMATS, metavar="FMT", help=_FORMATS_HELP)
     p.add_argument("--normal-label", type=float, default=None, metavar="L",
                    help="the file's label for a normal beat (default 1); others are anomalies")
 
