@@ -32,10 +32,13 @@ def test_report_files_and_content(analysed, tmp_path):
     html_path = write_record_report(f, rec, tmp_path, detector=model)
     html = html_path.read_text()
     assert "Research use only" in html
-    for title in ("Summary", "ECG strips", "Findings", "Heart rate and rhythm", "Flagged beats"):
+    for title in ("Summary", "ECG strips", "Findings", "Heart rate and rhythm"):
         assert f"<h2>{title}</h2>" in html
-    assert html.count("data:image/png;base64") >= 5
-    for name in ("heart_rate.png", "rr_poincare.png", "flagged_beats.png", "strip_1.png"):
+    flagged = bool(f.beat_scores.is_anomaly.any())
+    assert ("<h2>Flagged beats</h2>" in html) == flagged
+    assert (tmp_path / "flagged_beats.png").exists() == flagged
+    assert html.count("data:image/png;base64") >= 4
+    for name in ("heart_rate.png", "rr_poincare.png", "strip_1.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
