@@ -35,6 +35,7 @@ def test_report_files_and_content(analysed, tmp_path):
     for title in ("Summary", "ECG strips", "Findings", "Heart rate and rhythm"):
         assert f"<h2>{title}</h2>" in html
     flagged = bool(f.beat_scores.is_anomaly.any())
+    assert flagged, "the bundled excerpt (MIT-BIH 219) holds ventricular beats that must be flagged"
     assert ("<h2>Flagged beats</h2>" in html) == flagged
     assert (tmp_path / "flagged_beats.png").exists() == flagged
     assert html.count("data:image/png;base64") >= 4
