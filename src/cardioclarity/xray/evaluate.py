@@ -130,5 +130,5 @@ def mean_box_baseline(train: Sequence[MaskSample], test_rows: list[dict]) -> flo
         b = mask_to_box(m)
         fr.append([b[0] / m.shape[1], b[1] / m.shape[0], b[2] / m.shape[1], b[3] / m.shape[0]])
     f = np.mean(fr, axis=0)
-    ious = [float(box_iou(f * [r["width"], r["height"]] * 2, r["true_box"])) for r in test_rows]
+    ious = [float(box_iou(f * np.array([r["width"], r["height"]] * 2), r["true_box"])) for r in test_rows]
     return float(np.mean(ious))
