@@ -13,7 +13,7 @@ of the config, so a checkpoint rebuilds its network and its preprocessing withou
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
