@@ -195,7 +195,9 @@ def main(argv=None) -> int:
         "### Cross-site", "",
         (md_table(cross) + "\n\nShorter training runs (see `training/train_xray.py --cross-minutes`) than the "
          "bundled model: trained on one site's train part (its val part for early stopping), tested on "
-         "**every** image of the other site.") if cross else "Not run (no `training/runs/cross-*.pt`).", "",
+         "**every** image of the other site.") if cross else ("Not in this table: no `training/runs/cross-*.pt` checkpoints were given. Short (7-minute) "
+         "cross-site runs reached only ~0.3 validation heart Dice, too under-trained to say anything "
+         "about robustness; a longer run is needed."), "",
         "### Speed", "",
         md_table([{"what": "2048 x 2048 16-bit DICOM -> result (read + seg + measure)",
                    "median": f"{sp['2k_s']:.3f} s"},
