@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", type=Path,
                     default=Path(os.environ.get("CARDIOCLARITY_DATA_DIR", HERE.parent.parent / "shared" / "data")))
     ap.add_argument("--which", nargs="+", default=["seg", "box", "cross"], choices=["seg", "box", "cross"])
-    ap.add_argument("--seg-minutes", type=float, default=40.0)
+    ap.add_argument("--seg-minutes", type=float, default=21.0)
     ap.add_argument("--box-minutes", type=float, default=10.0)
     ap.add_argument("--cross-minutes", type=float, default=7.0)
     ap.add_argument("--runs-dir", type=Path, default=HERE / "runs")
