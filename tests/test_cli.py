@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from conftest import run_cli
 
 from cardioclarity.cli import main
@@ -21,3 +24,13 @@ def test_no_command_is_usage_error():
 def test_module_entry_point_runs():
     r = run_cli("--version")
     assert r.returncode == 0 and "cardioclarity" in r.stdout
+
+
+def test_building_the_parser_imports_no_heavy_library():
+    # `cardioclarity --help` took 3.7 s when argparse choices pulled in torch, SciPy and Matplotlib;
+    # every command paid it. The parser must stay buildable from the light modules alone.
+    code = ("import sys; from cardioclarity.cli import build_parser; build_parser(); "
+            "print(','.join(m for m in ('torch', 'scipy.stats', 'matplotlib.pyplot', 'monai', 'fastapi') "
+            "if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "", f"imported at parser build: {r.stdout.strip()}"

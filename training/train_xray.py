@@ -42,6 +42,10 @@ def main(argv=None) -> int:
                     default=Path(os.environ.get("CARDIOCLARITY_DATA_DIR", HERE.parent.parent / "shared" / "data")))
     ap.add_argument("--which", nargs="+", default=["seg", "box", "cross"], choices=["seg", "box", "cross"])
     ap.add_argument("--seg-minutes", type=float, default=21.0)
+    ap.add_argument("--seg-size", type=int, default=256, help="seg network input size (pixels)")
+    ap.add_argument("--seg-epochs", type=int, default=60)
+    ap.add_argument("--seg-out", type=Path, default=WEIGHTS / "cxr-heart-seg.pt",
+                    help="where to write the seg checkpoint (default: the bundled one)")
     ap.add_argument("--box-minutes", type=float, default=10.0)
     ap.add_argument("--cross-minutes", type=float, default=7.0)
     ap.add_argument("--runs-dir", type=Path, default=HERE / "runs")
@@ -66,9 +70,10 @@ def main(argv=None) -> int:
                  "split_file": "training/splits/cxr_heart_split.json", "qc": qc.to_dict()}
 
     if "seg" in args.which:
-        cfg = TrainConfig(epochs=60, batch_size=8, lr=3e-3, patience=12, max_minutes=args.seg_minutes)
-        train_model("seg", parts["train"], parts["val"], cfg=cfg, out=WEIGHTS / "cxr-heart-seg.pt",
-                    metadata=data_note, log=log)
+        cfg = TrainConfig(epochs=args.seg_epochs, batch_size=8, lr=3e-3, patience=12,
+                          max_minutes=args.seg_minutes)
+        train_model("seg", parts["train"], parts["val"], model_cfg={"input_size": args.seg_size}, cfg=cfg,
+                    out=args.seg_out, metadata=data_note, log=log)
     if "box" in args.which:
         cfg = TrainConfig(epochs=60, batch_size=8, lr=2e-3, patience=10, max_minutes=args.box_minutes)
         train_model("box", parts["train"], parts["val"], cfg=cfg, out=WEIGHTS / "cxr-heart-box.pt",

@@ -16,17 +16,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import matplotlib
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")  # headless: reports are written by servers and CI, never shown on screen
-import matplotlib.pyplot as plt  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from cardioclarity import DISCLAIMER, __version__  # noqa: E402
+from cardioclarity import DISCLAIMER, __version__
 
 T = TypeVar("T")
 
-__all__ = ["Section", "figure_to_png", "png_data_uri", "progress", "render_html", "write_html_report"]
+__all__ = ["Section", "figure_to_png", "png_data_uri", "progress", "pyplot", "render_html",
+           "write_html_report"]
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the headless Agg backend, imported on first use.
+
+    Reports are written by servers and CI and never shown on screen, hence Agg. The import is
+    deferred because Matplotlib costs about half a second, which every ``cardioclarity`` command
+    (``--help`` included) would otherwise pay.
+    """
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def __getattr__(name: str) -> Any:
+    # ``from cardioclarity.reporting import plt`` keeps working, lazily (PEP 562).
+    if name == "plt":
+        return pyplot()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "it",
@@ -42,11 +62,11 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: s
     return iter(tqdm(iterable, desc=desc, total=total, unit=unit, disable=disable, leave=False))
 
 
-def figure_to_png(fig: plt.Figure, path: str | Path | None = None, dpi: int = 110) -> bytes:
+def figure_to_png(fig: Any, path: str | Path | None = None, dpi: int = 110) -> bytes:
     """Render a Matplotlib figure to PNG bytes (and optionally a file), then close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     data = buf.getvalue()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

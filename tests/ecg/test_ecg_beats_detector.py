@@ -162,3 +162,26 @@ def test_bundled_default_on_its_held_out_ecg5000_test_split(shared_data):
     # The split the bundled weights never trained or chose a threshold on (model card: 0.9947).
     assert roc_auc(test.y, s) > 0.99
     assert np.mean(det.predict(test.X) == test.y) > 0.95
+
+
+def test_thread_limit_survives_interleaved_exits():
+    # torch.set_num_threads is process-wide. Two scoring threads that enter and leave out of order
+    # (A in, B in, A out, B out) must leave the process on its original count: saving/restoring
+    # per instance made B "restore" A's reduced value and left the server on one thread for good.
+    import torch
+
+    from cardioclarity.ecg.detector import _ThreadLimit
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        a, b = _ThreadLimit(1), _ThreadLimit(1)
+        a.__enter__()
+        b.__enter__()
+        assert torch.get_num_threads() == 1
+        a.__exit__(None, None, None)
+        assert torch.get_num_threads() == 1  # B still runs: still limited
+        b.__exit__(None, None, None)
+        assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)

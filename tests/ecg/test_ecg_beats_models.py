@@ -44,3 +44,12 @@ def test_config_round_trip_and_errors():
     with pytest.raises(InvalidInputError, match=">= 16"):
         build_model("conv1d", 8)
     assert set(list_models()) >= {"dense", "conv1d", "lstm", "resconv"}
+
+
+def test_cli_names_match_the_model_registry():
+    # The CLI reads architecture names from the torch-free names module; they must not drift.
+    from cardioclarity.ecg.models import MODEL_REGISTRY
+    from cardioclarity.ecg.names import MODEL_DESCRIPTIONS
+
+    assert list(MODEL_DESCRIPTIONS) == list(MODEL_REGISTRY)
+    assert all(MODEL_REGISTRY[k].description == v for k, v in MODEL_DESCRIPTIONS.items())

@@ -13,12 +13,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.metrics import binary_report, roc_auc, roc_curve
-from cardioclarity.reporting import Section, figure_to_png, write_html_report
+from cardioclarity.reporting import Section, figure_to_png, plt, write_html_report
 
 __all__ = [
     "error_regions",

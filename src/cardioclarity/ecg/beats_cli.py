@@ -150,10 +150,15 @@ def write_scores_csv(path: Path, rows: list[dict], labels=None) -> Path:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``, ``evaluate`` and ``score`` to the ``ecg`` group."""
-    from cardioclarity.ecg.detector import CLASSICAL_METHODS, DEFAULT_DETECTOR, THRESHOLD_STRATEGIES
-    from cardioclarity.ecg.models import MODEL_REGISTRY
+    from cardioclarity.ecg.names import (
+        CALIBRATIONS,
+        CLASSICAL_METHODS,
+        DEFAULT_DETECTOR,
+        MODEL_DESCRIPTIONS,
+        THRESHOLD_STRATEGIES,
+    )
 
-    models_help = "; ".join(f"{k}: {v.description}" for k, v in MODEL_REGISTRY.items())
+    models_help = "; ".join(f"{k}: {v}" for k, v in MODEL_DESCRIPTIONS.items())
     p = sub.add_parser(
         "train", help="train a beat anomaly detector on normal beats",
         description="Train an autoencoder (or knn / iforest / an ensemble) on the NORMAL beats of a "
@@ -163,11 +168,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=f"Models - {models_help}.")
     _add_input_args(p)
     p.add_argument("--model", default="conv1d",
-                   choices=[*MODEL_REGISTRY, *CLASSICAL_METHODS, "ensemble"],
+                   choices=[*MODEL_DESCRIPTIONS, *CLASSICAL_METHODS, "ensemble"],
                    help="architecture (default: %(default)s)")
     p.add_argument("--members", default="dense,knn",
                    help="comma-separated members for --model ensemble (default: %(default)s)")
-    p.add_argument("--calibration", default="zscore", choices=["zscore", "rank"],
+    p.add_argument("--calibration", default="zscore", choices=CALIBRATIONS,
                    help="how ensemble member scores are made comparable (default: %(default)s)")
     p.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
     p.add_argument("--val", help="optional labelled validation file (its normal beats replace "

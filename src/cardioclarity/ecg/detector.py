@@ -44,6 +44,14 @@ import torch.nn.functional as F
 
 from cardioclarity.checkpoints import list_bundled, load_checkpoint, save_checkpoint
 from cardioclarity.ecg.models import MIN_LENGTH, build_model, list_models, model_spec
+
+# The names live in a torch-free module for the CLI; re-exported here, where they are used.
+from cardioclarity.ecg.names import (
+    CALIBRATIONS,
+    CLASSICAL_METHODS,
+    DEFAULT_DETECTOR,
+    THRESHOLD_STRATEGIES,
+)
 from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedError
 from cardioclarity.metrics import best_f1_threshold
 from cardioclarity.reporting import progress
@@ -65,15 +73,10 @@ __all__ = [
     "score_table",
 ]
 
-#: Bundled checkpoint that :func:`load_detector` returns when given no name.
-DEFAULT_DETECTOR = "ecg5000-ensemble"
 #: How predictions and scores are coded everywhere (written into every checkpoint and report).
 LABEL_CONVENTION = {"positive_class": "anomaly", "1": "anomaly", "0": "normal",
                     "score": "higher = more abnormal"}
 SCALINGS = ("minmax", "standard", "beat_zscore", "none")
-THRESHOLD_STRATEGIES = ("percentile", "mean_std", "best_f1")
-CLASSICAL_METHODS = ("knn", "iforest")
-CALIBRATIONS = ("zscore", "rank")
 KIND_AE = "ecg-beat-detector"
 KIND_CLASSICAL = "ecg-beat-classical"
 KIND_ENSEMBLE = "ecg-beat-ensemble"

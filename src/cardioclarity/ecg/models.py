@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cardioclarity.ecg.names import MODEL_DESCRIPTIONS
 from cardioclarity.errors import InvalidInputError
 
 __all__ = [
@@ -262,14 +263,11 @@ class ModelSpec:
 
 
 MODEL_REGISTRY: dict[str, ModelSpec] = {
-    "dense": ModelSpec(DenseAutoencoder, DenseAEConfig, "minmax", "l1", 0.0,
-                       "tutorial baseline: L-32-16-8-16-32-L ReLU MLP, sigmoid output, min-max input, L1"),
-    "conv1d": ModelSpec(ConvAutoencoder, Conv1dAEConfig, "standard", "l1", 0.0,
-                        "1-D conv autoencoder, linear bottleneck"),
-    "lstm": ModelSpec(LSTMAutoencoder, LSTMAEConfig, "standard", "l1", 0.0,
-                      "LSTM sequence autoencoder"),
+    "dense": ModelSpec(DenseAutoencoder, DenseAEConfig, "minmax", "l1", 0.0, MODEL_DESCRIPTIONS["dense"]),
+    "conv1d": ModelSpec(ConvAutoencoder, Conv1dAEConfig, "standard", "l1", 0.0, MODEL_DESCRIPTIONS["conv1d"]),
+    "lstm": ModelSpec(LSTMAutoencoder, LSTMAEConfig, "standard", "l1", 0.0, MODEL_DESCRIPTIONS["lstm"]),
     "resconv": ModelSpec(ResConvAutoencoder, ResConvAEConfig, "standard", "l1", 0.1,
-                         "denoising residual conv autoencoder, narrow bottleneck"),
+                         MODEL_DESCRIPTIONS["resconv"]),
 }
 
 

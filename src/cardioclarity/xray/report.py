@@ -146,10 +146,10 @@ def gradcam_png(detector, image: XrayImage, result=None) -> bytes:
 
 def bland_altman_png(measured, reference, reference_label: str = "reference CTR") -> bytes:
     """Bland-Altman plot (difference vs mean) of predicted vs reference CTR, as PNG bytes."""
-    import matplotlib.pyplot as plt
-
     from cardioclarity.metrics import bland_altman
-    from cardioclarity.reporting import figure_to_png
+    from cardioclarity.reporting import figure_to_png, pyplot
+
+    plt = pyplot()
 
     m = np.asarray(measured, float)
     r = np.asarray(reference, float)
