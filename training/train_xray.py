@@ -46,8 +46,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seg-epochs", type=int, default=60)
     ap.add_argument("--seg-out", type=Path, default=WEIGHTS / "cxr-heart-seg.pt",
                     help="where to write the seg checkpoint (default: the bundled one)")
-    ap.add_argument("--box-minutes", type=float, default=10.0)
-    ap.add_argument("--cross-minutes", type=float, default=7.0)
+    ap.add_argument("--box-minutes", type=float, default=20.0)
+    ap.add_argument("--cross-minutes", type=float, default=12.0)
     ap.add_argument("--runs-dir", type=Path, default=HERE / "runs")
     args = ap.parse_args(argv)
 
