@@ -239,7 +239,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--patience", type=int, default=10)
-    t.add_argument("--input-size", type=int, help="network input size (default: the model's, 256 seg / 224 box)")
+    t.add_argument("--input-size", type=int, help="network input size (default: the model's, 320 seg / 224 box)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=_cmd_train)
 

@@ -143,7 +143,7 @@ class HeartDetector:
         measurements: dict[str, Any] = {}
         if self.model_name == "seg":
             # Upsample logits (not masks) so borders are placed between network pixels; measure
-            # on a grid of at most MEASURE_MAX_SIDE pixels (finer than the network's 256 px, and
+            # on a grid of at most MEASURE_MAX_SIDE pixels (finer than the network's 320 px, and
             # a 2k film costs no more than a 1k one), then scale back to input pixels.
             f = min(1.0, MEASURE_MAX_SIDE / max(w, h))
             gw, gh = max(1, round(w * f)), max(1, round(h * f))

@@ -28,7 +28,7 @@ __all__ = ["MODELS", "BoxConfig", "BoxNet", "SegConfig", "build_model", "config_
 class SegConfig:
     """Segmentation U-Net (heart, right lung, left lung)."""
 
-    input_size: int = 256
+    input_size: int = 320
     channels: tuple[int, ...] = (16, 32, 64, 128, 256)
     strides: tuple[int, ...] = (2, 2, 2, 2)
     num_res_units: int = 1
