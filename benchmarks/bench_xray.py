@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     # Cross-site (shorter training budget, labelled so).
     # Each cross-site model is also tested on its own site's test part: the in-site reference with
     # the same training budget, so the row pairs show what moving to the other site costs.
-    cross = []
+    cross, edges = [], []
     for ck in sorted(args.cross_dir.glob("cross-*-to-*.pt")):
         src, dst = ck.stem.removeprefix("cross-").split("-to-")
         det = HeartDetector.from_pretrained(str(ck))
@@ -166,6 +166,10 @@ def main(argv=None) -> int:
         cross.append(accuracy_row(f"seg trained on {src} -> {dst}, all images (cross-site)", res[dst]))
         rows = [r for r in res["rows"] if r["set"] == dst and r["name"] in other_test]
         cross.append(accuracy_row(f"seg trained on {src} -> {dst} test part (cross-site)", summarise(rows)))
+        for label, m in ((f"{src} -> {src} test part", res[src]), (f"{src} -> {dst} test part", summarise(rows))):
+            edges.append({"trained on -> tested on": label,
+                          **{k: f"{v:+.1f}" for k, v in zip(("left", "top", "right", "bottom"),
+                                                             m["edge_bias_pct"], strict=True)}})
 
     FIG_DIR.mkdir(parents=True, exist_ok=True)
     seg_rows = results.get("cxr-heart-seg", {}).get("rows", [])
@@ -199,10 +203,11 @@ def main(argv=None) -> int:
         "### Cardiomegaly (CTR > 0.5)", "", md_table(cardio) if cardio else "-", "",
         "### Cross-site", "",
         (md_table(cross) + "\n\nEach model is trained on one site's train part only (that site's val part for "
-         "early stopping; `training/train_xray.py --which cross`, 40 epochs at most, shorter than the bundled "
-         "model's 60) and tested on its own site's test part (in-site), on **every** image of the other site, "
+         "early stopping; `training/train_xray.py --which cross`, 256 px and 40 epochs at most, where the "
+         "bundled model has 320 px and 60) and tested on its own site's test part (in-site), on **every** image of the other site, "
          "and on the other site's test part (the same films as the bundled model's per-site rows above). "
-         "Wingspan has expert CTRs, JSRT only mask CTRs.") if cross else ("Not run: no `training/runs/cross-*.pt` checkpoints were found; make them with "
+         "Wingspan has expert CTRs, JSRT only mask CTRs.\n\nWhere the boxes go wrong: mean signed error of each "
+         "box edge, % of the image side (+ = right / down):\n\n" + md_table(edges)) if cross else ("Not run: no `training/runs/cross-*.pt` checkpoints were found; make them with "
          "`python training/train_xray.py --which cross` (about 15 min on 2 cores), then rerun this script."), "",
         "### Speed", "",
         md_table([{"what": "2048 x 2048 16-bit DICOM -> result (read + seg + measure)",

@@ -4,7 +4,8 @@
 (``read_xray`` → ``HeartDetector.detect``) and compares it with the reference masks:
 
 * heart box: mean IoU, mean absolute corner error in pixels (input size and rescaled to 224 px,
-  the scale of the published box regressors), precision/recall/F1 at IoU >= 0.5 and >= 0.75;
+  the scale of the published box regressors), precision/recall/F1 at IoU >= 0.5 and >= 0.75,
+  mean signed error of each edge in % of the image side (``edge_bias_pct``: left, top, right, bottom);
 * ``seg`` only: Dice of heart and both lungs; CTR error against the expert CTR (where the set has
   one) and against the CTR measured from the reference masks (all), with Bland-Altman;
   cardiomegaly (CTR > threshold) accuracy, precision, recall, F1 and AUROC (score = predicted CTR).
@@ -60,7 +61,12 @@ def _box_stats(rows: list[dict]) -> dict[str, float]:
     iou = np.where(detected, box_iou(p, t), 0.0)
     err = np.abs(p - t)[detected]
     scale = np.array([[224 / r["width"], 224 / r["height"]] * 2 for r in rows])[detected]
+    # Signed error of each edge as % of the image side: shows *where* boxes go wrong (e.g. a site
+    # whose annotators end the heart lower), which the IoU alone hides.
+    size = np.array([[r["width"], r["height"]] * 2 for r in rows], float)[detected]
+    bias = ((p - t)[detected] / size * 100).mean(axis=0) if err.size else np.full(4, np.nan)
     out = {"n": len(rows), "box_iou": float(iou.mean()),
+           "edge_bias_pct": [float(v) for v in bias],
            "corner_err_px": float(err.mean()) if err.size else float("nan"),
            "corner_err_px_224": float((err * scale).mean()) if err.size else float("nan")}
     for thr in (0.5, 0.75):
