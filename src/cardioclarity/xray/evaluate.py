@@ -54,7 +54,7 @@ def per_image_rows(detector, samples: Sequence[MaskSample], desc: str = "evaluat
     return rows
 
 
-def _box_stats(rows: list[dict]) -> dict[str, float]:
+def _box_stats(rows: list[dict]) -> dict[str, Any]:
     t = np.array([r["true_box"] for r in rows], float)
     detected = np.array([r["pred_box"] is not None for r in rows])
     p = np.array([r["pred_box"] if r["pred_box"] is not None else [0, 0, 0, 0] for r in rows], float)
