@@ -70,10 +70,15 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _start_server(port: int, log: Path) -> subprocess.Popen:
+def _start_server(port: int, log: Path, workers: int = 1) -> subprocess.Popen:
     env = dict(os.environ, CARDIOCLARITY_LOG_REQUESTS="0", CARDIOCLARITY_PROGRESS="0")
-    proc = subprocess.Popen([sys.executable, "-m", "cardioclarity", "serve", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning"],
+    cmd = [sys.executable, "-m", "cardioclarity", "serve"]
+    if workers > 1:
+        # `cardioclarity serve` runs one process; several need uvicorn's own launcher and the app
+        # factory (each worker loads its own models).
+        cmd = [sys.executable, "-m", "uvicorn", "cardioclarity.serve.app:create_app", "--factory",
+               "--workers", str(workers)]
+    proc = subprocess.Popen([*cmd, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -135,18 +140,25 @@ def main() -> None:
     ap.add_argument("--beats", type=int, default=100, help="beats per /v1/ecg/beats request")
     ap.add_argument("--only", nargs="*", help="labels to run (default: all)")
     ap.add_argument("--no-write", action="store_true", help="print only, leave BENCHMARKS.md")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes (default 1 = `cardioclarity serve`); > 1 starts uvicorn "
+                    "--workers, prints only, and measures no RSS (the workers are child processes)")
     args = ap.parse_args()
+    if args.workers > 1:
+        args.no_write = True
 
     payloads = _payloads(args.data_dir, args.beats)
     if args.only:
         payloads = [p for p in payloads if p[0] in args.only]
     port = _free_port()
     log = Path(tempfile.mkdtemp(prefix="bench-serve-")) / "server.log"
-    proc = _start_server(port, log)
+    proc = _start_server(port, log, args.workers)
     base = f"http://127.0.0.1:{port}"
     models = {m["pipeline"]: m["status"] for m in httpx.get(base + "/v1/models").json()["models"]}
     rows, total_5xx = [], 0
-    rss_start = _rss_mb(proc.pid)
+    # With several workers the server's memory is spread over child processes: not measured.
+    rss = _rss_mb if args.workers == 1 else (lambda pid: float("nan"))
+    rss_start = rss(proc.pid)
     try:
         for label, route, what, kwargs in payloads:
             probe = (httpx.get if route == "/healthz" else httpx.post)(base + route, timeout=120, **kwargs)
@@ -161,9 +173,9 @@ def main() -> None:
                 print(f"{label}: skipped ({probe.status_code} {detail})", file=sys.stderr)
                 continue
             for clients, n in ((1, args.single_requests), (args.concurrency, args.requests)):
-                before = _rss_mb(proc.pid)
+                before = rss(proc.pid)
                 res = asyncio.run(_load(base, route, kwargs, n, clients, args.max_seconds))
-                after = _rss_mb(proc.pid)
+                after = rss(proc.pid)
                 n5xx = sum(v for k, v in res["statuses"].items() if isinstance(k, int) and k >= 500)
                 total_5xx += n5xx
                 answers = ", ".join(f"{k}: {v}" for k, v in sorted(res["statuses"].items(), key=str))
@@ -175,7 +187,7 @@ def main() -> None:
                 print(f"{label} x{clients}: p50 {res['p50_ms']:.1f} ms, p95 {res['p95_ms']:.1f} ms, "
                       f"{res['rps']:.1f} req/s, {answers}, RSS {before:.0f}->{after:.0f} MB",
                       file=sys.stderr)
-        rss_end = _rss_mb(proc.pid)
+        rss_end = rss(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
