@@ -35,6 +35,20 @@ def test_unknown_model_lists_options():
         build_model("seg", BoxConfig())
 
 
+@pytest.mark.parametrize("size", [100, 48])
+def test_seg_input_size_that_the_unet_cannot_halve_evenly_is_a_clear_error(size):
+    with pytest.raises(InvalidInputError, match=rf"multiple of 16 .* at least 64 pixels, got {size}"):
+        build_model("seg", {"input_size": size})
+
+
+def test_cli_train_rejects_a_bad_input_size(tmp_path):
+    from conftest import run_cli
+
+    p = run_cli("xray", "train", "--data-dir", str(tmp_path), "--model", "seg", "--out",
+                str(tmp_path / "x.pt"), "--input-size", "100")
+    assert p.returncode != 0 and "multiple of 16" in p.stderr
+
+
 def test_config_from_dict_ignores_unknown_and_restores_tuples():
     cfg = config_from_dict("seg", {"channels": [8, 16], "strides": [2], "bogus": 1})
     assert cfg.channels == (8, 16) and cfg.strides == (2,)

@@ -115,8 +115,11 @@ def _layout_root(data_dir: Path) -> Path:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from cardioclarity.xray.datasets import load_mask_layout, load_split, make_split
+    from cardioclarity.xray.models import config_from_dict
     from cardioclarity.xray.train import TrainConfig, train_model
 
+    # Check the network settings before reading any image: a bad --input-size fails in a second.
+    model_cfg = config_from_dict(args.model, {"input_size": args.input_size} if args.input_size else None)
     root = _layout_root(args.data_dir)
     samples, qc = load_mask_layout(root, tuple(args.sets) if args.sets else None)
     print("label QC: " + qc.summary(), file=sys.stderr)
@@ -130,7 +133,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         split_path.write_text(json.dumps({"seed": args.seed, **split}, indent=1))
         print(f"split saved to {split_path}", file=sys.stderr)
         parts = load_split(split_path, samples)
-    model_cfg = {"input_size": args.input_size} if args.input_size else None
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       patience=args.patience, max_minutes=args.minutes, seed=args.seed)
     _, info = train_model(args.model, parts["train"], parts["val"], model_cfg=model_cfg, cfg=cfg,

@@ -35,6 +35,16 @@ class SegConfig:
     dropout: float = 0.0
     out_channels: int = 3
 
+    def __post_init__(self) -> None:
+        # The U-Net halves the image once per stride and concatenates skip connections, so every
+        # level must divide evenly; otherwise torch fails deep inside forward() with a size mismatch.
+        step = int(np.prod(self.strides))
+        if self.input_size < 64 or self.input_size % step:
+            raise InvalidInputError(
+                f"seg input_size must be a multiple of {step} (the product of the U-Net strides) and "
+                f"at least 64 pixels, got {self.input_size}.",
+                hint=f"use e.g. {max(64, round(self.input_size / step) * step)} (the bundled model uses 320).")
+
 
 @dataclass
 class BoxConfig:
@@ -67,6 +77,7 @@ class BoxNet(nn.Module):
 
 def _build_seg(cfg: SegConfig) -> nn.Module:
     from monai.networks.nets import UNet
+
 
     return UNet(spatial_dims=2, in_channels=1, out_channels=cfg.out_channels,
                 channels=cfg.channels, strides=cfg.strides, num_res_units=cfg.num_res_units,
