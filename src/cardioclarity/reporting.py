@@ -42,13 +42,6 @@ def pyplot():
     return plt
 
 
-def __getattr__(name: str) -> Any:
-    # ``from cardioclarity.reporting import plt`` keeps working, lazily (PEP 562).
-    if name == "plt":
-        return pyplot()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: str = "it",
              disable: bool | None = None) -> Iterator[T]:
     """Wrap an iterable in a progress bar on stderr.

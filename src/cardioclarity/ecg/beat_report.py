@@ -17,7 +17,9 @@ import numpy as np
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.metrics import binary_report, roc_auc, roc_curve
-from cardioclarity.reporting import Section, figure_to_png, plt, write_html_report
+from cardioclarity.reporting import Section, figure_to_png, pyplot, write_html_report
+
+plt = pyplot()  # Matplotlib on the headless Agg backend (imported with this module)
 
 __all__ = [
     "error_regions",

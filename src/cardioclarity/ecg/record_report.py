@@ -14,7 +14,9 @@ import numpy as np
 
 from cardioclarity.ecg.analyze import Findings
 from cardioclarity.ecg.io.records import Record
-from cardioclarity.reporting import Section, figure_to_png, plt, write_html_report
+from cardioclarity.reporting import Section, figure_to_png, pyplot, write_html_report
+
+plt = pyplot()  # Matplotlib on the headless Agg backend (imported with this module)
 
 __all__ = ["findings_table", "strip_png", "write_record_report"]
 

@@ -60,10 +60,10 @@ def _box_stats(rows: list[dict]) -> dict[str, Any]:
     p = np.array([r["pred_box"] if r["pred_box"] is not None else [0, 0, 0, 0] for r in rows], float)
     iou = np.where(detected, box_iou(p, t), 0.0)
     err = np.abs(p - t)[detected]
-    scale = np.array([[224 / r["width"], 224 / r["height"]] * 2 for r in rows])[detected]
+    size = np.array([[r["width"], r["height"]] * 2 for r in rows], float)[detected]
+    scale = 224 / size
     # Signed error of each edge as % of the image side: shows *where* boxes go wrong (e.g. a site
     # whose annotators end the heart lower), which the IoU alone hides.
-    size = np.array([[r["width"], r["height"]] * 2 for r in rows], float)[detected]
     bias = ((p - t)[detected] / size * 100).mean(axis=0) if err.size else np.full(4, np.nan)
     out = {"n": len(rows), "box_iou": float(iou.mean()),
            "edge_bias_pct": [float(v) for v in bias],
