@@ -144,6 +144,8 @@ def main() -> None:
                     help="server processes (default 1 = `cardioclarity serve`); > 1 starts uvicorn "
                     "--workers, prints only, and measures no RSS (the workers are child processes)")
     args = ap.parse_args()
+    if args.workers < 1:
+        ap.error(f"--workers must be at least 1, got {args.workers}")
     if args.workers > 1:
         args.no_write = True
 
