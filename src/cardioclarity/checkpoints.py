@@ -38,6 +38,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "bundled_path",
     "describe_checkpoint",
+    "card_from_checkpoint",
     "list_bundled",
     "load_checkpoint",
     "save_checkpoint",
@@ -146,6 +147,24 @@ def load_checkpoint(path: str | Path, expected_kind: str | tuple[str, ...] | Non
 def describe_checkpoint(ckpt: dict) -> dict:
     """Checkpoint metadata without the weights (for `/v1/models`, reports and model cards)."""
     return {k: v for k, v in ckpt.items() if k != "state_dict"}
+
+
+#: Fields of a checkpoint that make up a model's ``.card`` (what ``/v1/models`` and reports show).
+CARD_FIELDS = ("name", "kind", "model", "cardioclarity_version", "created_utc", "training_data",
+               "protocol", "metrics", "threshold", "ctr_threshold", "input_length", "input_size",
+               "label_convention")
+
+
+def card_from_checkpoint(ckpt: dict) -> dict:
+    """The model card of a loaded checkpoint: name, kind, version, training data, metrics.
+
+    Every model class exposes this as its ``.card`` attribute. ``name`` is the bundled name or
+    the file stem of ``ckpt["path"]``.
+    """
+    card = {k: ckpt[k] for k in CARD_FIELDS if k in ckpt}
+    if "name" not in card and ckpt.get("path"):
+        card["name"] = Path(str(ckpt["path"])).stem
+    return card
 
 
 def _weights_dir() -> Path:

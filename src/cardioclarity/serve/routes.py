@@ -23,7 +23,7 @@ from cardioclarity import DISCLAIMER
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.serve.pipelines import PipelineService, guarded_read, jsonable
 from cardioclarity.serve.problems import ApiProblem
-from cardioclarity.serve.sniff import IMAGE_KINDS, describe_kind, sniff
+from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
 from cardioclarity.serve.uploads import Upload, read_upload
 
 __all__ = ["SafeJSONResponse", "jsonable", "router"]

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from cardioclarity.serve.problems import ApiProblem
-from cardioclarity.serve.sniff import sniff
+from cardioclarity.sniff import sniff
 
 __all__ = ["Upload", "read_upload", "unzip_safely"]
 

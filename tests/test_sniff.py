@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from cardioclarity.serve.sniff import describe_kind, looks_like_wfdb_header, sniff
+from cardioclarity.sniff import describe_kind, looks_like_wfdb_header, sniff
 
 
 def _png() -> bytes:

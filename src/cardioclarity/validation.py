@@ -1,0 +1,122 @@
+"""Checks shared by every reader and model: sampling rates, finite matrices, JSON-safe values.
+
+Each check names the argument and the rule it broke, and raises
+:class:`~cardioclarity.errors.InvalidInputError`; none of them imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cardioclarity.errors import InvalidInputError
+
+__all__ = ["check_finite_matrix", "check_fs", "to_jsonable"]
+
+
+def check_fs(fs: Any, name: str = "fs", *, minimum: float = 0.0, source: str | None = None,
+             hint: str | None = None) -> float:
+    """Validate a sampling rate in Hz and return it as a float.
+
+    Parameters
+    ----------
+    fs : Any
+        The value to check (a number, or text such as a query parameter).
+    name : str
+        How the argument is called in the message (``"fs"``, ``"form field fs"``).
+    minimum : float
+        Smallest rate accepted; 0 means "any positive rate".
+    source : str, optional
+        What the rate belongs to ("'100.hea'"), for the message.
+    hint : str, optional
+        How to fix it; a generic hint by default.
+
+    Raises
+    ------
+    InvalidInputError
+        ``fs`` is missing, not a number, not finite, not positive or below ``minimum``.
+    """
+    of = f" of {source}" if source else ""
+    if fs is None:
+        raise InvalidInputError(f"The sampling rate{of} is unknown.",
+                                hint=hint or "pass it explicitly (--fs HZ, or fs=... in Python).")
+    try:
+        value = float(fs)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a sampling rate in Hz, got {fs!r}.",
+                                hint=hint or "give fs in Hz, e.g. fs=360.") from None
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(f"{name} must be a positive sampling rate in Hz, got {fs!r}.",
+                                hint=hint or "give fs in Hz, e.g. fs=360.")
+    if value < minimum:
+        raise InvalidInputError(
+            f"Sampling rate {value:g} Hz{of} is below the minimum of {minimum:g} Hz: the QRS "
+            "complex cannot be resolved.",
+            hint=hint or f"use a recording sampled at >= {minimum:g} Hz (or check --fs).")
+    return value
+
+
+def check_finite_matrix(X: Any, name: str = "X", *, dtype: Any = np.float32,
+                        hint: str | None = None) -> np.ndarray:
+    """Validate a non-empty 2-D numeric matrix (one row per beat) and return it as ``dtype``.
+
+    A 1-D array is taken as one row. Row numbers in messages are 0-based, as NumPy counts.
+
+    Raises
+    ------
+    InvalidInputError
+        Cells that are not numbers or rows of unequal length, an empty matrix, more than two
+        dimensions, or NaN/inf values (the message says how many rows and which come first).
+    """
+    try:
+        arr = np.asarray(X, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{name} must be a numeric matrix (n_beats, length) with rows of equal length; "
+            f"could not convert it ({exc}).",
+            hint=hint or "ragged rows or text cells? read files with "
+            "cardioclarity.ecg.beats.read_beats.") from None
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise InvalidInputError(f"{name} must be 2-D (n_beats, length), got shape {arr.shape}.",
+                                hint=hint or "send one row per beat.")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidInputError(f"{name} is empty (shape {arr.shape}); need at least one beat.",
+                                hint=hint or "send one row per beat.")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])
+        raise InvalidInputError(
+            f"{name} contains NaN or inf in {rows.size} beat(s) (first rows, 0-based: "
+            f"{rows[:5].tolist()}).", hint="drop or repair those beats before scoring.")
+    return arr
+
+
+def to_jsonable(value: Any, *, metadata: bool = False) -> Any:
+    """``value`` made valid JSON: numpy types plain, paths as text, NaN/inf as ``None``.
+
+    With ``metadata=True`` (model cards) weights are left out, arrays longer than 64 values are
+    summarised and unknown objects become their ``str``.
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, metadata=metadata) for k, v in value.items()
+                if not (metadata and k == "state_dict")}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v, metadata=metadata) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        if metadata and value.size > 64:
+            return f"array{list(value.shape)}"
+        return to_jsonable(value.tolist(), metadata=metadata)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    if isinstance(value, Path) or metadata:
+        return str(value)
+    return value
