@@ -23,15 +23,20 @@ class CardioClarityError(Exception):
         What was expected and what came.
     hint : str, optional
         How to fix it.
+    kind : str, optional
+        Machine-readable problem kind (the last part of the HTTP problem ``type`` URI, e.g.
+        ``"missing-data-file"``); by default derived from the class name.
     """
 
     exit_code: int = EX_DATAERR
     http_status: int = 422
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, kind: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if kind is not None:
+            self.kind = kind
 
     def __str__(self) -> str:
         return f"{self.message} Hint: {self.hint}" if self.hint else self.message
