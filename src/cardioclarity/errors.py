@@ -2,7 +2,19 @@
 
 Every error a user can cause derives from :class:`CardioClarityError`. Messages follow one rule:
 say what was expected, what came, and how to fix it. The CLI turns these into one-line messages
-with conventional exit codes (sysexits.h); the REST backend turns them into problem+json responses.
+with conventional exit codes (sysexits.h); the REST backend turns them into problem+json responses
+(``http_status``; the problem ``type`` ends in ``kind``)::
+
+    CardioClarityError                     exit 65, HTTP 422
+    ├── InputFileNotFoundError             exit 66, HTTP 400   (also a FileNotFoundError)
+    ├── InvalidInputError                  exit 65, HTTP 422   (also a ValueError)
+    │   └── UnsupportedFormatError         exit 65, HTTP 415
+    ├── CheckpointError                    exit 65, HTTP 500
+    ├── NotFittedError                     exit 70, HTTP 500   (also an AttributeError)
+    └── serve.problems.ApiProblem          HTTP status of its own (401, 413, 503 ...)
+
+Anything else that escapes is a bug: exit 70 (``EX_SOFTWARE``) or HTTP 500, one line, no
+traceback.
 """
 
 from __future__ import annotations

@@ -19,27 +19,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from importlib import resources
-from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from cardioclarity import DISCLAIMER, __version__
-from cardioclarity.serve import docs, routes
 from cardioclarity.serve.edge import EdgeMiddleware
 from cardioclarity.serve.limits import BodyLimitMiddleware, InferenceGate
-from cardioclarity.serve.pipelines import build_services
 from cardioclarity.serve.problems import install_problem_handlers
+from cardioclarity.serve.routes import ROUTERS
+from cardioclarity.serve.routes.pages import STATIC_DIR
+from cardioclarity.serve.services import PipelineService, build_services
 from cardioclarity.serve.settings import Settings
 
-__all__ = ["STATIC_DIR", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger("cardioclarity.serve")
-
-STATIC_DIR = Path(str(resources.files("cardioclarity.serve") / "static"))
 
 _DESCRIPTION = f"""REST API over CardioClarity's ECG and chest X-ray pipelines.
 
@@ -51,23 +47,28 @@ are `application/problem+json` (RFC 9457) with a `detail` and a `hint`. When the
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *,
+               services: dict[str, PipelineService] | None = None) -> FastAPI:
     """Build the application.
 
     Parameters
     ----------
     settings : Settings, optional
         Defaults to :meth:`Settings.from_env`.
+    services : dict, optional
+        Pipeline services by name; default :func:`~cardioclarity.serve.services.build_services`
+        (tests pass services whose model fails to load).
 
     Returns
     -------
     FastAPI
-        ``app.state.settings``, ``app.state.services`` (pipelines by name) and ``app.state.gate``
-        (the :class:`InferenceGate`) are set. Models are loaded at start-up (lifespan) when
+        ``app.state.settings``, ``app.state.services`` and ``app.state.gate`` (the
+        :class:`InferenceGate`) are what the route dependencies in
+        :mod:`cardioclarity.serve.deps` hand out. Models are loaded at start-up (lifespan) when
         ``settings.preload``, otherwise on first use.
     """
     settings = settings or Settings.from_env()
-    services = build_services()
+    services = build_services() if services is None else services
     gate = InferenceGate(settings.max_concurrency, settings.max_queue, settings.request_timeout_s)
 
     @asynccontextmanager
@@ -87,45 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             gate.shutdown()
 
-    app = FastAPI(
-        title="CardioClarity API", version=__version__, description=_DESCRIPTION,
-        lifespan=lifespan, docs_url=None, redoc_url=None,
-        license_info={"name": "MIT"},
-    )
+    app = FastAPI(title="CardioClarity API", version=__version__, description=_DESCRIPTION,
+                  lifespan=lifespan, docs_url=None, redoc_url=None, license_info={"name": "MIT"})
     app.state.settings = settings
     app.state.services = services
     app.state.gate = gate
     install_problem_handlers(app)
-
-    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
-    async def healthz() -> dict:
-        return {"status": "ok", "version": __version__, "disclaimer": DISCLAIMER}
-
-    @app.get("/readyz", tags=["health"], summary="Readiness: every model of this build is loaded",
-             responses={503: {"description": "a model is still loading or unavailable"}})
-    async def readyz() -> JSONResponse:
-        models = {name: s.info()["status"] for name, s in services.items()}
-        ready = all(s.loaded for s in services.values())
-        body = {"status": "ready" if ready else "not-ready", "models": models,
-                "busy": gate.admitted, "capacity": gate.capacity, "disclaimer": DISCLAIMER}
-        return JSONResponse(body, status_code=200 if ready else 503,
-                            headers=None if ready else {"Retry-After": "5"})
-
-    @app.get("/v1/models", tags=["models"], summary="What is loaded: name, version, data, metrics")
-    async def models() -> dict:
-        return {"models": [s.info() for s in services.values()], "disclaimer": DISCLAIMER}
-
-    app.include_router(routes.router)
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
-
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    @app.get("/docs", include_in_schema=False)
-    async def api_docs(request: Request) -> HTMLResponse:
-        return HTMLResponse(docs.render_docs(app.openapi()))
 
     # Middleware: the last added runs first.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from cardioclarity.errors import InvalidInputError
 
@@ -89,8 +89,6 @@ class Settings:
     max_zip_entries: int = 64
     preload: bool = True
     log_requests: bool = True
-    # Not configurable from the environment: lets tests add slow routes or swap pipelines.
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def effective_torch_threads(self) -> int:
@@ -116,8 +114,6 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             name = ENV_PREFIX + f.name.upper()
             if name not in env:
                 continue

@@ -1,6 +1,7 @@
 """Turn a request body into named in-memory files: raw body, multipart form, or zip archive.
 
-Uploads never touch the disk and are never logged. Zip archives are read defensively: entries with
+Uploads are held in memory and never logged (a reader may still spool them to a private temporary
+folder when its parser needs files, as WFDB's does). Zip archives are read defensively: entries with
 absolute paths, ``..`` components, drive letters or symlinks are rejected (path traversal), and the
 entry count and total uncompressed size are bounded (zip bombs).
 """

@@ -1,0 +1,96 @@
+"""``POST /v1/xray/heart``: chest X-ray heart detection over HTTP.
+
+Patient identifiers (PatientName, PatientID, PatientBirthDate ...) are never read into the result
+nor logged: :func:`~cardioclarity.xray.io.read_xray` keeps only acquisition metadata.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from cardioclarity import DISCLAIMER
+from cardioclarity.reporting import png_data_uri
+from cardioclarity.serve.deps import get_gate, get_upload, pipeline
+from cardioclarity.serve.limits import InferenceGate
+from cardioclarity.serve.problems import ApiProblem
+from cardioclarity.serve.responses import (
+    ERROR_RESPONSES,
+    SafeJSONResponse,
+    body_doc,
+    html_download,
+    single_file,
+)
+from cardioclarity.serve.services import PipelineService, guarded_read
+from cardioclarity.serve.uploads import Upload
+from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["Chest X-ray"])
+
+_ECG_KINDS = {"text", "json", "wfdb-header", "edf", "npy"}
+_EXAMPLE = {"image_size": [1024, 1024], "heart_box": [402.0, 498.5, 768.0, 801.0], "ctr": 0.47,
+            "cardiomegaly": False, "pixel_spacing_mm": [0.168, 0.168], "view_position": "PA",
+            "quality": {"ok": True, "notes": []}, "model": {"name": "cxr-heart-seg"},
+            "disclaimer": DISCLAIMER}
+
+
+@router.post(
+    "/xray/heart", summary="Detect the heart: box, contour, CTR, flag",
+    response_class=SafeJSONResponse,
+    responses={**ERROR_RESPONSES, 200: {"description": "<stem>.json", "content": {
+        "application/json": {"example": _EXAMPLE}, "text/html": {}, "image/png": {}}}},
+    openapi_extra=body_doc("application/dicom", "image/png", "image/jpeg",
+                           "application/octet-stream",
+                           description="One chest X-ray: DICOM (MONOCHROME1/2, compressed or "
+                           "not), PNG or JPEG; raw body or one multipart file."),
+)
+async def xray_heart(
+    format: Literal["json", "html", "png"] = Query(
+        "json", description="`json`: the `<stem>.json` object; `html`: a report (download); "
+        "`png`: the overlay"),
+    include_images: bool = Query(False, description="add `images.overlay` (PNG data URI) to the JSON"),
+    filename: str | None = Query(None, description="name of a raw-body upload (not used to sniff)"),
+    upload: Upload = Depends(get_upload),
+    service: PipelineService = Depends(pipeline("xray-heart")),
+    gate: InferenceGate = Depends(get_gate),
+) -> Response:
+    """The same result as `cardioclarity xray detect` (the `<stem>.json` schema).
+
+    Patient identifiers (PatientName, PatientID, PatientBirthDate ...) are never read into the
+    result nor logged.
+    """
+    name, data = single_file(upload, "image")
+    kind = sniff(data)
+    if kind not in IMAGE_KINDS:
+        hint = ("POST ECGs to /v1/ecg/records or /v1/ecg/beats." if kind in _ECG_KINDS
+                else "send DICOM, PNG or JPEG.")
+        raise ApiProblem(415, f"The upload '{name}' is {describe_kind(kind)}, not a DICOM, PNG or "
+                         "JPEG image.", hint=hint)
+    service.ensure_available()
+    stem = PurePosixPath(name).stem if name != "upload" else "xray"
+
+    def job() -> Response | dict:
+        from cardioclarity.xray.io import read_xray
+        from cardioclarity.xray.report import overlay_png, render_xray_report
+
+        detector = service.model()
+        image = guarded_read("image", read_xray, data, name=stem)
+        result = detector.detect(image)
+        out = dict(result.to_dict())
+        if format == "json" and not include_images:
+            return out
+        png = overlay_png(image, result)
+        if format == "png":
+            return Response(png, media_type="image/png")
+        if format == "html":
+            return html_download(render_xray_report(out, png, stem), stem)
+        out["images"] = {"overlay": png_data_uri(png)}
+        return out
+
+    result = await gate.run(job)
+    return result if isinstance(result, Response) else SafeJSONResponse(result)
