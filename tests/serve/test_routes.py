@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from serve_samples import dicom_bytes
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.serve.app import create_app
-from cardioclarity.serve.routes import jsonable
 from cardioclarity.serve.settings import Settings
+from cardioclarity.validation import to_jsonable
+
+from .serve_samples import dicom_bytes
 
 SAMPLES = Path(str(resources.files("cardioclarity") / "samples"))
 RECORD = "mitdb219_5m"
@@ -43,7 +44,7 @@ def require(client: TestClient, pipeline: str):
 
 def same(route_json: dict, direct: dict) -> None:
     """The route's JSON equals the pipeline's ``to_dict()`` once both are plain JSON."""
-    expected = json.loads(json.dumps(jsonable(direct)))
+    expected = json.loads(json.dumps(to_jsonable(direct)))
     assert route_json == expected
 
 

@@ -13,12 +13,13 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
-from serve_samples import PNG_1PX
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.serve.app import create_app
 from cardioclarity.serve.edge import DISCLAIMER_HEADER
 from cardioclarity.serve.settings import Settings
+
+from .serve_samples import PNG_1PX
 
 ROUTES = ["/v1/ecg/beats", "/v1/ecg/records", "/v1/xray/heart"]
 
@@ -222,3 +223,24 @@ def test_request_log_has_no_content_or_file_names(caplog):
     text = caplog.text
     assert "/v1/ecg/records" in text  # the request is logged ...
     assert "DOE" not in text and "JOHN" not in text and "PatientName" not in text  # ... not its data
+
+
+def test_a_model_that_fails_to_load_answers_503_and_the_others_keep_working():
+    from cardioclarity.errors import CheckpointError
+    from cardioclarity.serve.services import build_services
+
+    def damaged():
+        raise CheckpointError("the weights file is damaged")
+
+    services = build_services({"xray-heart": damaged})
+    app = create_app(Settings(preload=False, log_requests=False), services=services)
+    with TestClient(app) as c:
+        body = assert_problem(c.post("/v1/xray/heart", content=PNG_1PX), 503, "damaged", "/v1/models")
+        assert body["type"].endswith("/model-unavailable")
+        by_name = {m["pipeline"]: m for m in c.get("/v1/models").json()["models"]}
+        assert by_name["xray-heart"]["status"] == "unavailable"
+        assert "damaged" in by_name["xray-heart"]["reason"]
+        assert c.get("/readyz").status_code == 503
+        assert c.get("/healthz").status_code == 200
+        # The second request is refused before any work: the failure is remembered.
+        assert c.post("/v1/xray/heart", content=PNG_1PX).status_code == 503

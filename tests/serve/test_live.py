@@ -17,9 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_samples import PNG_1PX
 
 from cardioclarity import DISCLAIMER
+
+from .serve_samples import PNG_1PX
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

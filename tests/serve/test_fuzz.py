@@ -17,10 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from serve_samples import dicom_bytes, png_bytes, wfdb_record
 
 from cardioclarity.serve.app import create_app
 from cardioclarity.serve.settings import Settings
+
+from .serve_samples import dicom_bytes, png_bytes, wfdb_record
 
 ROUTES = ["/v1/ecg/beats", "/v1/ecg/records", "/v1/xray/heart"]
 FUZZ = settings(max_examples=30, deadline=None,
