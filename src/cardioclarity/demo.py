@@ -1,28 +1,36 @@
 """``cardioclarity demo``: run every pipeline offline on bundled sample data and bundled weights.
 
 Each pipeline contributes one step, a function ``run_demo(out_dir: Path) -> dict`` returning at
-least ``{"title": str, "report": Path, "summary": str}``. The demo writes each step's outputs in its
-own folder and an ``index.html`` that links them.
+least ``{"title": str, "report": Path, "summary": str}`` (``ecg.beats.demo``, ``ecg.records.demo``,
+``xray.demo``). The demo writes each step's outputs in its own folder and an ``index.html`` that
+links them.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
-import importlib
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.reporting import Section, write_html_report
 
-#: (folder, "module:function") for each demo step, in the order they run.
-DEMO_STEPS: list[tuple[str, str]] = [
-    ("ecg_beats", "cardioclarity.ecg.beats_demo:run_demo"),
-    ("ecg_record", "cardioclarity.ecg.record_demo:run_demo"),
-    ("xray", "cardioclarity.xray.demo:run_demo"),
-]
+
+def demo_steps() -> list[tuple[str, Callable[[Path], dict]]]:
+    """``(folder, run_demo)`` for each demo step, in the order they run.
+
+    Imported here, not at module level: the CLI imports this module to build its parser, and the
+    pipelines pull in torch.
+    """
+    from cardioclarity.ecg.beats import demo as beats_demo
+    from cardioclarity.ecg.records import demo as records_demo
+    from cardioclarity.xray import demo as xray_demo
+
+    return [("ecg_beats", beats_demo.run_demo), ("ecg_record", records_demo.run_demo),
+            ("xray", xray_demo.run_demo)]
 
 
 def run_demo(out_dir: str | Path = "cardioclarity-demo") -> dict:
@@ -36,9 +44,7 @@ def run_demo(out_dir: str | Path = "cardioclarity-demo") -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for folder, target in DEMO_STEPS:
-        module_name, func_name = target.split(":")
-        func = getattr(importlib.import_module(module_name), func_name)
+    for folder, func in demo_steps():
         t0 = time.perf_counter()
         res = dict(func(out / folder))
         res["seconds"] = time.perf_counter() - t0

@@ -107,7 +107,7 @@ def test_bad_query_parameter_is_a_problem(client):
     assert body["errors"][0]["loc"] == ["query", "fs"]
 
 
-# --- the bad-input list (cases decided before any model) --------------------------------
+# --- bad inputs decided before any model (sniffing, size, archives, headers) -------------------
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_empty_body(client, route):
