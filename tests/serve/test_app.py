@@ -120,6 +120,17 @@ def test_url_encoded_form_is_the_wrong_content_type(client, route):
     assert_problem(r, 415, "URL-encoded", "multipart/form-data")
 
 
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("body", [PNG_1PX, b"0.1\n0.2\n0.3\n", b"1,2,3\n4,5,6\n"])
+def test_curl_default_content_type_reads_the_file(client, route, body):
+    # `curl --data-binary @file URL` labels every file application/x-www-form-urlencoded.
+    curl = client.post(route, content=body,
+                       headers={"content-type": "application/x-www-form-urlencoded"})
+    raw = client.post(route, content=body, headers={"content-type": "application/octet-stream"})
+    assert (curl.status_code, curl.json().get("detail")) == (raw.status_code, raw.json().get("detail"))
+    assert "URL-encoded" not in curl.text
+
+
 @pytest.mark.parametrize("route", ["/v1/ecg/beats", "/v1/ecg/records"])
 def test_png_posted_as_ecg(client, route):
     r = client.post(route, files={"file": ("beats.csv", PNG_1PX, "text/csv")})  # lying name and type

@@ -9,6 +9,7 @@ entry count and total uncompressed size are bounded (zip bombs).
 from __future__ import annotations
 
 import io
+import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from cardioclarity.sniff import sniff
 __all__ = ["Upload", "read_upload", "unzip_safely"]
 
 _FORM_URLENCODED = "application/x-www-form-urlencoded"
+# "key=value&key=value" and nothing else: a browser form, not a file sent with curl's default type.
+_FORM_FIELDS = re.compile(rb"^[\w.%+\-]+=[^&\r\n]*(&[\w.%+\-]+=[^&\r\n]*)*$")
 
 
 @dataclass
@@ -130,11 +133,13 @@ async def read_upload(request: Request, *, max_entries: int, max_total_bytes: in
     Raises
     ------
     ApiProblem
-        400 for an empty body or a malformed multipart form, 415 for an URL-encoded form.
+        400 for an empty body or a malformed multipart form, 415 for an URL-encoded form of
+        fields. A file sent with the URL-encoded type (``curl --data-binary`` sends it by
+        default) is read as a raw body.
     """
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     upload = Upload()
-    if ctype == _FORM_URLENCODED:
+    if ctype == _FORM_URLENCODED and _FORM_FIELDS.match((await request.body())[:65536].strip()):
         raise ApiProblem(415, "URL-encoded form bodies are not accepted.",
                          hint="send the file as multipart/form-data, or the file itself as the "
                          "body (any Content-Type; the content is sniffed).")
