@@ -34,3 +34,19 @@ def test_building_the_parser_imports_no_heavy_library():
             "if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "", f"imported at parser build: {r.stdout.strip()}"
+
+
+def _crash(args):
+    raise TypeError("float() argument must be a string or a real number, not 'MultiValue'")
+
+
+def test_an_unexpected_error_is_one_line_and_exit_70(monkeypatch, capsys):
+    import cardioclarity.cli as cli
+
+    monkeypatch.setattr(cli, "_cmd_models", _crash)
+    assert main(["models"]) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error (TypeError" in err and "--debug" in err
+    assert "Traceback" not in err
+    assert main(["--debug", "models"]) == 70
+    assert "Traceback (most recent call last)" in capsys.readouterr().err

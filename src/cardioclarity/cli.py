@@ -1,8 +1,10 @@
 """Command-line interface: ``cardioclarity demo | ecg ... | xray ... | serve | models``.
 
 The CLI is a thin door onto the pipeline functions: it parses arguments, calls the package like any
-user script would, and turns :class:`~cardioclarity.errors.CardioClarityError` into a one-line
-message with a conventional exit code instead of a traceback.
+user script would, and turns every error into a one-line message with a conventional exit code
+(sysexits.h) instead of a traceback: a :class:`~cardioclarity.errors.CardioClarityError` exits with
+its own code (65 bad data, 66 missing input), anything else is a bug and exits 70. ``--debug``
+prints the traceback as well.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 
 from cardioclarity import DISCLAIMER, __version__
@@ -48,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         "`cardioclarity xray --help`.",
     )
     parser.add_argument("--version", action="version", version=f"cardioclarity {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the full traceback of an error (for bug reports)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo.register(sub)
     ecg_cli.register(sub)
@@ -70,14 +75,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CardioClarityError as exc:
+        _debug_traceback(args)
         print(f"cardioclarity: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cardioclarity: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
+        _debug_traceback(args)
         print("cardioclarity: error: out of memory; try a smaller batch or input.", file=sys.stderr)
         return EX_SOFTWARE
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, not bad input
+        _debug_traceback(args)
+        first = (str(exc).splitlines() or [""])[0][:200]
+        print(f"cardioclarity: internal error ({type(exc).__name__}: {first}). This is a bug in "
+              "CardioClarity; rerun with --debug for the traceback and please report it.",
+              file=sys.stderr)
+        return EX_SOFTWARE
+
+
+def _debug_traceback(args: argparse.Namespace) -> None:
+    if getattr(args, "debug", False):
+        traceback.print_exc(file=sys.stderr)
 
 
 if __name__ == "__main__":
