@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from _common import default_data_dir, machine, md_table, write_section
 
-from cardioclarity.ecg.analyze import analyze_record
-from cardioclarity.ecg.io import read_record
-from cardioclarity.ecg.record_datasets import cinc2017_features, cinc2017_reference, cinc2017_split
-from cardioclarity.ecg.rhythm import FEATURE_NAMES, load_rhythm_model
+from cardioclarity.ecg.records.analyze import analyze_record
+from cardioclarity.ecg.records.datasets import cinc2017_features, cinc2017_reference, cinc2017_split
+from cardioclarity.ecg.records.io import read_record
+from cardioclarity.ecg.records.rhythm import FEATURE_NAMES, load_rhythm_model
 from cardioclarity.metrics import best_f1_threshold, binary_report
 from cardioclarity.reporting import progress
 

@@ -19,8 +19,8 @@ from cardioclarity.reporting import Section, write_html_report
 
 #: (folder, "module:function") for each demo step, in the order they run.
 DEMO_STEPS: list[tuple[str, str]] = [
-    ("ecg_beats", "cardioclarity.ecg.beats_demo:run_demo"),
-    ("ecg_record", "cardioclarity.ecg.record_demo:run_demo"),
+    ("ecg_beats", "cardioclarity.ecg.beats.demo:run_demo"),
+    ("ecg_record", "cardioclarity.ecg.records.demo:run_demo"),
     ("xray", "cardioclarity.xray.demo:run_demo"),
 ]
 

@@ -219,8 +219,8 @@ def _card_fields(meta: dict) -> dict:
 # --- the three pipelines (interfaces agreed in the briefs; imported lazily) ---------------------
 
 def _load_beat_detector() -> Any:
-    from cardioclarity.ecg.detector import load_detector
-    from cardioclarity.ecg.io import read_beats  # noqa: F401 - the route's reader must exist too
+    from cardioclarity.ecg.beats.detector import load_detector
+    from cardioclarity.ecg.beats.io import read_beats  # noqa: F401 - the route's reader must exist too
 
     return load_detector(None)
 
@@ -233,17 +233,17 @@ def _load_record_pipeline() -> dict:
     is missing from the build), the route still answers with rhythm and quality, and says so:
     ``model.beats`` is null in the findings and ``/v1/models`` gives the reason.
     """
-    import cardioclarity.ecg.analyze  # noqa: F401 - the pipeline itself must be importable
+    import cardioclarity.ecg.records.analyze  # noqa: F401 - the pipeline itself must be importable
 
     models: dict[str, Any] = {"detector": None, "rhythm_model": None}
     try:
-        from cardioclarity.ecg.rhythm import load_rhythm_model
+        from cardioclarity.ecg.records.rhythm import load_rhythm_model
 
         models["rhythm_model"] = load_rhythm_model(None)
     except ImportError:
         pass  # older layout: analyze_record loads it
     try:
-        from cardioclarity.ecg.record_beats import load_record_model
+        from cardioclarity.ecg.records.scoring import load_record_model
 
         models["detector"] = load_record_model(None)
     except ImportError as exc:
@@ -283,12 +283,12 @@ def build_services() -> dict[str, PipelineService]:
     """The three services by pipeline name (nothing loaded yet)."""
     return {
         "ecg-beats": PipelineService(
-            "ecg-beats", "/v1/ecg/beats", ("cardioclarity.ecg.io", "cardioclarity.ecg.detector"),
+            "ecg-beats", "/v1/ecg/beats", ("cardioclarity.ecg.beats.io", "cardioclarity.ecg.beats.detector"),
             _load_beat_detector,
             lambda det: _checkpoint_card(det, ("ecg-beat-detector",))),
         "ecg-records": PipelineService(
             "ecg-records", "/v1/ecg/records",
-            ("cardioclarity.ecg.io", "cardioclarity.ecg.analyze"),
+            ("cardioclarity.ecg.records.io", "cardioclarity.ecg.records.analyze"),
             _load_record_pipeline, _describe_record_pipeline),
         "xray-heart": PipelineService(
             "xray-heart", "/v1/xray/heart",

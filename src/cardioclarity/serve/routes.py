@@ -23,8 +23,8 @@ from cardioclarity import DISCLAIMER
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.serve.pipelines import PipelineService, guarded_read, jsonable
 from cardioclarity.serve.problems import ApiProblem
-from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
 from cardioclarity.serve.uploads import Upload, read_upload
+from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
 
 __all__ = ["SafeJSONResponse", "jsonable", "router"]
 
@@ -153,7 +153,7 @@ def _beats_from_upload(data: bytes) -> tuple[np.ndarray, np.ndarray | None, dict
             raise InvalidInputError("The JSON object has no 'beats' field.",
                                     hint='send {"beats": [[...], [...]]}, one row per beat.')
         return _finite_matrix(rows, "Beats"), None, {"source_format": "json"}
-    from cardioclarity.ecg.io import read_beats
+    from cardioclarity.ecg.beats.io import read_beats
 
     beats = guarded_read("beats file", read_beats, data)
     X = np.asarray(beats.X, dtype=np.float32)
@@ -198,13 +198,13 @@ async def ecg_beats(
     service.ensure_available()  # 503 now if the pipeline is missing, before any work
 
     def job() -> tuple[list[dict], dict, dict]:
-        from cardioclarity.ecg.detector import score_table
+        from cardioclarity.ecg.beats.detector import score_table
 
         detector = service.model()
         X, labels, meta = _beats_from_upload(data)
         rows = score_table(detector, X, resample=resample)
         if format == "csv":
-            from cardioclarity.ecg.beats_cli import write_scores_csv
+            from cardioclarity.ecg.beats.cli import write_scores_csv
 
             # The CLI's own writer, so the answer is scores.csv byte for byte.
             with tempfile.TemporaryDirectory(prefix="cardioclarity-serve-") as tmp:
@@ -356,8 +356,8 @@ async def ecg_records(
     service.ensure_available()
 
     def job() -> Response | dict:
-        from cardioclarity.ecg.analyze import analyze_record
-        from cardioclarity.ecg.io import read_record
+        from cardioclarity.ecg.records.analyze import analyze_record
+        from cardioclarity.ecg.records.io import read_record
 
         models = service.model()
         record = guarded_read("ECG record", read_record, source, lead=lead, fs=fs,
@@ -388,7 +388,7 @@ async def ecg_records(
 
 def _record_report_module(required: bool) -> Any:
     try:
-        from cardioclarity.ecg import record_report
+        from cardioclarity.ecg.records import report as record_report
     except ImportError:
         if not required:
             return None

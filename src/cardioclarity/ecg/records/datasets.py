@@ -1,6 +1,6 @@
 """Public record datasets used for training and benchmarks: MIT-BIH splits and CinC 2017.
 
-Loads go through :func:`cardioclarity.ecg.io.read_record`, the same reader a user calls on their
+Loads go through :func:`cardioclarity.ecg.records.io.read_record`, the same reader a user calls on their
 own downloads. The data itself is not part of the package (pass its folder).
 """
 
@@ -133,12 +133,12 @@ def cinc2017_features(folder: str | Path, names: list[str]) -> tuple[np.ndarray,
     """Rhythm features and usable fraction of each named CinC 2017 record.
 
     Each record goes through the package's own pipeline (``preprocess``: cleaning, quality,
-    R-peaks) and :func:`~cardioclarity.ecg.rhythm.rhythm_features` over the whole record.
+    R-peaks) and :func:`~cardioclarity.ecg.records.rhythm.rhythm_features` over the whole record.
     Records with no usable signal get a NaN row and usable fraction 0.
     """
-    from cardioclarity.ecg.analyze import preprocess
-    from cardioclarity.ecg.io import read_record
-    from cardioclarity.ecg.rhythm import FEATURE_NAMES, rhythm_features
+    from cardioclarity.ecg.records.analyze import preprocess
+    from cardioclarity.ecg.records.io import read_record
+    from cardioclarity.ecg.records.rhythm import FEATURE_NAMES, rhythm_features
     from cardioclarity.errors import CardioClarityError
     from cardioclarity.reporting import progress
 

@@ -8,10 +8,11 @@ import shutil
 
 import numpy as np
 import pytest
-from _records_synth import synth_ecg, write_wfdb
 from conftest import run_cli
 
-from cardioclarity.ecg.record_demo import sample_path
+from cardioclarity.ecg.records.demo import sample_path
+
+from ._records_synth import synth_ecg, write_wfdb
 
 
 def test_analyze_bundled_record_writes_findings_and_report(tmp_path):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _records_synth import synth_ecg
 
-from cardioclarity.ecg.processing import (
+from cardioclarity.ecg.records.processing import (
     PEAK_METHODS,
     assess_quality,
     ecg_clean,
@@ -16,6 +15,8 @@ from cardioclarity.ecg.processing import (
     segment_beats,
 )
 from cardioclarity.errors import InvalidInputError
+
+from ._records_synth import synth_ecg
 
 
 def _match(ref: np.ndarray, det: np.ndarray, tol: int) -> tuple[int, int, int]:
@@ -157,8 +158,8 @@ def test_quality_clean_signal_fully_usable():
 
 
 def test_rpeak_accuracy_on_mitdb_record(shared_data):
-    from cardioclarity.ecg.io import read_record
-    from cardioclarity.ecg.record_datasets import BEAT_SYMBOLS
+    from cardioclarity.ecg.records.datasets import BEAT_SYMBOLS
+    from cardioclarity.ecg.records.io import read_record
 
     rec = read_record(shared_data / "mitdb" / "100")
     ref = np.array([s for s, y in zip(rec.annotations.sample, rec.annotations.symbol, strict=True)

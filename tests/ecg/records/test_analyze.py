@@ -6,15 +6,16 @@ import json
 
 import numpy as np
 import pytest
-from _records_synth import af_like_rr, synth_ecg
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.ecg.analyze import analyze_record
-from cardioclarity.ecg.io import Record, read_record
-from cardioclarity.ecg.record_beats import RecordBeatModel, rr_context
-from cardioclarity.ecg.record_datasets import label_detected_beats
-from cardioclarity.ecg.record_demo import sample_path
+from cardioclarity.ecg.records.analyze import analyze_record
+from cardioclarity.ecg.records.datasets import label_detected_beats
+from cardioclarity.ecg.records.demo import sample_path
+from cardioclarity.ecg.records.io import Record, read_record
+from cardioclarity.ecg.records.scoring import RecordBeatModel, rr_context
 from cardioclarity.errors import InvalidInputError
+
+from ._records_synth import af_like_rr, synth_ecg
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +159,7 @@ def test_adaptive_auto_falls_back_on_short_records(model):
 
 
 def test_beat_windows_hide_neighbouring_beats_at_fast_rates():
-    from cardioclarity.ecg.record_beats import WindowConfig, beat_windows
+    from cardioclarity.ecg.records.scoring import WindowConfig, beat_windows
 
     fs = 360.0
     x_fast, p_fast = synth_ecg(fs=fs, duration=20, hr=150, noise=0)  # next R at +0.4 s

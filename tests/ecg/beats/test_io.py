@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from beats_synth import synthetic_beats, write_tutorial_csv
 
-from cardioclarity.ecg.io import read_beats, split_beats
+from cardioclarity.ecg.beats.io import read_beats, split_beats
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
+
+from .beats_synth import synthetic_beats, write_tutorial_csv
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_real_ecg5000_and_ecg200(shared_data):
 
 
 def test_split_is_seeded_stratified_and_disjoint(beats):
-    from cardioclarity.ecg.io import BeatSet
+    from cardioclarity.ecg.beats.io import BeatSet
 
     X, y = synthetic_beats(120, 80, length=20)
     b = BeatSet(X, y, {"source": "synthetic"})

@@ -2,7 +2,7 @@
 
 The CLI builds its ``--help`` and argparse ``choices`` from these; keeping them free of torch,
 SciPy and Matplotlib imports is what lets ``cardioclarity --help`` answer in well under a second.
-:mod:`cardioclarity.ecg.models` and :mod:`cardioclarity.ecg.detector` import them from here, so
+:mod:`cardioclarity.ecg.beats.models` and :mod:`cardioclarity.ecg.beats.detector` import them from here, so
 there is one list, and a test checks it against the model registry.
 """
 
@@ -13,7 +13,7 @@ __all__ = ["CALIBRATIONS", "CLASSICAL_METHODS", "DEFAULT_DETECTOR", "MODEL_DESCR
 
 #: Bundled checkpoint that ``load_detector`` returns when given no name.
 DEFAULT_DETECTOR = "ecg5000-ensemble"
-#: Autoencoder architectures of ``cardioclarity.ecg.models.MODEL_REGISTRY``, with their one-line help.
+#: Autoencoder architectures of ``cardioclarity.ecg.beats.models.MODEL_REGISTRY``, with their one-line help.
 MODEL_DESCRIPTIONS: dict[str, str] = {
     "dense": "tutorial baseline: L-32-16-8-16-32-L ReLU MLP, sigmoid output, min-max input, L1",
     "conv1d": "1-D conv autoencoder, linear bottleneck",

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.ecg.io.beats import BEAT_FORMATS
+from cardioclarity.ecg.beats.io import BEAT_FORMATS
 
 _FORMATS_HELP = ("beat file layout: auto (default: sniffed), tutorial (CSV, last column label, "
                  "1 = normal), ucr (first column class), matrix (numbers only), npy")
@@ -30,19 +30,23 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
 
 
 def _read(args: argparse.Namespace):
-    from cardioclarity.ecg.io import read_beats
+    from cardioclarity.ecg.beats.io import read_beats
 
     return read_beats(args.beats, fmt=args.fmt, normal_label=args.normal_label)
 
 
 def _load(model: str | None):
-    from cardioclarity.ecg.detector import load_detector
+    from cardioclarity.ecg.beats.detector import load_detector
 
     return load_detector(model)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from cardioclarity.ecg.detector import BeatAnomalyDetector, ClassicalDetector, EnsembleDetector
+    from cardioclarity.ecg.beats.detector import (
+        BeatAnomalyDetector,
+        ClassicalDetector,
+        EnsembleDetector,
+    )
     from cardioclarity.errors import InvalidInputError
 
     beats = _read(args)
@@ -57,7 +61,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                 hint="give a larger file or check --normal-label.")
     X_val = y_val = None
     if args.val:
-        from cardioclarity.ecg.io import read_beats
+        from cardioclarity.ecg.beats.io import read_beats
 
         val = read_beats(args.val, fmt=args.fmt, normal_label=args.normal_label)
         X_val, y_val = val.X, val.y
@@ -85,7 +89,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cardioclarity.ecg.beat_report import write_beats_report
+    from cardioclarity.ecg.beats.report import write_beats_report
     from cardioclarity.errors import InvalidInputError
     from cardioclarity.metrics import binary_report
 
@@ -114,8 +118,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from cardioclarity.ecg.beat_report import write_beats_report
-    from cardioclarity.ecg.detector import score_table
+    from cardioclarity.ecg.beats.detector import score_table
+    from cardioclarity.ecg.beats.report import write_beats_report
 
     beats = _read(args)
     det = _load(args.model)
@@ -150,7 +154,7 @@ def write_scores_csv(path: Path, rows: list[dict], labels=None) -> Path:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``, ``evaluate`` and ``score`` to the ``ecg`` group."""
-    from cardioclarity.ecg.names import (
+    from cardioclarity.ecg.beats.names import (
         CALIBRATIONS,
         CLASSICAL_METHODS,
         DEFAULT_DETECTOR,

@@ -55,7 +55,7 @@ def rr_intervals(peaks, fs: float, usable: np.ndarray | None = None) -> tuple[np
     fs : float
         Sampling rate in Hz.
     usable : ndarray of bool, optional
-        Per-sample usability (from :func:`~cardioclarity.ecg.processing.assess_quality`);
+        Per-sample usability (from :func:`~cardioclarity.ecg.records.processing.assess_quality`);
         intervals that touch an unusable stretch are marked invalid, because a beat may be
         missing there and the interval is not a real RR.
 

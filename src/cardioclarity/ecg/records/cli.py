@@ -25,8 +25,8 @@ def find_records(folder: Path) -> list[Path]:
 def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adaptive="auto",
                 report: bool = True, beat_model=None) -> dict:
     """Analyse one record into ``out`` (findings.json [+ report.html]); return a summary row."""
-    from cardioclarity.ecg.analyze import analyze_record
-    from cardioclarity.ecg.io import read_record
+    from cardioclarity.ecg.records.analyze import analyze_record
+    from cardioclarity.ecg.records.io import read_record
 
     t0 = time.perf_counter()
     stages = ("read", "analyse", "write") if report else ("read", "analyse")
@@ -42,7 +42,7 @@ def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adapti
             d = findings.to_dict()
             (out / "findings.json").write_text(json.dumps(d, indent=1))
         else:
-            from cardioclarity.ecg.record_report import write_record_report
+            from cardioclarity.ecg.records.report import write_record_report
 
             html = write_record_report(findings, record, out, detector=beat_model)
     r = d["rhythm"]
@@ -60,7 +60,7 @@ def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adapti
 
 
 def _load_beat_model(name):
-    from cardioclarity.ecg.record_beats import RecordBeatModel
+    from cardioclarity.ecg.records.scoring import RecordBeatModel
 
     return RecordBeatModel.load(name)
 

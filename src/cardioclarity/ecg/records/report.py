@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cardioclarity.ecg.analyze import Findings
-from cardioclarity.ecg.io.records import Record
+from cardioclarity.ecg.records.analyze import Findings
+from cardioclarity.ecg.records.io import Record
 from cardioclarity.reporting import Section, figure_to_png, pyplot, write_html_report
 
 plt = pyplot()  # Matplotlib on the headless Agg backend (imported with this module)

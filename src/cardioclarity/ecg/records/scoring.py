@@ -1,6 +1,6 @@
 """Beat scoring on records: autoencoder morphology + RR context, optionally patient-adaptive.
 
-A :class:`RecordBeatModel` wraps a :class:`~cardioclarity.ecg.detector.BeatAnomalyDetector`
+A :class:`RecordBeatModel` wraps a :class:`~cardioclarity.ecg.beats.detector.BeatAnomalyDetector`
 trained on MIT-BIH DS1 normal beats (``training/train_mitdb.py``) with what it needs on records:
 
 - **windows**: 250 ms before to 450 ms after each R-peak of the cleaned lead, resampled to the
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from cardioclarity.ecg.processing import segment_beats
+from cardioclarity.ecg.records.processing import segment_beats
 from cardioclarity.errors import CheckpointError, InvalidInputError
 
 __all__ = [
@@ -213,7 +213,7 @@ class RecordBeatModel:
     @classmethod
     def load(cls, name_or_path: str | Path | None = None) -> RecordBeatModel:
         """Load a bundled record beat model (default ``mitdb-conv1d``) or a checkpoint path."""
-        from cardioclarity.ecg.detector import BeatAnomalyDetector
+        from cardioclarity.ecg.beats.detector import BeatAnomalyDetector
 
         target = name_or_path or DEFAULT_RECORD_MODEL
         det = BeatAnomalyDetector.load(target)

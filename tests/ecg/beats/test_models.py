@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from cardioclarity.ecg.models import build_model, list_models, model_spec
+from cardioclarity.ecg.beats.models import build_model, list_models, model_spec
 from cardioclarity.errors import InvalidInputError
 
 
@@ -48,8 +48,8 @@ def test_config_round_trip_and_errors():
 
 def test_cli_names_match_the_model_registry():
     # The CLI reads architecture names from the torch-free names module; they must not drift.
-    from cardioclarity.ecg.models import MODEL_REGISTRY
-    from cardioclarity.ecg.names import MODEL_DESCRIPTIONS
+    from cardioclarity.ecg.beats.models import MODEL_REGISTRY
+    from cardioclarity.ecg.beats.names import MODEL_DESCRIPTIONS
 
     assert list(MODEL_DESCRIPTIONS) == list(MODEL_REGISTRY)
     assert all(MODEL_REGISTRY[k].description == v for k, v in MODEL_DESCRIPTIONS.items())

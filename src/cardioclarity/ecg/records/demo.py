@@ -19,7 +19,7 @@ def sample_path() -> Path:
 
 def _reference_summary(record) -> str:
     """What the cardiologists' reference annotations say about the excerpt, for comparison."""
-    from cardioclarity.ecg.record_datasets import aami_class
+    from cardioclarity.ecg.records.datasets import aami_class
 
     ann = record.annotations
     if ann is None:
@@ -37,10 +37,10 @@ def _reference_summary(record) -> str:
 def run_demo(out_dir: str | Path) -> dict:
     """Analyse the bundled record into ``out_dir`` (findings.json, report.html, PNGs)."""
     from cardioclarity.checkpoints import list_bundled
-    from cardioclarity.ecg.analyze import analyze_record
-    from cardioclarity.ecg.io import read_record
-    from cardioclarity.ecg.record_beats import DEFAULT_RECORD_MODEL, RecordBeatModel
-    from cardioclarity.ecg.record_report import write_record_report
+    from cardioclarity.ecg.records.analyze import analyze_record
+    from cardioclarity.ecg.records.io import read_record
+    from cardioclarity.ecg.records.report import write_record_report
+    from cardioclarity.ecg.records.scoring import DEFAULT_RECORD_MODEL, RecordBeatModel
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from beats_synth import synthetic_beats
 
 from cardioclarity.checkpoints import save_checkpoint
-from cardioclarity.ecg.detector import (
+from cardioclarity.ecg.beats.detector import (
     BeatAnomalyDetector,
     ClassicalDetector,
     EnsembleDetector,
@@ -19,6 +18,8 @@ from cardioclarity.ecg.detector import (
 )
 from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedError
 from cardioclarity.metrics import roc_auc
+
+from .beats_synth import synthetic_beats
 
 FAST = {"max_epochs": 40, "patience": 8, "batch_size": 32}
 
@@ -151,7 +152,7 @@ def test_best_f1_without_labels_fails_before_training(data):
 
 def test_bundled_default_on_its_held_out_ecg5000_test_split(shared_data):
     from cardioclarity.checkpoints import list_bundled
-    from cardioclarity.ecg.io import read_beats, split_beats
+    from cardioclarity.ecg.beats.io import read_beats, split_beats
 
     if "ecg5000-ensemble" not in list_bundled():
         pytest.skip("bundled weights not built (run training/train_ecg5000.py)")
@@ -170,7 +171,7 @@ def test_thread_limit_survives_interleaved_exits():
     # per instance made B "restore" A's reduced value and left the server on one thread for good.
     import torch
 
-    from cardioclarity.ecg.detector import _ThreadLimit
+    from cardioclarity.ecg.beats.detector import _ThreadLimit
 
     before = torch.get_num_threads()
     torch.set_num_threads(4)

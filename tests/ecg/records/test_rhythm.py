@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _records_synth import af_like_rr, synth_ecg
 
-from cardioclarity.ecg.processing import ecg_clean, ecg_peaks
-from cardioclarity.ecg.rhythm import (
+from cardioclarity.ecg.records.processing import ecg_clean, ecg_peaks
+from cardioclarity.ecg.records.rhythm import (
     FEATURE_NAMES,
     RhythmModel,
     heart_rate_trend,
@@ -21,6 +20,8 @@ from cardioclarity.ecg.rhythm import (
     window_features,
 )
 from cardioclarity.errors import InvalidInputError, NotFittedError
+
+from ._records_synth import af_like_rr, synth_ecg
 
 
 def _peaks_from_rr(rr, fs=250.0, start=0.5):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _records_synth import synth_ecg
 
-from cardioclarity.ecg.analyze import analyze_record
-from cardioclarity.ecg.io import Record, read_record
-from cardioclarity.ecg.record_beats import RecordBeatModel
-from cardioclarity.ecg.record_demo import run_demo, sample_path
-from cardioclarity.ecg.record_report import findings_table, strip_png, write_record_report
+from cardioclarity.ecg.records.analyze import analyze_record
+from cardioclarity.ecg.records.demo import run_demo, sample_path
+from cardioclarity.ecg.records.io import Record, read_record
+from cardioclarity.ecg.records.report import findings_table, strip_png, write_record_report
+from cardioclarity.ecg.records.scoring import RecordBeatModel
+
+from ._records_synth import synth_ecg
 
 
 @pytest.fixture(scope="module")

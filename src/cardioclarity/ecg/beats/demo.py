@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cardioclarity.ecg.beat_report import write_beats_report
-from cardioclarity.ecg.beats_cli import write_scores_csv
-from cardioclarity.ecg.detector import DEFAULT_DETECTOR, load_detector, score_table
-from cardioclarity.ecg.io import read_beats
+from cardioclarity.ecg.beats.cli import write_scores_csv
+from cardioclarity.ecg.beats.detector import DEFAULT_DETECTOR, load_detector, score_table
+from cardioclarity.ecg.beats.io import read_beats
+from cardioclarity.ecg.beats.report import write_beats_report
 from cardioclarity.metrics import binary_report
 
 __all__ = ["SAMPLE_BEATS", "run_demo", "sample_beats_path"]

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cardioclarity.ecg.names import MODEL_DESCRIPTIONS
+from cardioclarity.ecg.beats.names import MODEL_DESCRIPTIONS
 from cardioclarity.errors import InvalidInputError
 
 __all__ = [
@@ -245,7 +245,7 @@ class ModelSpec:
     module, config : type
         ``nn.Module`` class and its dataclass config.
     scaling : str
-        Default input scaling (see ``cardioclarity.ecg.detector.SCALINGS``).
+        Default input scaling (see ``cardioclarity.ecg.beats.detector.SCALINGS``).
     loss : str
         Default reconstruction loss (``"l1"`` or ``"mse"``), also the per-beat anomaly score.
     noise_std : float

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _records_synth import synth_ecg, write_edf, write_wfdb
 
-from cardioclarity.ecg.io import read_record, select_lead
+from cardioclarity.ecg.records.io import read_record, select_lead
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
+
+from ._records_synth import synth_ecg, write_edf, write_wfdb
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import pytest
-from beats_synth import synthetic_beats, write_tutorial_csv
 from conftest import run_cli
 
 from cardioclarity.checkpoints import list_bundled
 from cardioclarity.cli import main
+
+from .beats_synth import synthetic_beats, write_tutorial_csv
 
 
 def _main(capsys, *args: str):
@@ -102,7 +103,7 @@ def test_help_explains_commands(capsys):
 
 @pytest.mark.skipif("ecg5000-ensemble" not in list_bundled(), reason="bundled weights not built")
 def test_demo_step_runs_on_bundled_sample(tmp_path):
-    from cardioclarity.ecg.beats_demo import run_demo
+    from cardioclarity.ecg.beats.demo import run_demo
 
     res = run_demo(tmp_path)
     assert res["report"].exists() and res["scores_csv"].exists()

@@ -43,10 +43,10 @@ import torch
 import torch.nn.functional as F
 
 from cardioclarity.checkpoints import list_bundled, load_checkpoint, save_checkpoint
-from cardioclarity.ecg.models import MIN_LENGTH, build_model, list_models, model_spec
+from cardioclarity.ecg.beats.models import MIN_LENGTH, build_model, list_models, model_spec
 
 # The names live in a torch-free module for the CLI; re-exported here, where they are used.
-from cardioclarity.ecg.names import (
+from cardioclarity.ecg.beats.names import (
     CALIBRATIONS,
     CLASSICAL_METHODS,
     DEFAULT_DETECTOR,
@@ -94,7 +94,7 @@ def check_beats(X: Any, name: str = "X") -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             f"{name} must be a numeric beat matrix (n_beats, length); could not convert it ({exc}).",
-            hint="ragged rows or text cells? read files with cardioclarity.ecg.io.read_beats.") from exc
+            hint="ragged rows or text cells? read files with cardioclarity.ecg.beats.io.read_beats.") from exc
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:
@@ -436,7 +436,7 @@ class BeatAnomalyDetector(_BaseDetector):
     Parameters
     ----------
     model : str
-        Architecture from :func:`cardioclarity.ecg.models.list_models` (``dense``, ``conv1d``,
+        Architecture from :func:`cardioclarity.ecg.beats.models.list_models` (``dense``, ``conv1d``,
         ``lstm``, ``resconv``).
     model_config : dict, optional
         Overrides of the architecture's config (``input_length`` is set by ``fit``).

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.ecg.io.records import Record
-from cardioclarity.ecg.processing import Quality, assess_quality, ecg_clean, ecg_peaks
-from cardioclarity.ecg.record_beats import BeatScores, RecordBeatModel, WindowConfig
-from cardioclarity.ecg.rhythm import (
+from cardioclarity.ecg.records.io import Record
+from cardioclarity.ecg.records.processing import Quality, assess_quality, ecg_clean, ecg_peaks
+from cardioclarity.ecg.records.rhythm import (
     RhythmModel,
     heart_rate_trend,
     irregular_episodes,
@@ -28,6 +27,7 @@ from cardioclarity.ecg.rhythm import (
     rr_stats,
     window_features,
 )
+from cardioclarity.ecg.records.scoring import BeatScores, RecordBeatModel, WindowConfig
 from cardioclarity.errors import InvalidInputError
 
 __all__ = ["Findings", "Prepared", "analyze_record", "preprocess"]
@@ -195,10 +195,10 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     Parameters
     ----------
     record : Record
-        From :func:`~cardioclarity.ecg.io.read_record`.
+        From :func:`~cardioclarity.ecg.records.io.read_record`.
     detector : None, False, str, Path, RecordBeatModel or beat detector
         Beat scorer. None: the bundled MIT-BIH model (``mitdb-conv1d``). False: no beat scoring
-        (rhythm only). A bare :class:`~cardioclarity.ecg.detector.BeatAnomalyDetector` is wrapped
+        (rhythm only). A bare :class:`~cardioclarity.ecg.beats.detector.BeatAnomalyDetector` is wrapped
         with default windows cut at its input length.
     adaptive : {"auto", True, False}
         Patient-adaptive beat scoring, calibrated on the record's own dominant beats of the first
@@ -208,7 +208,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     rhythm_model : RhythmModel or str, optional
         Irregularity model (default: bundled ``rhythm-cinc2017``).
     peak_method : str
-        R-peak detector (see :func:`~cardioclarity.ecg.processing.ecg_peaks`).
+        R-peak detector (see :func:`~cardioclarity.ecg.records.processing.ecg_peaks`).
     window_s, step_s : float
         Sliding window for the irregularity model (seconds).
 
