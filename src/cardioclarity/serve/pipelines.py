@@ -195,7 +195,7 @@ def _checkpoint_card(obj: Any, kinds: tuple[str, ...]) -> dict:
     """
     from cardioclarity.checkpoints import describe_checkpoint, list_bundled, load_checkpoint
 
-    for attr in ("checkpoint_", "meta_", "metadata_", "checkpoint_meta_", "info", "meta", "metadata"):
+    for attr in ("card", "checkpoint_", "meta_", "metadata_", "checkpoint_meta_", "info", "meta", "metadata"):
         meta = getattr(obj, attr, None)
         if isinstance(meta, dict) and meta:
             return _card_fields(meta)
@@ -237,15 +237,15 @@ def _load_record_pipeline() -> dict:
 
     models: dict[str, Any] = {"detector": None, "rhythm_model": None}
     try:
-        from cardioclarity.ecg.records.rhythm import load_rhythm_model
+        from cardioclarity.ecg.records.rhythm import RhythmModel
 
-        models["rhythm_model"] = load_rhythm_model(None)
+        models["rhythm_model"] = RhythmModel.load(None)
     except ImportError:
         pass  # older layout: analyze_record loads it
     try:
-        from cardioclarity.ecg.records.scoring import load_record_model
+        from cardioclarity.ecg.records.scoring import RecordBeatModel
 
-        models["detector"] = load_record_model(None)
+        models["detector"] = RecordBeatModel.load(None)
     except ImportError as exc:
         models["detector"] = False  # rhythm only
         models["beats_unavailable"] = f"beat model not in this build ({exc.name or exc})"
@@ -267,7 +267,7 @@ def _describe_record_pipeline(models: dict) -> dict:
                         "reason": models.get("beats_unavailable", "not loaded")}
     rm = models.get("rhythm_model")
     if rm is not None:
-        out["rhythm"] = _card_fields(dict(getattr(rm, "meta", {}) or {}))
+        out["rhythm"] = _card_fields(dict(getattr(rm, "card", {}) or {}))
         if getattr(rm, "threshold_", None) is not None:
             out["rhythm"]["threshold"] = float(rm.threshold_)
     return out

@@ -171,7 +171,7 @@ def test_thread_limit_survives_interleaved_exits():
     # per instance made B "restore" A's reduced value and left the server on one thread for good.
     import torch
 
-    from cardioclarity.ecg.beats.detector import _ThreadLimit
+    from cardioclarity.ecg.beats.base import _ThreadLimit
 
     before = torch.get_num_threads()
     torch.set_num_threads(4)

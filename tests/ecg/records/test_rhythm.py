@@ -12,7 +12,6 @@ from cardioclarity.ecg.records.rhythm import (
     RhythmModel,
     heart_rate_trend,
     irregular_episodes,
-    load_rhythm_model,
     rate_episodes,
     rhythm_features,
     rr_intervals,
@@ -95,7 +94,7 @@ def test_features_separate_regular_from_af_like():
 
 @pytest.fixture(scope="module")
 def model():
-    return load_rhythm_model()
+    return RhythmModel.load()
 
 
 def test_bundled_model_scores_af_like_ecg_higher(model):
@@ -116,7 +115,7 @@ def test_model_checkpoint_is_weights_only_and_roundtrips(model, tmp_path):
     p = save_checkpoint(tmp_path / "r.pt", kind="ecg-rhythm-model", model="mlp", config=ck["config"],
                         state_dict=ck["state_dict"], threshold=ck["threshold"])
     torch.load(p, weights_only=True)  # no pickled code
-    again = load_rhythm_model(str(p))
+    again = RhythmModel.load(str(p))
     F = np.random.default_rng(0).normal(size=(5, len(FEATURE_NAMES)))
     np.testing.assert_allclose(again.predict_proba(F), model.predict_proba(F))
     with pytest.raises(InvalidInputError, match="features"):

@@ -9,7 +9,6 @@ the beat in the input, ``score`` the anomaly score (higher = more abnormal), ``i
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -89,7 +88,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cardioclarity.ecg.beats.report import write_beats_report
+    from cardioclarity.ecg.beats.report import write_beat_report
     from cardioclarity.errors import InvalidInputError
     from cardioclarity.metrics import binary_report
 
@@ -107,7 +106,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = {"source": beats.meta["source"], "label_convention": beats.meta["label_convention"],
               "metrics": rep.to_dict(), "model": det.describe(), "disclaimer": DISCLAIMER}
     (out / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
-    report = write_beats_report(out, det, X, scores, labels=beats.y, source=beats.meta["source"],
+    report = write_beat_report(out, det, X, scores, labels=beats.y, source=beats.meta["source"],
                                 title="ECG beat anomaly detector: evaluation")
     print(f"AUROC {rep.auroc:.4f}  AUPRC {rep.auprc:.4f}  F1 {rep.f1:.4f}  accuracy "
           f"{rep.accuracy:.4f}  precision {rep.precision:.4f}  recall {rep.recall:.4f} "
@@ -119,7 +118,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from cardioclarity.ecg.beats.detector import score_table
-    from cardioclarity.ecg.beats.report import write_beats_report
+    from cardioclarity.ecg.beats.report import write_beat_report
 
     beats = _read(args)
     det = _load(args.model)
@@ -132,7 +131,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         import numpy as np
 
         X = beats.X if beats.length == det.input_length_ else det.prepare(beats.X, resample=True)
-        report = write_beats_report(out, det, X, np.array([r["score"] for r in rows]),
+        report = write_beat_report(out, det, X, np.array([r["score"] for r in rows]),
                                     labels=beats.y, source=beats.meta["source"])
     n_flag = sum(r["is_anomaly"] for r in rows)
     print(f"{n_flag} of {len(rows)} beats flagged as anomalous (threshold {det.threshold_:.4g}). "
@@ -142,13 +141,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def write_scores_csv(path: Path, rows: list[dict], labels=None) -> Path:
-    """``index,score,is_anomaly[,label]`` (is_anomaly and label as 0/1; label 1 = anomaly)."""
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["index", "score", "is_anomaly", *(["label"] if labels is not None else [])])
-        for r in rows:
-            extra = [int(labels[r["index"]])] if labels is not None else []
-            w.writerow([r["index"], f"{r['score']:.6g}", int(r["is_anomaly"]), *extra])
+    """Write :func:`~cardioclarity.ecg.beats.report.scores_csv` to ``path`` (bytes unchanged)."""
+    from cardioclarity.ecg.beats.report import scores_csv
+
+    path = Path(path)
+    path.write_text(scores_csv(rows, labels), newline="")
     return path
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cardioclarity.ecg.beats.cli import write_scores_csv
 from cardioclarity.ecg.beats.detector import DEFAULT_DETECTOR, load_detector, score_table
 from cardioclarity.ecg.beats.io import read_beats
-from cardioclarity.ecg.beats.report import write_beats_report
+from cardioclarity.ecg.beats.report import scores_csv, write_beat_report
 from cardioclarity.metrics import binary_report
 
 __all__ = ["SAMPLE_BEATS", "run_demo", "sample_beats_path"]
@@ -38,13 +37,14 @@ def run_demo(out_dir: str | Path) -> dict:
     beats = read_beats(sample_beats_path(), fmt="tutorial")
     det = load_detector(None)
     rows = score_table(det, beats.X)
-    scores_csv = write_scores_csv(out / "scores.csv", rows, beats.y)
+    csv_path = out / "scores.csv"
+    csv_path.write_text(scores_csv(rows, beats.y), newline="")
     scores = np.array([r["score"] for r in rows])
     rep = binary_report(beats.y, (scores >= det.threshold_).astype(int), scores)
-    report = write_beats_report(out, det, beats.X, scores, labels=beats.y,
+    report = write_beat_report(out, det, beats.X, scores, labels=beats.y,
                                 source=f"bundled sample {SAMPLE_BEATS}",
                                 title=f"ECG beat anomaly demo ({DEFAULT_DETECTOR})")
     summary = (f"{int((scores >= det.threshold_).sum())} of {len(rows)} ECG5000 test beats "
                f"flagged; AUROC {rep.auroc:.3f}, F1 {rep.f1:.3f} (positive class = anomaly)")
     return {"title": "ECG beat anomaly detection", "report": report, "summary": summary,
-            "scores_csv": scores_csv, "metrics": rep.to_dict()}
+            "scores_csv": csv_path, "metrics": rep.to_dict()}

@@ -1,14 +1,22 @@
-"""Explanations for beat anomaly scores: plots and a self-contained HTML report.
+"""Beat scoring outputs: ``scores.csv``, plots and a self-contained HTML report.
 
+Every function here returns text or PNG bytes; the caller decides where they go (the CLI writes
+them into ``--out``, the REST backend sends them).
+
+* :func:`scores_csv` - the ``scores.csv`` text (``index,score,is_anomaly[,label]``);
 * :func:`plot_reconstructions` - each beat against its autoencoder reconstruction, with the region
   of large reconstruction error shaded (where the model "could not explain" the beat);
 * :func:`plot_error_histogram` - score distributions of normal vs abnormal beats with the threshold;
 * :func:`plot_roc` - ROC curves of one or several detectors;
-* :func:`write_beats_report` - PNG files plus ``report.html`` for ``ecg score`` / ``ecg evaluate``.
+* :func:`beat_report_figures` - the report's PNGs by file name;
+* :func:`render_beat_report` - the HTML report for ``ecg score`` / ``ecg evaluate``;
+* :func:`write_beat_report` - both of the above saved into a folder the caller names.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,19 +25,37 @@ import numpy as np
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.metrics import binary_report, roc_auc, roc_curve
-from cardioclarity.reporting import Section, figure_to_png, pyplot, write_html_report
-
-plt = pyplot()  # Matplotlib on the headless Agg backend (imported with this module)
+from cardioclarity.reporting import Section, figure_to_png, pyplot, render_html
 
 __all__ = [
+    "beat_report_figures",
     "error_regions",
     "plot_error_histogram",
     "plot_reconstructions",
     "plot_roc",
-    "write_beats_report",
+    "render_beat_report",
+    "scores_csv",
+    "write_beat_report",
 ]
 
 _NORMAL_C, _ANOM_C, _RECON_C = "#2a7ab0", "#c8423b", "#f0a020"
+
+
+def scores_csv(rows: Sequence[Mapping[str, Any]], labels: Sequence[int] | None = None) -> str:
+    """The ``scores.csv`` text: ``index,score,is_anomaly[,label]``.
+
+    ``rows`` are :func:`~cardioclarity.ecg.beats.detector.score_table` rows; ``is_anomaly`` and
+    ``label`` are written as 0/1 (label 1 = anomaly), scores with 6 significant digits. Lines end
+    in CRLF, as the :mod:`csv` module writes them (RFC 4180); write the text with
+    ``newline=""`` to keep the bytes.
+    """
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["index", "score", "is_anomaly", *(["label"] if labels is not None else [])])
+    for r in rows:
+        extra = [int(labels[r["index"]])] if labels is not None else []
+        w.writerow([r["index"], f"{r['score']:.6g}", int(r["is_anomaly"]), *extra])
+    return buf.getvalue()
 
 
 def error_regions(err: np.ndarray, fraction: float = 0.5) -> list[tuple[int, int]]:
@@ -54,6 +80,7 @@ def plot_reconstructions(X: np.ndarray, recon: np.ndarray | None, scores: np.nda
     n = max(len(indices), 1)
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
+    plt = pyplot()  # imported on first plot: scores_csv alone needs no Matplotlib
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.5 * nrows), squeeze=False,
                              sharex=True)
     t = np.arange(X.shape[1])
@@ -84,6 +111,7 @@ def plot_reconstructions(X: np.ndarray, recon: np.ndarray | None, scores: np.nda
 def plot_error_histogram(scores: np.ndarray, threshold: float, *, labels: np.ndarray | None = None,
                          val_scores: np.ndarray | None = None) -> bytes:
     """Histogram of anomaly scores (normal vs abnormal when labelled) with the threshold line."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.4))
     s = np.asarray(scores, float)
     hi = np.percentile(s, 99.5)
@@ -108,6 +136,7 @@ def plot_error_histogram(scores: np.ndarray, threshold: float, *, labels: np.nda
 
 def plot_roc(y: np.ndarray, scores_by_model: Mapping[str, np.ndarray]) -> bytes:
     """ROC curves (positive class = anomaly) with the AUROC in the legend."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     for name, s in scores_by_model.items():
         fpr, tpr, _ = roc_curve(y, s)
@@ -136,34 +165,52 @@ def _pick_examples(scores: np.ndarray, threshold: float, labels: np.ndarray | No
     return picks[:n]
 
 
-def write_beats_report(out_dir: str | Path, detector: Any, X: np.ndarray, scores: np.ndarray, *,
+def beat_report_figures(detector: Any, X: np.ndarray, scores: np.ndarray, *,
+                        labels: np.ndarray | None = None) -> dict[str, bytes]:
+    """The report's PNGs by file name.
+
+    ``reconstructions.png`` and ``score_histogram.png``, plus ``roc.png`` when ``labels`` are
+    given. Arguments as :func:`render_beat_report`.
+    """
+    thr = float(detector.threshold_)
+    recon = detector.reconstruct(X) if hasattr(detector, "reconstruct") else None
+    picks = _pick_examples(scores, thr, labels)
+    figures = {
+        "reconstructions.png": plot_reconstructions(X, recon, scores, thr, picks, labels=labels),
+        "score_histogram.png": plot_error_histogram(
+            scores, thr, labels=labels, val_scores=getattr(detector, "val_scores_", None)),
+    }
+    if labels is not None:
+        figures["roc.png"] = plot_roc(labels, {detector.describe()["name"]: scores})
+    return figures
+
+
+def render_beat_report(detector: Any, X: np.ndarray, scores: np.ndarray, *,
                        labels: np.ndarray | None = None, source: str = "",
                        title: str = "ECG beat anomaly report",
-                       extra_meta: Mapping[str, Any] | None = None) -> Path:
-    """Write ``reconstructions.png``, ``score_histogram.png`` (+ ``roc.png``) and ``report.html``.
+                       extra_meta: Mapping[str, Any] | None = None,
+                       figures: Mapping[str, bytes] | None = None) -> str:
+    """The self-contained HTML report (figures embedded) of scored beats.
 
     Parameters
     ----------
-    out_dir : path
-        Output folder (created).
     detector : fitted detector
         Gives ``threshold_``, ``val_scores_``, ``describe()`` and (autoencoders) ``reconstruct``.
     X, scores : ndarray
         The beats scored and their anomaly scores.
     labels : ndarray, optional
         1 = anomaly; adds metrics, the ROC curve and per-class histograms.
+    source, title, extra_meta
+        Shown in the report's header table.
+    figures : mapping, optional
+        :func:`beat_report_figures` output, when the caller already made it (to also save the
+        PNGs without drawing them twice).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    figs = dict(figures) if figures is not None else beat_report_figures(detector, X, scores,
+                                                                         labels=labels)
     thr = float(detector.threshold_)
     flags = scores >= thr
-    recon = detector.reconstruct(X) if hasattr(detector, "reconstruct") else None
-    picks = _pick_examples(scores, thr, labels)
-    png_rec = plot_reconstructions(X, recon, scores, thr, picks, labels=labels)
-    (out / "reconstructions.png").write_bytes(png_rec)
-    png_hist = plot_error_histogram(scores, thr, labels=labels,
-                                    val_scores=getattr(detector, "val_scores_", None))
-    (out / "score_histogram.png").write_bytes(png_hist)
+    has_recon = hasattr(detector, "reconstruct")
     desc = detector.describe()
     summary = (f"{int(flags.sum())} of {len(scores)} beats flagged as anomalous "
                f"(score >= threshold {thr:.4g}, strategy '{desc['threshold_strategy']}').")
@@ -171,23 +218,39 @@ def write_beats_report(out_dir: str | Path, detector: Any, X: np.ndarray, scores
                         "more abnormal. " + DISCLAIMER)]
     if labels is not None:
         rep = binary_report(labels, flags.astype(int), scores, positive_class="anomaly")
-        png_roc = plot_roc(labels, {desc["name"]: scores})
-        (out / "roc.png").write_bytes(png_roc)
         sections.append(Section("Metrics (positive class = anomaly)",
                                 table=[{k: v for k, v in rep.to_dict().items()}],
-                                images=[("ROC curve", png_roc)]))
+                                images=[("ROC curve", figs["roc.png"])]))
     sections.append(Section(
         "Why beats were flagged",
         text="Each panel shows a beat (red = flagged, blue = not flagged) with the autoencoder's "
         "reconstruction (dashed). Shaded: where the reconstruction error is at least half the "
         "beat's largest error - the part of the beat the model of normal beats could not "
-        "explain." if recon is not None else "This detector has no reconstruction to show.",
-        images=[("Beats vs reconstruction", png_rec)]))
+        "explain." if has_recon else "This detector has no reconstruction to show.",
+        images=[("Beats vs reconstruction", figs["reconstructions.png"])]))
     sections.append(Section("Score distribution", images=[
         ("Anomaly scores with the decision threshold; the outline shows the validation-normal "
-         "scores the threshold was chosen on", png_hist)]))
+         "scores the threshold was chosen on", figs["score_histogram.png"])]))
     sections.append(Section("Model", table=[{"field": k, "value": v} for k, v in desc.items()
                                             if k not in ("members", "label_convention")]))
     meta = {"source": source, "beats": len(scores), "beat length": X.shape[1],
             "detector": desc["name"], **(extra_meta or {})}
-    return write_html_report(out / "report.html", title, sections, meta=meta)
+    return render_html(title, sections, meta=meta)
+
+
+def write_beat_report(out_dir: str | Path, detector: Any, X: np.ndarray, scores: np.ndarray,
+                      **kwargs: Any) -> Path:
+    """Save :func:`beat_report_figures` and :func:`render_beat_report` into ``out_dir``.
+
+    Writes the PNGs and ``report.html`` into the folder the caller chose (created); returns the
+    HTML path. ``kwargs`` as :func:`render_beat_report`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = beat_report_figures(detector, X, scores, labels=kwargs.get("labels"))
+    for name, png in figures.items():
+        (out / name).write_bytes(png)
+    html = render_beat_report(detector, X, scores, figures=figures, **kwargs)
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -3,7 +3,11 @@
 :func:`preprocess` runs the signal stages once; :func:`analyze_record` adds beat scoring (the
 MIT-BIH beat model: autoencoder morphology + RR context) and rhythm (rates, pauses, AF-like
 irregularity, ectopic burden) and returns :class:`Findings`, whose :meth:`Findings.to_dict` is
-the stable ``findings.json`` schema of DESIGN.md.
+the stable ``findings.json`` schema (see the findings.json schema in docs/ARCHITECTURE.md).
+
+:func:`analyze_record` reads as its stages, each a function of its own: :func:`preprocess`,
+:func:`score_beats`, :func:`assess_rhythm`, :func:`summarise_rhythm` and
+:func:`describe_models`.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from cardioclarity import DISCLAIMER
 from cardioclarity.ecg.records.io import Record
 from cardioclarity.ecg.records.processing import Quality, assess_quality, ecg_clean, ecg_peaks
 from cardioclarity.ecg.records.rhythm import (
+    DEFAULT_RHYTHM_MODEL,
     RhythmModel,
     heart_rate_trend,
     irregular_episodes,
-    load_rhythm_model,
     rate_episodes,
     rr_intervals,
     rr_stats,
@@ -29,8 +33,10 @@ from cardioclarity.ecg.records.rhythm import (
 )
 from cardioclarity.ecg.records.scoring import BeatScores, RecordBeatModel, WindowConfig
 from cardioclarity.errors import InvalidInputError
+from cardioclarity.validation import to_jsonable
 
-__all__ = ["Findings", "Prepared", "analyze_record", "preprocess"]
+__all__ = ["Findings", "Prepared", "analyze_record", "assess_rhythm", "describe_models",
+           "preprocess", "score_beats", "summarise_rhythm"]
 
 
 @dataclass
@@ -90,7 +96,8 @@ def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepare
 class Findings:
     """Everything :func:`analyze_record` found in one record.
 
-    ``to_dict()`` is the stable ``findings.json`` schema (see DESIGN.md and the README):
+    ``to_dict()`` is the stable ``findings.json`` schema (see the findings.json schema in
+    docs/ARCHITECTURE.md, and the README):
     ``sampling_rate, lead, duration_s, beats[{sample, time_s, score, is_anomaly, finding,
     morphology_score, rr_score}], rhythm{irregularity_score, irregular, heart_rate_bpm{...},
     rr{...}, episodes[{type, start_s, end_s, ...}], ectopic_burden{...}}, quality{...},
@@ -116,6 +123,7 @@ class Findings:
 
     @property
     def n_beats(self) -> int:
+        """Number of R-peaks found in usable signal."""
         return int(self.peaks.size)
 
     def beats(self) -> list[dict]:
@@ -146,29 +154,15 @@ class Findings:
             "duration_s": round(float(self.duration_s), 3),
             "n_beats": self.n_beats,
             "beats": self.beats(),
-            "rhythm": _jsonable(self.rhythm),
+            "rhythm": to_jsonable(self.rhythm),
             "quality": self.quality.to_dict(),
-            "model": _jsonable(self.model),
+            "model": to_jsonable(self.model),
             "disclaimer": DISCLAIMER,
         }
 
     def episodes(self) -> list[dict]:
+        """The rhythm episodes (rate, pause, irregular rhythm, ectopic runs), by start time."""
         return list(self.rhythm.get("episodes", []))
-
-
-def _jsonable(obj):
-    """Replace NaN/inf by None and numpy scalars by Python ones (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 def _resolve_beat_model(detector) -> RecordBeatModel | None:
@@ -216,93 +210,149 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     -------
     Findings
     """
+    _check_inputs(record, adaptive)
+    clock = _Clock()
+    fs, n = record.fs, record.signal.size
+    prep = preprocess(record, peak_method=peak_method)
+    clock.lap("preprocess_s")
+    bm = _resolve_beat_model(detector)
+    scores, used_adaptive = score_beats(prep, fs, bm, adaptive)
+    clock.lap("beats_s")
+    rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else RhythmModel.load(rhythm_model)
+    windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
+    if scores is not None:
+        scores = scores.without_rr(_in_episodes(prep.peaks, fs, windows["episodes"]))
+    clock.lap("rhythm_s")
+    rhythm = summarise_rhythm(prep, fs, n / fs, scores, windows, rm)
+    t_hr, bpm = heart_rate_trend(prep.peaks, fs, valid=prep.rr_valid)
+    model = describe_models(bm, rm, adaptive=adaptive, used_adaptive=used_adaptive,
+                            window_s=window_s, step_s=step_s, peak_method=peak_method)
+    return Findings(record=record.name, sampling_rate=fs, lead=record.lead, leads=record.leads,
+                    duration_s=n / fs, peaks=prep.peaks, beat_scores=scores, rhythm=rhythm,
+                    quality=prep.quality, model=model, prepared=prep, hr_trend=(t_hr, bpm),
+                    windows={k: windows[k] for k in ("start_s", "probability", "window_s")},
+                    timings=clock.total(), beat_model=bm)
+
+
+class _Clock:
+    """Stage timings of one analysis (``Findings.timings``: seconds per stage and in total)."""
+
+    def __init__(self) -> None:
+        self.t0 = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
+
+    def total(self) -> dict[str, float]:
+        return {**self.laps, "total_s": time.perf_counter() - self.t0}
+
+
+def _check_inputs(record: Record, adaptive: bool | str) -> None:
+    """Refuse what is not a :class:`Record` and an ``adaptive`` other than "auto"/True/False."""
     if not isinstance(record, Record):
         raise InvalidInputError(f"analyze_record needs a Record (from read_record), got "
                                 f"{type(record).__name__}.")
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    fs = record.fs
-    prep = preprocess(record, peak_method=peak_method)
-    timings["preprocess_s"] = time.perf_counter() - t0
-    peaks = prep.peaks
-    n = record.signal.size
-    duration = n / fs
-
-    # --- beats: morphology (+ RR context) for every beat
-    t1 = time.perf_counter()
-    bm = _resolve_beat_model(detector)
-    scores = None
     if adaptive not in ("auto", True, False):
         raise InvalidInputError(f"adaptive must be 'auto', True or False, got {adaptive!r}.")
-    used_adaptive = False
-    if bm is not None and peaks.size:
-        try:
-            scores = bm.score(prep.clean, peaks, fs, rr_valid=prep.rr_valid,
-                              adaptive=bool(adaptive))
-            used_adaptive = bool(adaptive)
-        except InvalidInputError:
-            if adaptive is True:
-                raise
-            # "auto": too few regular beats to calibrate on; the global model still applies.
-            scores = bm.score(prep.clean, peaks, fs, rr_valid=prep.rr_valid, adaptive=False)
-    timings["beats_s"] = time.perf_counter() - t1
 
-    # --- rhythm: irregularity on normal-to-normal intervals. Intervals that touch a beat of
-    # abnormal morphology are left out (Holter practice): frequent ventricular ectopics make
-    # sinus rhythm look irregular, AF stays irregular without them.
-    t2 = time.perf_counter()
-    rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else load_rhythm_model(rhythm_model)
+
+def score_beats(prep: Prepared, fs: float, beat_model: RecordBeatModel | None,
+                adaptive: bool | str) -> tuple[BeatScores | None, bool]:
+    """Morphology (+ RR context) score of every beat, and whether patient adaptation was used.
+
+    ``adaptive="auto"`` falls back to the global model when the record has too few regular beats
+    to calibrate on; ``True`` raises then. Returns ``(None, False)`` without a beat model or
+    beats.
+    """
+    if beat_model is None or not prep.peaks.size:
+        return None, False
+    kw = dict(rr_valid=prep.rr_valid)
+    try:
+        return beat_model.score(prep.clean, prep.peaks, fs, adaptive=bool(adaptive), **kw), \
+            bool(adaptive)
+    except InvalidInputError:
+        if adaptive is True:
+            raise
+        return beat_model.score(prep.clean, prep.peaks, fs, adaptive=False, **kw), False
+
+
+def assess_rhythm(prep: Prepared, fs: float, n_samples: int, scores: BeatScores | None,
+                  rhythm_model: RhythmModel, *, window_s: float, step_s: float) -> dict:
+    """Irregularity (AF-like) probability per sliding window and the irregular episodes.
+
+    Irregularity is judged on normal-to-normal intervals: intervals that touch a beat of abnormal
+    morphology are left out (Holter practice), because frequent ventricular ectopics make sinus
+    rhythm look irregular while AF stays irregular without them. Windows mostly in unusable
+    signal carry no rhythm evidence and get probability 0.
+
+    Returns
+    -------
+    dict
+        ``start_s``, ``probability`` (per window), ``window_s`` and ``episodes``
+        (``irregular_rhythm`` episodes).
+    """
+    duration = n_samples / fs
     nn_valid = prep.rr_valid.copy()
     if scores is not None and nn_valid.size:
         ectopic = scores.morphology >= 1.0
         nn_valid &= ~(ectopic[:-1] | ectopic[1:])
-    starts, F = window_features(peaks, fs, prep.clean, window_s=window_s, step_s=step_s,
-                                valid=nn_valid, n_samples=n)
-    # Windows mostly in unusable signal carry no rhythm evidence.
+    starts, F = window_features(prep.peaks, fs, prep.clean, window_s=window_s, step_s=step_s,
+                                valid=nn_valid, n_samples=n_samples)
     usable_frac = np.array([prep.usable[int(s * fs):int(min(s + window_s, duration) * fs)].mean()
                             for s in starts])
-    proba = rm.predict_proba(F)
-    proba = np.where(usable_frac >= 0.5, proba, 0.0)
-    irregular = irregular_episodes(starts, proba, rm.threshold_, window_s, duration)
-    in_irregular = np.zeros(peaks.size, dtype=bool)
-    for ep in irregular:
-        in_irregular |= (peaks >= ep["start_s"] * fs) & (peaks <= ep["end_s"] * fs)
-    if scores is not None:
-        scores = scores.without_rr(in_irregular)
-    timings["rhythm_s"] = time.perf_counter() - t2
+    proba = np.where(usable_frac >= 0.5, rhythm_model.predict_proba(F), 0.0)
+    episodes = irregular_episodes(starts, proba, rhythm_model.threshold_, window_s, duration)
+    return {"start_s": starts, "probability": proba, "window_s": window_s, "episodes": episodes}
 
+
+def _in_episodes(peaks: np.ndarray, fs: float, episodes: list[dict]) -> np.ndarray:
+    """Beats inside any of ``episodes`` (their RR context is ignored: the episode covers it)."""
+    inside = np.zeros(peaks.size, dtype=bool)
+    for ep in episodes:
+        inside |= (peaks >= ep["start_s"] * fs) & (peaks <= ep["end_s"] * fs)
+    return inside
+
+
+def summarise_rhythm(prep: Prepared, fs: float, duration: float, scores: BeatScores | None,
+                     windows: dict, rhythm_model: RhythmModel) -> dict:
+    """The ``rhythm`` object of ``findings.json``: irregularity, rates, RR statistics, episodes
+    (rate, pause, irregular rhythm, ectopic runs, by start time) and the ectopic burden."""
+    peaks, proba, irregular = prep.peaks, windows["probability"], windows["episodes"]
     rr, _ = rr_intervals(peaks, fs)
     stats = rr_stats(rr[prep.rr_valid]) if rr.size else rr_stats([])
-    t_hr, bpm = heart_rate_trend(peaks, fs, valid=prep.rr_valid)
+    _, bpm = heart_rate_trend(peaks, fs, valid=prep.rr_valid)
     episodes = rate_episodes(peaks, fs, valid=prep.rr_valid) + irregular
     if scores is not None:
         episodes += _ectopic_runs(peaks, fs, scores)
     episodes.sort(key=lambda e: (e["start_s"], e["type"]))
-    burden = _burden(scores, peaks.size)
-    rhythm = {
+    return {
         "irregularity_score": float(proba.max()) if proba.size else 0.0,
         "irregular": bool(irregular),
         "irregular_fraction": round(sum(e["end_s"] - e["start_s"] for e in irregular)
                                     / duration, 4) if duration else 0.0,
-        "threshold": float(rm.threshold_),
+        "threshold": float(rhythm_model.threshold_),
         "heart_rate_bpm": {"mean": stats["mean_bpm"], "min": stats["min_bpm"],
                            "max": stats["max_bpm"],
                            "median": float(np.nanmedian(bpm)) if np.isfinite(bpm).any() else None},
         "rr": {k: stats[k] for k in ("n_intervals", "mean_rr_ms", "sdnn_ms", "rmssd_ms", "pnn50")},
         "episodes": episodes,
-        "ectopic_burden": burden,
+        "ectopic_burden": _burden(scores, peaks.size),
     }
-    model = {"beats": bm.describe() if bm is not None else None, "adaptive": used_adaptive,
-             "adaptive_requested": adaptive,
-             "rhythm": {"name": Path(str(rm.meta.get("path", "rhythm-cinc2017"))).stem,
-                        "threshold": float(rm.threshold_), "window_s": window_s, "step_s": step_s},
-             "peak_method": peak_method}
-    timings["total_s"] = time.perf_counter() - t0
-    return Findings(record=record.name, sampling_rate=fs, lead=record.lead, leads=record.leads,
-                    duration_s=duration, peaks=peaks, beat_scores=scores, rhythm=rhythm,
-                    quality=prep.quality, model=model, prepared=prep, hr_trend=(t_hr, bpm),
-                    windows={"start_s": starts, "probability": proba, "window_s": window_s},
-                    timings=timings, beat_model=bm)
+
+
+def describe_models(beat_model: RecordBeatModel | None, rhythm_model: RhythmModel, *,
+                    adaptive: bool | str, used_adaptive: bool, window_s: float, step_s: float,
+                    peak_method: str) -> dict:
+    """The ``model`` object of ``findings.json``: which models and settings made the findings."""
+    return {"beats": beat_model.describe() if beat_model is not None else None,
+            "adaptive": used_adaptive, "adaptive_requested": adaptive,
+            "rhythm": {"name": rhythm_model.card.get("name", DEFAULT_RHYTHM_MODEL),
+                       "threshold": float(rhythm_model.threshold_), "window_s": window_s,
+                       "step_s": step_s},
+            "peak_method": peak_method}
 
 
 def _ectopic_runs(peaks: np.ndarray, fs: float, scores: BeatScores, min_beats: int = 3

@@ -3,6 +3,10 @@
 One function, :func:`read_record`, returns a :class:`Record` holding one lead as a 1-D float
 array in physical units (mV where the file says so), its sampling rate, the names of all leads,
 and the reference beat/rhythm annotations when the record has them (WFDB ``.atr``/``.qrs``).
+All knowledge of ECG formats lives here: WFDB (from files or uploaded ``{filename: bytes}``,
+whatever name the header arrives under), CSV/TXT, EDF and a JSON signal
+``{"signal": [...], "fs": 360, "lead": "MLII"}``. Uploads are recognised by their content
+(:func:`cardioclarity.sniff.sniff`), not by their names.
 
 Everything a user can get wrong raises a :class:`~cardioclarity.errors.CardioClarityError`
 subclass naming what was expected, what came and how to fix it: a missing ``.dat``, a truncated
@@ -13,19 +17,23 @@ empty or all-NaN signal.
 from __future__ import annotations
 
 import io
+import json
 import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from cardioclarity.errors import (
     InputFileNotFoundError,
     InvalidInputError,
+    MissingDataFileError,
     UnsupportedFormatError,
 )
+from cardioclarity.sniff import describe_kind, sniff
+from cardioclarity.validation import check_finite_matrix, check_fs
 
 __all__ = ["MIN_FS", "Annotations", "Record", "read_record", "select_lead"]
 
@@ -146,21 +154,6 @@ def select_lead(leads: list[str], lead: str | int | None) -> int:
                             f"{', '.join(leads)}.", hint="pass --lead with one of these names.")
 
 
-def _check_fs(fs: float | None, source: str) -> float:
-    if fs is None:
-        raise InvalidInputError(f"The sampling rate of {source} is unknown.",
-                                hint="pass it explicitly (--fs HZ, or fs=... in Python).")
-    try:
-        fs = float(fs)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"Sampling rate must be a number in Hz, got {fs!r}.") from None
-    if not np.isfinite(fs) or fs < MIN_FS:
-        raise InvalidInputError(
-            f"Sampling rate {fs:g} Hz of {source} is below the minimum of {MIN_FS:g} Hz: the QRS "
-            "complex cannot be resolved.", hint="use a recording sampled at >= 100 Hz (or check --fs).")
-    return fs
-
-
 def _check_signal(sig: np.ndarray, source: str) -> np.ndarray:
     sig = np.asarray(sig, dtype=np.float64).ravel()
     if sig.size == 0:
@@ -200,7 +193,7 @@ def _read_wfdb(base: Path, lead, name: str | None) -> Record:
                 hint="upload/copy the .dat (or .mat) file together with the .hea file.")
     idx = select_lead(leads, lead)
     _check_wfdb_size(header, hea.parent, idx)
-    fs = _check_fs(header.fs, f"'{hea.name}'")
+    fs = check_fs(header.fs, minimum=MIN_FS, source=f"'{hea.name}'")
     try:
         rec = wfdb.rdrecord(str(base), channels=[idx], physical=True)
     except Exception as exc:
@@ -285,7 +278,7 @@ def _parse_text(data: bytes, source: str) -> tuple[np.ndarray, list[str]]:
 
 def _read_text(data: bytes, source: str, name: str, lead, fs, fmt: str) -> Record:
     arr, names = _parse_text(data, source)
-    fs = _check_fs(fs, source)
+    fs = check_fs(fs, minimum=MIN_FS, source=source)
     idx = select_lead(names, lead)
     sig = _check_signal(arr[:, idx], source)
     return Record(signal=sig, fs=fs, lead=names[idx], leads=names, name=name,
@@ -306,7 +299,7 @@ def _read_edf(path: Path, lead, name: str) -> Record:
                                 hint="the file may be truncated; re-export it.") from exc
     leads = [s.strip() for s in rec.sig_name]
     idx = select_lead(leads, lead)
-    fs = _check_fs(rec.fs, f"'{path.name}'")
+    fs = check_fs(rec.fs, minimum=MIN_FS, source=f"'{path.name}'")
     sig = _check_signal(rec.p_signal[:, idx], f"'{path.name}'")
     return Record(signal=sig, fs=fs, lead=leads[idx], leads=leads, name=name,
                   units=(rec.units or [""])[idx] or "", meta={"format": "edf", "n_leads": len(leads)})
@@ -332,19 +325,90 @@ def _check_edf_size(path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# JSON signal
+# --------------------------------------------------------------------------------------------
+_JSON_HINT = 'send {"signal": [...], "fs": 360, "lead": "MLII"}.'
+
+
+def _read_json(data: bytes, source: str, name: str, lead, fs) -> Record:
+    """One lead sent as JSON ``{"signal": [...], "fs": 360, "lead": "MLII"}``.
+
+    ``fs`` and ``lead`` given as arguments win over the JSON fields; the lead name defaults to
+    "ECG". An integer ``lead`` selects the only lead (0).
+    """
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidInputError(f"{source} is not valid JSON ({type(exc).__name__}).",
+                                hint="check the JSON syntax.") from None
+    if not isinstance(doc, dict) or "signal" not in doc:
+        raise InvalidInputError("The JSON signal must be an object with a 'signal' list.",
+                                hint=_JSON_HINT)
+    if not isinstance(doc["signal"], list):
+        raise InvalidInputError("The JSON field 'signal' must be a list of numbers.",
+                                hint=_JSON_HINT)
+    samples = check_finite_matrix(doc["signal"], "JSON field 'signal'", dtype=np.float64,
+                                  hint=_JSON_HINT)
+    if samples.shape[0] != 1:
+        raise InvalidInputError(f"The JSON field 'signal' must be a flat list of numbers (one "
+                                f"lead), got {samples.shape[0]} rows.", hint=_JSON_HINT)
+    rate = check_fs(fs if fs is not None else doc.get("fs"),
+                    "fs" if fs is not None else "JSON field fs", minimum=MIN_FS, source=source,
+                    hint=None if fs is not None or doc.get("fs") is not None else _JSON_HINT)
+    lead_name = str(lead if isinstance(lead, str) else doc.get("lead") or "ECG")[:64] or "ECG"
+    select_lead([lead_name], lead if isinstance(lead, int) else None)  # an index must be 0
+    return Record(signal=_check_signal(samples[0], source), fs=rate, lead=lead_name,
+                  leads=[lead_name], name=name, meta={"format": "json", "n_leads": 1})
+
+
+# --------------------------------------------------------------------------------------------
+# WFDB uploads: which files a header needs
+# --------------------------------------------------------------------------------------------
+def _wfdb_needs(header: bytes) -> tuple[str, list[str]]:
+    """Record name and the signal files a WFDB header refers to (none for multi-segment)."""
+    lines = [ln.strip() for ln in header.decode("utf-8", "replace").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    record_line = lines[0].split()
+    record, nsig = record_line[0].split("/")[0], int(record_line[1])
+    if "/" in record_line[0]:
+        return record, []  # multi-segment: the segments are headers themselves, checked by wfdb
+    files: list[str] = []
+    for line in lines[1:1 + nsig]:
+        fname = line.split()[0]
+        if fname != "~" and PurePosixPath(fname).name not in files:
+            files.append(PurePosixPath(fname).name)
+    return record, files
+
+
+def _wfdb_upload(files: dict[str, bytes], header_name: str) -> tuple[str, dict[str, bytes]]:
+    """The upload with its header named ``<record>.hea``; raises when data files are missing.
+
+    The header may arrive under any name (a raw request body is called "upload"): the record
+    name comes from the header's first line.
+    """
+    try:
+        record, needed = _wfdb_needs(files[header_name])
+    except (IndexError, ValueError):  # not a parseable header: wfdb's reader says why
+        return Path(header_name).stem, dict(files)
+    files = dict(files)
+    files[f"{record}.hea"] = files.pop(header_name)
+    missing = [f for f in needed if f not in files]
+    if missing:
+        raise MissingDataFileError(
+            f"The WFDB header of record '{record}' refers to "
+            f"{', '.join(repr(m) for m in missing)}, which "
+            f"{'was' if len(missing) == 1 else 'were'} not uploaded.",
+            hint="send the header together with its data files (multipart with several files, "
+            "or one zip).")
+    return record, files
+
+
+# --------------------------------------------------------------------------------------------
 # dispatch
 # --------------------------------------------------------------------------------------------
-_FORMATS = ("auto", "wfdb", "csv", "txt", "edf")
-
-
-def _sniff(data: bytes) -> str:
-    head = data[:256]
-    if head[:8] == b"0       ":
-        return "edf"
-    if head[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"PK\x03\x04") or head[:4] == b"%PDF" or \
-            b"\x00" in head[:64]:
-        return "binary"
-    return "csv"
+_FORMATS = ("auto", "wfdb", "csv", "txt", "edf", "json")
+#: What :func:`cardioclarity.sniff.sniff` kinds mean to this reader.
+_SNIFFED = {"edf": "edf", "json": "json", "text": "csv", "wfdb-header": "wfdb"}
 
 
 def read_record(source: str | Path | bytes | Mapping[str, bytes], *, lead: str | int | None = None,
@@ -356,17 +420,22 @@ def read_record(source: str | Path | bytes | Mapping[str, bytes], *, lead: str |
     source : path, bytes or mapping
         - a path to a WFDB record (``.hea`` file or the base name without extension; ``.dat`` or
           ``.mat`` signal files beside it), a ``.csv``/``.txt`` signal table, or an ``.edf`` file;
-        - raw ``bytes`` of a CSV/TXT signal table (needs ``fs``) or of an EDF file;
+        - raw ``bytes`` of a CSV/TXT signal table (needs ``fs``), of an EDF file or of a JSON
+          signal ``{"signal": [...], "fs": 360, "lead": "MLII"}``;
         - a mapping ``{filename: bytes}`` of uploaded files, e.g. ``{"100.hea": ..., "100.dat":
-          ..., "100.atr": ...}`` or a ``.hea`` + ``.mat`` pair, or a single CSV/EDF file.
+          ..., "100.atr": ...}`` or a ``.hea`` + ``.mat`` pair (the header is recognised by its
+          content, under any name), or a single CSV/EDF/JSON file.
     lead : str or int, optional
-        Lead name (case-insensitive) or 0-based index; default MLII / II / ECG / I / first ECG channel.
+        Lead name (case-insensitive) or 0-based index; default MLII / II / ECG / I / first ECG
+        channel. For a JSON signal, the name of its one lead (default: its "lead" field, else
+        "ECG").
     fs : float, optional
-        Sampling rate in Hz; required for CSV/TXT (they carry none), ignored for WFDB/EDF.
-    fmt : {"auto", "wfdb", "csv", "txt", "edf"}
+        Sampling rate in Hz; required for CSV/TXT (they carry none), optional for JSON (default:
+        its "fs" field), ignored for WFDB/EDF.
+    fmt : {"auto", "wfdb", "csv", "txt", "edf", "json"}
         Format; "auto" decides by extension, then by content.
     name : str, optional
-        Record name for reports (default: the file stem).
+        Record name for reports (default: the file stem, or the WFDB header's record name).
 
     Returns
     -------
@@ -379,22 +448,17 @@ def read_record(source: str | Path | bytes | Mapping[str, bytes], *, lead: str |
     UnsupportedFormatError
         The input is none of the supported formats.
     InvalidInputError
-        Empty/all-NaN/truncated signal, unknown or < 100 Hz sampling rate, unknown lead.
+        Empty/all-NaN/truncated signal, unknown or < 100 Hz sampling rate, unknown lead, JSON
+        that is not a signal object; a WFDB upload without the data files its header names
+        (``kind="missing-data-file"``).
     """
     if fmt not in _FORMATS:
         raise InvalidInputError(f"Unknown record format '{fmt}'; valid options: {', '.join(_FORMATS)}.")
     if isinstance(source, Mapping):
         return _read_uploaded(source, lead=lead, fs=fs, fmt=fmt, name=name)
     if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-        kind = fmt if fmt != "auto" else _sniff(data)
-        if kind == "edf":
-            return _read_uploaded({f"{name or 'upload'}.edf": data}, lead=lead, fs=fs, fmt=fmt, name=name)
-        if kind in ("csv", "txt"):
-            return _read_text(data, "the uploaded signal", name or "upload", lead, fs, kind)
-        raise UnsupportedFormatError(
-            "The uploaded bytes are not a CSV/TXT signal table or an EDF file.",
-            hint="upload WFDB files as {filename: bytes} (.hea + .dat/.mat), or a CSV with --fs.")
+        return _read_uploaded({"upload": bytes(source)}, lead=lead, fs=fs, fmt=fmt, name=name,
+                              raw=True)
     path = Path(source)
     suffix = path.suffix.lower()
     kind = fmt
@@ -405,6 +469,8 @@ def read_record(source: str | Path | bytes | Mapping[str, bytes], *, lead: str |
             kind = "csv"
         elif suffix in (".edf", ".rec"):
             kind = "edf"
+        elif suffix == ".json":
+            kind = "json"
         elif not path.exists() and Path(f"{path}.hea").exists():
             kind = "wfdb"
         elif not path.exists():
@@ -413,7 +479,7 @@ def read_record(source: str | Path | bytes | Mapping[str, bytes], *, lead: str |
         else:
             raise UnsupportedFormatError(
                 f"'{path.name}' has an unknown extension '{suffix}'; expected a WFDB record "
-                "(.hea + .dat/.mat), .csv/.txt (with --fs) or .edf.",
+                "(.hea + .dat/.mat), .csv/.txt (with --fs), .edf or .json.",
                 hint="convert the file, or pass fmt= explicitly.")
     if kind == "wfdb":
         base = path.with_suffix("") if suffix in (".hea", ".dat", ".mat", ".atr") else path
@@ -422,36 +488,51 @@ def read_record(source: str | Path | bytes | Mapping[str, bytes], *, lead: str |
         raise InputFileNotFoundError(f"Input '{path}' does not exist.", hint="check the path.")
     if kind == "edf":
         return _read_edf(path, lead, name or path.stem)
+    if kind == "json":
+        return _read_json(path.read_bytes(), f"'{path.name}'", name or path.stem, lead, fs)
     return _read_text(path.read_bytes(), f"'{path.name}'", name or path.stem, lead, fs, kind)
 
 
-def _read_uploaded(files: Mapping[str, bytes], *, lead, fs, fmt: str, name: str | None) -> Record:
-    """Read a record from uploaded ``{filename: bytes}`` (the web backend's door)."""
+def _read_uploaded(files: Mapping[str, bytes], *, lead, fs, fmt: str, name: str | None,
+                   raw: bool = False) -> Record:
+    """Read a record from uploaded ``{filename: bytes}`` (or raw bytes, named "upload")."""
     if not files:
         raise InvalidInputError("No files were uploaded.", hint="upload a .hea + .dat/.mat pair or a CSV.")
     clean = {Path(str(k)).name: bytes(v) for k, v in files.items()}  # never trust client paths
-    heads = [k for k in clean if k.lower().endswith(".hea")]
+    sniffed = {k: _kind_of(k, v) for k, v in clean.items()}
+    heads = [k for k in clean if k.lower().endswith(".hea") or sniffed[k] == "wfdb-header"]
     if heads or fmt == "wfdb":
         if not heads:
             raise InvalidInputError(f"WFDB upload without a .hea header (got {sorted(clean)}).",
                                     hint="upload the .hea file together with its .dat/.mat file.")
+        record, clean = _wfdb_upload(clean, heads[0])
         with tempfile.TemporaryDirectory(prefix="cc-upload-") as tmp:
             for k, v in clean.items():
                 (Path(tmp) / k).write_bytes(v)
-            rec = _read_wfdb(Path(tmp) / Path(heads[0]).stem, lead, name)
-        return rec
+            return _read_wfdb(Path(tmp) / record, lead, name)
     if len(clean) != 1:
         raise InvalidInputError(f"Expected one signal file or a WFDB set, got {sorted(clean)}.",
-                                hint="upload one CSV/EDF file, or .hea + .dat/.mat (+ .atr).")
+                                hint="upload one CSV/EDF/JSON file, or .hea + .dat/.mat (+ .atr).")
     (fname, data), = clean.items()
-    stem = name or Path(fname).stem
-    kind = fmt if fmt != "auto" else ("edf" if fname.lower().endswith(".edf") else _sniff(data))
+    stem = name or ("upload" if raw else Path(fname).stem)
+    source = "the uploaded signal" if raw else f"'{fname}'"
+    kind = fmt if fmt != "auto" else _SNIFFED.get(sniffed[fname], sniffed[fname])
     if kind == "edf":
         with tempfile.TemporaryDirectory(prefix="cc-upload-") as tmp:
             p = Path(tmp) / "upload.edf"
             p.write_bytes(data)
             return _read_edf(p, lead, stem)
+    if kind == "json":
+        return _read_json(data, source, stem, lead, fs)
     if kind in ("csv", "txt"):
-        return _read_text(data, f"'{fname}'", stem, lead, fs, kind)
-    raise UnsupportedFormatError(f"'{fname}' is not a supported ECG format.",
-                                 hint="upload a WFDB record (.hea + .dat/.mat), a CSV/TXT or an EDF file.")
+        return _read_text(data, source, stem, lead, fs, kind)
+    what = "The uploaded bytes are" if raw else f"'{fname}' is"
+    raise UnsupportedFormatError(
+        f"{what} {describe_kind(kind)}, not a supported ECG format.",
+        hint="upload a WFDB record (.hea + .dat/.mat), a CSV/TXT (with fs), an EDF or a JSON "
+        "signal.")
+
+
+def _kind_of(fname: str, data: bytes) -> str:
+    """Sniffed kind of an uploaded file (an ``.edf`` name wins: EDF headers vary in the wild)."""
+    return "edf" if fname.lower().endswith(".edf") else sniff(data)

@@ -21,6 +21,7 @@ from scipy import ndimage
 from scipy import signal as sps
 
 from cardioclarity.errors import InvalidInputError
+from cardioclarity.validation import check_fs
 
 __all__ = [
     "PEAK_METHODS",
@@ -35,18 +36,9 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------
-# argument checks
+# argument checks (sampling rates: cardioclarity.validation.check_fs, any positive rate, since
+# filters and windows scale with fs; only the readers insist on >= 100 Hz)
 # --------------------------------------------------------------------------------------------
-def _check_fs(fs: float, name: str = "fs") -> float:
-    try:
-        fs = float(fs)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a sampling rate in Hz, got {fs!r}.") from None
-    if not np.isfinite(fs) or fs <= 0:
-        raise InvalidInputError(f"{name} must be a positive sampling rate in Hz, got {fs}.")
-    return fs
-
-
 def _check_1d(x, name: str = "signal") -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
@@ -94,7 +86,7 @@ def resample_sig(x, fs: float, fs_target: float) -> np.ndarray:
     -------
     ndarray, shape (round(n * fs_target / fs),)
     """
-    fs, fs_target = _check_fs(fs), _check_fs(fs_target, "fs_target")
+    fs, fs_target = check_fs(fs), check_fs(fs_target, "fs_target")
     x = fill_gaps(_check_1d(x))
     if fs == fs_target:
         return x.copy()
@@ -130,7 +122,7 @@ def ecg_clean(x, fs: float, *, method: str = "cardioclarity", powerline: float |
     powerline : float or None
         Mains frequency to notch out (Hz); None skips the notch.
     """
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     x = fill_gaps(_check_1d(x))
     if method == "neurokit":
         import neurokit2 as nk
@@ -177,7 +169,7 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
     ndarray of int64
         Sorted sample indices of the R-peaks.
     """
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     x = fill_gaps(_check_1d(x))
     if method == "cardioclarity":
         return _peaks_cardioclarity(x, fs)
@@ -311,7 +303,7 @@ def segment_beats(x, peaks, fs: float, *, before_s: float = 0.25, after_s: float
     valid : ndarray of bool, shape (len(peaks),)
         False for peaks too close to the signal edges for a full window (those are skipped).
     """
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     x = fill_gaps(_check_1d(x))
     peaks = np.asarray(peaks, dtype=np.int64).ravel()
     if before_s < 0 or after_s <= 0:
@@ -401,7 +393,7 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
     flat_mv : float
         Amplitude below which a window is a flat line (in the signal's units, usually mV).
     """
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     x = _check_1d(x)
     wn = max(int(round(window_s * fs)), 1)
     nw = int(np.ceil(x.size / wn))

@@ -1,9 +1,14 @@
 """Figures and the self-contained HTML report of a record analysis.
 
+Every function here returns bytes or text; the caller decides where they go.
+
 - :func:`strip_png` — an ECG strip with R-peaks and flagged beats coloured by finding (web page);
-- :func:`write_record_report` — ``findings.json``-companion HTML + PNGs: strips, HR trend,
-  RR tachogram, Poincare plot, irregularity over time, findings table, flagged beats beside their
-  reconstruction. Every report carries the research-use disclaimer.
+- :func:`record_report_figures` — the report's PNGs by file name: strips, HR trend with
+  irregularity over time, RR tachogram and Poincare plot, flagged beats beside their
+  reconstruction;
+- :func:`render_record_report` — the ``findings.json``-companion HTML (figures embedded, findings
+  table, research-use disclaimer);
+- :func:`write_record_report` — both saved into a folder the caller names.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import numpy as np
 
 from cardioclarity.ecg.records.analyze import Findings
 from cardioclarity.ecg.records.io import Record
-from cardioclarity.reporting import Section, figure_to_png, pyplot, write_html_report
+from cardioclarity.reporting import Section, figure_to_png, pyplot, render_html
 
 plt = pyplot()  # Matplotlib on the headless Agg backend (imported with this module)
 
-__all__ = ["findings_table", "strip_png", "write_record_report"]
+__all__ = ["findings_table", "record_report_figures", "render_record_report", "strip_png",
+           "write_record_report"]
 
 #: Colours by finding, used consistently across figures.
 FINDING_COLORS = {"normal": "#2b6cb0", "premature": "#dd6b20", "abnormal_morphology": "#c53030",
@@ -288,41 +294,56 @@ def _summary(f: Findings) -> list[dict]:
     return rows
 
 
-def write_record_report(findings: Findings, record: Record, out_dir: str | Path, *,
-                        detector=None, n_strips: int = 4) -> Path:
-    """Write ``report.html`` (self-contained) and the PNG figures into ``out_dir``.
+def _report_detector(findings: Findings, detector):
+    """The beat detector whose reconstructions the report draws (default: the analysis's)."""
+    det = getattr(detector, "detector", detector)
+    if det is None and findings.beat_model is not None:
+        det = findings.beat_model.detector
+    return det
+
+
+def record_report_figures(findings: Findings, record: Record, *, detector=None,
+                          n_strips: int = 4) -> dict[str, bytes]:
+    """The report's PNGs by file name.
+
+    ``strip_1.png`` ... (10-s strips: the start of the record, then around findings),
+    ``heart_rate.png``, ``rr_poincare.png`` and, when beats were flagged, ``flagged_beats.png``.
+    Arguments as :func:`render_record_report`.
+    """
+    f = findings
+    figures = {f"strip_{k + 1}.png": strip_png(f, record, start_s=s)
+               for k, s in enumerate(_strip_starts(f, 10.0, n_strips))}
+    figures["heart_rate.png"] = _fig_hr(f)
+    figures["rr_poincare.png"] = _fig_rr(f)
+    beats = _fig_beats(f, _report_detector(f, detector))
+    if beats is not None:
+        figures["flagged_beats.png"] = beats
+    return figures
+
+
+def render_record_report(findings: Findings, record: Record, *, detector=None,
+                         n_strips: int = 4, figures: dict[str, bytes] | None = None) -> str:
+    """The self-contained HTML report (figures embedded) of a record analysis.
 
     Parameters
     ----------
     findings : Findings
     record : Record
-    out_dir : str or Path
+        The record the findings came from.
     detector : RecordBeatModel or beat detector, optional
         Draws the reconstructions of flagged beats; default: the model the analysis used.
     n_strips : int
         Number of 10-s strips (start of the record, then around findings).
-
-    Returns
-    -------
-    Path
-        The HTML report.
+    figures : dict, optional
+        :func:`record_report_figures` output, when the caller already made it (to also save the
+        PNGs without drawing them twice).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     f = findings
-    det = getattr(detector, "detector", detector)
-    if det is None and f.beat_model is not None:
-        det = f.beat_model.detector
-    strips = []
-    for s in _strip_starts(f, 10.0, n_strips):
-        png = strip_png(f, record, start_s=s)
-        strips.append((f"ECG strip {_hms(s)}: R-peaks coloured by finding", png))
-    for k, (_, png) in enumerate(strips):
-        (out / f"strip_{k + 1}.png").write_bytes(png)
-    hr = _fig_hr(f)
-    (out / "heart_rate.png").write_bytes(hr)
-    rr = _fig_rr(f)
-    (out / "rr_poincare.png").write_bytes(rr)
+    figs = figures if figures is not None else record_report_figures(
+        f, record, detector=detector, n_strips=n_strips)
+    starts = _strip_starts(f, 10.0, n_strips)
+    strips = [(f"ECG strip {_hms(s)}: R-peaks coloured by finding", figs[f"strip_{k + 1}.png"])
+              for k, s in enumerate(starts)]
     sections = [Section("Summary", table=_summary(f)),
                 Section("ECG strips", images=strips,
                         text="Blue: normal beats; orange: premature (RR context); red: abnormal "
@@ -330,13 +351,12 @@ def write_record_report(findings: Findings, record: Record, out_dir: str | Path,
     table = findings_table(f)
     sections.append(Section("Findings", table=table) if table else
                     Section("Findings", text="No rhythm episode and no unusable stretch found."))
-    sections.append(Section("Heart rate and rhythm", images=[("Heart-rate trend, episodes and "
-                                                              "irregularity score", hr),
-                                                             ("RR tachogram and Poincare plot", rr)]))
-    beats = _fig_beats(f, det)
-    if beats is not None:
-        (out / "flagged_beats.png").write_bytes(beats)
-        sections.append(Section("Flagged beats", images=[("Most abnormal flagged beats", beats)],
+    sections.append(Section("Heart rate and rhythm", images=[
+        ("Heart-rate trend, episodes and irregularity score", figs["heart_rate.png"]),
+        ("RR tachogram and Poincare plot", figs["rr_poincare.png"])]))
+    if "flagged_beats.png" in figs:
+        sections.append(Section("Flagged beats",
+                                images=[("Most abnormal flagged beats", figs["flagged_beats.png"])],
                                 text="Each beat (coloured) beside the autoencoder's reconstruction "
                                      "(dashed) and the record's typical beat (grey); the shaded "
                                      "area is the reconstruction error."))
@@ -344,5 +364,21 @@ def write_record_report(findings: Findings, record: Record, out_dir: str | Path,
     meta = {"record": f.record, "beat model": (m.get("beats") or {}).get("name", "none"),
             "patient-adaptive": m.get("adaptive"), "rhythm model": m["rhythm"]["name"],
             "R-peak detector": m.get("peak_method")}
-    return write_html_report(out / "report.html", f"ECG record analysis: {f.record}", sections,
-                             meta=meta)
+    return render_html(f"ECG record analysis: {f.record}", sections, meta=meta)
+
+
+def write_record_report(findings: Findings, record: Record, out_dir: str | Path, *,
+                        detector=None, n_strips: int = 4) -> Path:
+    """Save :func:`record_report_figures` and :func:`render_record_report` into ``out_dir``.
+
+    Writes the PNGs and ``report.html`` into the folder the caller chose (created) and returns
+    the HTML path; nothing else is written. Arguments as :func:`render_record_report`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = record_report_figures(findings, record, detector=detector, n_strips=n_strips)
+    for name, png in figures.items():
+        (out / name).write_bytes(png)
+    path = out / "report.html"
+    path.write_text(render_record_report(findings, record, figures=figures), encoding="utf-8")
+    return path

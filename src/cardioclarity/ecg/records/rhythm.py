@@ -13,17 +13,18 @@ Times are in seconds from the start of the record; ``peaks`` are sample indices 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedError
+from cardioclarity.validation import check_fs
 
 __all__ = [
     "FEATURE_NAMES",
     "RhythmModel",
     "heart_rate_trend",
     "irregular_episodes",
-    "load_rhythm_model",
     "rate_episodes",
     "rhythm_features",
     "rr_intervals",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 DEFAULT_RHYTHM_MODEL = "rhythm-cinc2017"
+KIND_RHYTHM = "ecg-rhythm-model"
 
 #: Rate limits (bpm) and durations (s) of the episode rules, common Holter defaults.
 BRADY_BPM, TACHY_BPM, PAUSE_S, MIN_RATE_EPISODE_S = 50.0, 100.0, 2.0, 10.0
@@ -38,11 +40,10 @@ BRADY_BPM, TACHY_BPM, PAUSE_S, MIN_RATE_EPISODE_S = 50.0, 100.0, 2.0, 10.0
 
 def _check_peaks(peaks, fs: float) -> tuple[np.ndarray, float]:
     p = np.asarray(peaks, dtype=np.int64).ravel()
-    if fs is None or not np.isfinite(fs) or fs <= 0:
-        raise InvalidInputError(f"fs must be a positive sampling rate in Hz, got {fs}.")
+    fs = check_fs(fs)  # any positive rate: RR arithmetic needs no minimum
     if p.size > 1 and np.any(np.diff(p) <= 0):
         raise InvalidInputError("peaks must be strictly increasing sample indices.")
-    return p, float(fs)
+    return p, fs
 
 
 def rr_intervals(peaks, fs: float, usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -324,6 +325,10 @@ class RhythmModel:
         Layer parameters (ReLU hidden layers, logistic output).
     threshold_ : float
         Probability above which a stretch is called irregular (chosen on the train split).
+    card : dict
+        Model card (property): the checkpoint's
+        (:func:`cardioclarity.checkpoints.card_from_checkpoint`) when loaded, else name, kind,
+        model and threshold.
     """
 
     feature_names: tuple[str, ...] = FEATURE_NAMES
@@ -333,13 +338,31 @@ class RhythmModel:
     weights_: list[np.ndarray] = field(default_factory=list)
     biases_: list[np.ndarray] = field(default_factory=list)
     threshold_: float = 0.5
-    meta: dict = field(default_factory=dict)
+    #: The loaded checkpoint's card (empty for a model built in this process).
+    checkpoint_card: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def card(self) -> dict:
+        """Model card: the checkpoint's when loaded, else what the model knows about itself."""
+        if self.checkpoint_card:
+            return dict(self.checkpoint_card)
+        return {"name": "unsaved", "kind": KIND_RHYTHM,
+                "model": "mlp" if len(self.weights_) > 1 else "logistic",
+                "threshold": float(self.threshold_)}
+
+    @classmethod
+    def load(cls, name_or_path: str | Path | None = None) -> RhythmModel:
+        """Load a rhythm model: a bundled name (default ``rhythm-cinc2017``) or a checkpoint path."""
+        from cardioclarity.checkpoints import load_checkpoint
+
+        return cls.from_checkpoint(load_checkpoint(name_or_path or DEFAULT_RHYTHM_MODEL,
+                                                   expected_kind=KIND_RHYTHM))
 
     def predict_proba(self, F) -> np.ndarray:
         """Irregularity probability (higher = more AF-like) for each row of features ``F``."""
         if self.mean_ is None or not self.weights_:
             raise NotFittedError("RhythmModel has no weights.",
-                                 hint="load one with load_rhythm_model() or train_rhythm.py.")
+                                 hint="load one with RhythmModel.load() or train_rhythm.py.")
         F = np.atleast_2d(np.asarray(F, dtype=np.float64))
         if F.shape[1] != len(self.feature_names):
             raise InvalidInputError(f"Expected {len(self.feature_names)} rhythm features, "
@@ -366,6 +389,9 @@ class RhythmModel:
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> RhythmModel:
+        """Rebuild a model from a loaded checkpoint dict (see :meth:`to_checkpoint`)."""
+        from cardioclarity.checkpoints import card_from_checkpoint
+
         sd, cfg = ckpt["state_dict"], ckpt["config"]
         try:
             n = int(cfg["n_layers"])
@@ -375,17 +401,9 @@ class RhythmModel:
                        weights_=[sd[f"w{i}"].numpy() for i in range(n)],
                        biases_=[sd[f"b{i}"].numpy() for i in range(n)],
                        threshold_=float(ckpt["threshold"]),
-                       meta={k: v for k, v in ckpt.items() if k not in ("state_dict",)})
+                       checkpoint_card=card_from_checkpoint(ckpt))
         except (KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"Rhythm checkpoint is missing field {exc}.") from exc
-
-
-def load_rhythm_model(name_or_path: str | None = None) -> RhythmModel:
-    """Load a rhythm model: a bundled name (default ``rhythm-cinc2017``) or a checkpoint path."""
-    from cardioclarity.checkpoints import load_checkpoint
-
-    ckpt = load_checkpoint(name_or_path or DEFAULT_RHYTHM_MODEL, expected_kind="ecg-rhythm-model")
-    return RhythmModel.from_checkpoint(ckpt)
 
 
 def window_features(peaks, fs: float, clean: np.ndarray | None, *, window_s: float = 30.0,

@@ -39,7 +39,6 @@ __all__ = [
     "RecordBeatModel",
     "WindowConfig",
     "beat_windows",
-    "load_record_model",
     "rr_context",
 ]
 
@@ -190,6 +189,9 @@ class RecordBeatModel:
     calibration_s : float
         Seconds at the start of a record used for patient-adaptive calibration.
     name : str
+    card : dict
+        Model card: the checkpoint's (:func:`cardioclarity.checkpoints.card_from_checkpoint`)
+        when loaded, else name, kind, model and input length.
     """
 
     detector: Any
@@ -199,6 +201,13 @@ class RecordBeatModel:
     calibration_s: float = 300.0
     name: str = "custom"
     card: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.card:  # never saved: a card from what the model knows about itself
+            self.card = {"name": self.name,
+                         "kind": getattr(self.detector, "kind", "ecg-beat-detector"),
+                         "model": getattr(self.detector, "model", type(self.detector).__name__),
+                         "input_length": int(self.window.length)}
 
     # ---------------------------------------------------------------- persistence
     def params(self) -> dict:
@@ -212,25 +221,30 @@ class RecordBeatModel:
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None) -> RecordBeatModel:
-        """Load a bundled record beat model (default ``mitdb-conv1d``) or a checkpoint path."""
-        from cardioclarity.ecg.beats.detector import BeatAnomalyDetector
+        """Load a bundled record beat model (default ``mitdb-conv1d``) or a checkpoint path.
+
+        A record model is an autoencoder checkpoint with ``record_model`` parameters (window,
+        RR threshold...) beside the weights; its card (``.card``) is the checkpoint's.
+        """
+        from cardioclarity.checkpoints import card_from_checkpoint, load_checkpoint
+        from cardioclarity.ecg.beats.autoencoder import BeatAnomalyDetector
+        from cardioclarity.ecg.beats.base import KIND_AE
 
         target = name_or_path or DEFAULT_RECORD_MODEL
-        det = BeatAnomalyDetector.load(target)
-        meta = getattr(det, "checkpoint_meta_", {}) or {}
-        params = meta.get("record_model")
+        ckpt = load_checkpoint(target, expected_kind=KIND_AE)
+        params = ckpt.get("record_model")
         if not isinstance(params, dict):
             raise CheckpointError(
                 f"'{target}' is a beat detector without record parameters (window, RR threshold).",
                 hint="use a record model such as 'mitdb-conv1d', or wrap the detector with "
                      "RecordBeatModel(detector, window=WindowConfig(length=...)).")
+        det = BeatAnomalyDetector._from_ckpt(ckpt)
         try:
             return cls(detector=det, window=WindowConfig(**params["window"]),
                        rr_threshold=float(params["rr_threshold"]),
                        adaptive_k=float(params.get("adaptive_k", 6.0)),
                        calibration_s=float(params.get("calibration_s", 300.0)),
-                       name=Path(str(target)).stem,
-                       card={k: v for k, v in meta.items() if k not in ("val_scores", "history")})
+                       name=Path(str(target)).stem, card=card_from_checkpoint(ckpt))
         except (KeyError, TypeError) as exc:
             raise CheckpointError(f"Record parameters in '{target}' are incomplete ({exc}).") from exc
 
@@ -310,7 +324,3 @@ class RecordBeatModel:
         return out, {"calibration_s": self.calibration_s, "n_dominant_beats": int(dom.sum()),
                      "template_threshold": thr_d, "error_threshold": thr_m}
 
-
-def load_record_model(name_or_path: str | Path | None = None) -> RecordBeatModel:
-    """Shortcut for :meth:`RecordBeatModel.load`."""
-    return RecordBeatModel.load(name_or_path)
