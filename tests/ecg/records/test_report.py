@@ -64,3 +64,28 @@ def test_record_demo_runs_offline(tmp_path):
     res = run_demo(tmp_path / "demo")
     assert res["report"].exists() and res["findings"].exists()
     assert "MIT-BIH 219" in res["summary"] and "Reference" in res["summary"]
+
+
+def test_render_functions_return_html_and_png_bytes():
+    from cardioclarity.ecg.records.report import record_report_figures, render_record_report
+
+    x, _ = synth_ecg(fs=360, duration=60)
+    rec = Record(signal=x, fs=360.0, lead="MLII", leads=["MLII"], name="synth", units="mV")
+    f = analyze_record(rec, detector=False)
+    figures = record_report_figures(f, rec)
+    assert {"heart_rate.png", "rr_poincare.png", "strip_1.png"} <= set(figures)
+    html = render_record_report(f, rec, figures=figures)
+    assert "Research use only" in html and html.count("data:image/png;base64,") == len(figures)
+    assert strip_png(f, rec)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_models_load_with_a_card():
+    from cardioclarity.ecg.records.rhythm import RhythmModel
+    from cardioclarity.ecg.records.scoring import RecordBeatModel
+
+    rm = RhythmModel.load()
+    assert rm.card["name"] == "rhythm-cinc2017" and rm.card["kind"] == "ecg-rhythm-model"
+    bm = RecordBeatModel.load()
+    assert bm.card["name"] == "mitdb-conv1d" and bm.card["kind"] == "ecg-beat-detector"
+    assert RhythmModel().card["kind"] == "ecg-rhythm-model"
+    assert RecordBeatModel(detector=bm.detector).card["name"] == "custom"

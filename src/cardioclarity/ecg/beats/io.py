@@ -30,11 +30,14 @@ from typing import Any
 import numpy as np
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
+from cardioclarity.sniff import describe_kind, sniff
+from cardioclarity.validation import check_finite_matrix
 
 __all__ = ["BEAT_FORMATS", "BeatSet", "read_beats", "split_beats"]
 
 BEAT_FORMATS = ("auto", "tutorial", "ucr", "matrix", "npy")
-_NPY_MAGIC = b"\x93NUMPY"
+#: Sniffed kinds (:func:`cardioclarity.sniff.sniff`) parsed as text tables; others are binary.
+_TEXT_KINDS = frozenset({"text", "json", "wfdb-header", "empty"})
 #: A column with at most this many distinct integer values looks like a class label.
 _MAX_LABEL_CLASSES = 20
 
@@ -127,8 +130,10 @@ def _split_line(line: str, delimiter: str | None) -> list[str]:
 
 def _parse_text(data: bytes, name: str, delimiter: str | None) -> tuple[np.ndarray, bool]:
     """Numbers from a delimited text table with strict checks. Returns (array, had_header)."""
-    if data[:4] in (b"\x89PNG", b"%PDF") or data[:2] == b"PK" or b"\x00" in data[:1024]:
-        raise UnsupportedFormatError(f"'{name}' is a binary file, not a beat table.",
+    kind = sniff(data)
+    if kind not in _TEXT_KINDS:
+        raise UnsupportedFormatError(f"'{name}' is a binary file ({describe_kind(kind)}), not a "
+                                     "beat table.",
                                      hint="give a CSV/TXT table of numbers or a .npy array.")
     try:
         text = data.decode("utf-8-sig")
@@ -185,12 +190,7 @@ def _is_label_column(col: np.ndarray) -> bool:
 
 
 def _check_finite(X: np.ndarray, name: str) -> None:
-    bad = ~np.isfinite(X)
-    if bad.any():
-        rows = np.unique(np.nonzero(bad)[0])
-        raise InvalidInputError(
-            f"'{name}' contains NaN or inf in {rows.size} beat(s) (first rows: "
-            f"{(rows[:5] + 1).tolist()}).", hint="drop or repair those beats first.")
+    check_finite_matrix(X, f"'{name}'", dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------- reader
@@ -203,7 +203,8 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
     source : str, Path or bytes
         A file path or the file's content.
     fmt : {"auto", "tutorial", "ucr", "matrix", "npy"}
-        Layout (see the module docstring). ``auto`` sniffs: ``.npy`` magic bytes -> ``npy``;
+        Layout (see the module docstring). ``auto`` sniffs (:func:`cardioclarity.sniff.sniff`):
+        ``.npy`` magic bytes -> ``npy``;
         a last column of only 0/1 -> ``tutorial``; an integer first column with few distinct
         values -> ``ucr``; otherwise ``matrix``. Force ``fmt`` when a file is ambiguous.
     normal_label : float, optional
@@ -236,55 +237,13 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
     if not data.strip():
         raise InvalidInputError(f"'{name}' is empty: no beats found.",
                                 hint="each row must hold one beat's samples.")
-    header = False
-    if fmt == "npy" or (fmt == "auto" and (data.startswith(_NPY_MAGIC) or suffix == ".npy")):
-        table, detected = _parse_npy(data, name), "npy"
-    else:
-        table, header = _parse_text(data, name, delimiter)
-        detected = fmt
-        if fmt == "auto":
-            last, first = table[:, -1], table[:, 0]
-            if table.shape[1] > 2 and _is_label_column(last) and np.isin(last, (0, 1)).all() \
-                    and not _is_label_column(first):
-                detected = "tutorial"
-            elif table.shape[1] > 2 and _is_label_column(first) and not _is_label_column(last):
-                detected = "ucr"
-            else:
-                detected = "matrix"
-    meta: dict[str, Any] = {"source": name, "format": detected, "header_row_skipped": header}
-    y = raw = None
-    if detected in ("tutorial", "ucr"):
-        if table.shape[1] < 3:
-            raise InvalidInputError(
-                f"'{name}' has {table.shape[1]} column(s); the {detected} layout needs a label "
-                "column plus at least 2 samples.")
-        raw = table[:, -1] if detected == "tutorial" else table[:, 0]
-        X = table[:, :-1] if detected == "tutorial" else table[:, 1:]
-        _check_finite(raw[:, None], name)
-        if not _is_label_column(raw):
-            col = "last" if detected == "tutorial" else "first"
-            raise InvalidInputError(
-                f"'{name}': the {col} column should hold integer class labels for the "
-                f"{detected} layout, but holds values such as {np.unique(raw)[:5].tolist()}.",
-                hint="pass fmt='matrix' for unlabelled beats, or the right layout.")
-        nl = 1.0 if normal_label is None else float(normal_label)
-        if not np.any(raw == nl):
-            raise InvalidInputError(
-                f"'{name}': no beat carries the normal label {nl:g} (labels found: "
-                f"{np.unique(raw).tolist()}).", hint="set normal_label (CLI --normal-label).")
-        y = (raw != nl).astype(int)
-        where = "last" if detected == "tutorial" else "first"
-        meta["label_convention"] = (f"file label {nl:g} ({where} column) = normal, any other = "
-                                    "anomaly; y: 1 = anomaly, 0 = normal")
-        meta["raw_label_counts"] = {f"{k:g}": int(v) for k, v in zip(*np.unique(raw, return_counts=True),
-                                                                        strict=True)}
-    else:
-        X = table
-        meta["label_convention"] = "unlabelled"
+    table, layout, header = _read_table(data, name, suffix, fmt, delimiter)
+    meta: dict[str, Any] = {"source": name, "format": layout, "header_row_skipped": header}
+    X, y, raw = _split_labels(table, layout, name, normal_label, meta)
     _check_finite(X, name)
     if expected_length is not None and X.shape[1] != int(expected_length):
         raise InvalidInputError(
-            f"'{name}' has beats of {X.shape[1]} samples ({detected} layout), expected "
+            f"'{name}' has beats of {X.shape[1]} samples ({layout} layout), expected "
             f"{expected_length}.", hint="check the layout (fmt=...) or resample the beats "
             "(CLI --resample).")
     meta.update(n_beats=int(X.shape[0]), length=int(X.shape[1]))
@@ -292,6 +251,57 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
         meta.update(n_anomaly=int(y.sum()), n_normal=int((y == 0).sum()))
     return BeatSet(X=X.astype(np.float32), y=y, meta=meta,
                    raw_labels=None if raw is None else raw.astype(int))
+
+
+def _read_table(data: bytes, name: str, suffix: str, fmt: str, delimiter: str | None
+                ) -> tuple[np.ndarray, str, bool]:
+    """(numbers, layout, header row skipped): a .npy array or a text table, layout resolved."""
+    if fmt == "npy" or (fmt == "auto" and (sniff(data) == "npy" or suffix == ".npy")):
+        return _parse_npy(data, name), "npy", False
+    table, header = _parse_text(data, name, delimiter)
+    return table, _detect_layout(table) if fmt == "auto" else fmt, header
+
+
+def _detect_layout(table: np.ndarray) -> str:
+    """``tutorial`` (last column 0/1 labels), ``ucr`` (integer first column) or ``matrix``."""
+    last, first = table[:, -1], table[:, 0]
+    if table.shape[1] > 2 and _is_label_column(last) and np.isin(last, (0, 1)).all() \
+            and not _is_label_column(first):
+        return "tutorial"
+    if table.shape[1] > 2 and _is_label_column(first) and not _is_label_column(last):
+        return "ucr"
+    return "matrix"
+
+
+def _split_labels(table: np.ndarray, layout: str, name: str, normal_label: float | None,
+                  meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(beats, y with 1 = anomaly, the file's own labels); records the mapping in ``meta``."""
+    if layout not in ("tutorial", "ucr"):
+        meta["label_convention"] = "unlabelled"
+        return table, None, None
+    if table.shape[1] < 3:
+        raise InvalidInputError(
+            f"'{name}' has {table.shape[1]} column(s); the {layout} layout needs a label "
+            "column plus at least 2 samples.")
+    where = "last" if layout == "tutorial" else "first"
+    raw = table[:, -1] if layout == "tutorial" else table[:, 0]
+    X = table[:, :-1] if layout == "tutorial" else table[:, 1:]
+    _check_finite(raw[:, None], name)
+    if not _is_label_column(raw):
+        raise InvalidInputError(
+            f"'{name}': the {where} column should hold integer class labels for the "
+            f"{layout} layout, but holds values such as {np.unique(raw)[:5].tolist()}.",
+            hint="pass fmt='matrix' for unlabelled beats, or the right layout.")
+    nl = 1.0 if normal_label is None else float(normal_label)
+    if not np.any(raw == nl):
+        raise InvalidInputError(
+            f"'{name}': no beat carries the normal label {nl:g} (labels found: "
+            f"{np.unique(raw).tolist()}).", hint="set normal_label (CLI --normal-label).")
+    meta["label_convention"] = (f"file label {nl:g} ({where} column) = normal, any other = "
+                                "anomaly; y: 1 = anomaly, 0 = normal")
+    meta["raw_label_counts"] = {f"{k:g}": int(v)
+                                for k, v in zip(*np.unique(raw, return_counts=True), strict=True)}
+    return X, (raw != nl).astype(int), raw
 
 
 def split_beats(beats: BeatSet, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
