@@ -9,7 +9,7 @@ windows of the record pipeline have another length).
 Registry
 --------
 ``dense``
-    The seed project's baseline, exactly as the public tutorial:
+    The tutorial notebook's baseline, exactly as published:
     ``L -> 32 -> 16 -> 8 -> 16 -> 32 -> L``, ReLU, sigmoid output on min-max scaled input, L1 loss.
 ``conv1d``
     1-D convolutional autoencoder (strided convs, linear bottleneck, transposed convs).

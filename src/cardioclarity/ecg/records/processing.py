@@ -199,6 +199,9 @@ _BEAT_FRAC, _SEARCHBACK_FRAC, _TWAVE_FRAC = 0.3, 0.2, 0.6  # tuned on DS1 only
 
 
 def _peaks_cardioclarity(x: np.ndarray, fs: float) -> np.ndarray:
+    # One function on purpose (~75 lines): its six numbered steps below share the envelope, the
+    # candidates and the reference level, and read top to bottom as the algorithm; split into
+    # helpers they would pass five arrays around and hide the order the tuning depends on.
     """Energy-envelope R-peak detector with robust thresholds and search-back (vectorised).
 
     1. Band-pass 5-20 Hz (the QRS band: drops P/T waves and baseline); the envelope ``e`` is
@@ -365,6 +368,9 @@ class Quality:
 
 
 def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02) -> Quality:
+    # One function on purpose (~90 lines, most of them this docstring and the per-window
+    # statistics): the rules below are checked in order on statistics of the same windowed
+    # arrays, and keeping them beside each other is what lets the limits be read and tuned as a set.
     """Label each window as usable or not, and why.
 
     Rules (per window, checked in this order):
