@@ -3,7 +3,7 @@
 Protocols
 ---------
 ECG5000 (``ecg5000/ecg.csv``, 5,000 beats, file label 1 = normal)
-    Seeded stratified 60/20/20 split (``cardioclarity.ecg.io.split_beats``) per seed. Every model
+    Seeded stratified 60/20/20 split (``cardioclarity.ecg.beats.io.split_beats``) per seed. Every model
     trains on the normal beats of train; early stopping and the threshold (best F1 on the labelled
     validation split) use validation only; every figure is on test. Ensembles combine the already
     fitted members after z-calibrating each on the validation-normal scores.
@@ -33,8 +33,12 @@ from pathlib import Path
 import numpy as np
 from _common import default_data_dir, machine, md_table, median_time, write_section
 
-from cardioclarity.ecg.detector import BeatAnomalyDetector, ClassicalDetector, EnsembleDetector
-from cardioclarity.ecg.io import read_beats, split_beats
+from cardioclarity.ecg.beats.detector import (
+    BeatAnomalyDetector,
+    ClassicalDetector,
+    EnsembleDetector,
+)
+from cardioclarity.ecg.beats.io import read_beats, split_beats
 from cardioclarity.metrics import best_f1_threshold, binary_report
 
 AE_MODELS = ("dense", "conv1d", "lstm", "resconv")

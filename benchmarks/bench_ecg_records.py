@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 from _common import default_data_dir, machine, md_table, median_time, write_section
 
-from cardioclarity.ecg.analyze import analyze_record
-from cardioclarity.ecg.io import read_record
-from cardioclarity.ecg.record_beats import RecordBeatModel
-from cardioclarity.ecg.record_datasets import DS2, available_records, label_detected_beats
-from cardioclarity.ecg.record_report import write_record_report
+from cardioclarity.ecg.records.analyze import analyze_record
+from cardioclarity.ecg.records.datasets import DS2, available_records, label_detected_beats
+from cardioclarity.ecg.records.io import read_record
+from cardioclarity.ecg.records.report import write_record_report
+from cardioclarity.ecg.records.scoring import RecordBeatModel
 from cardioclarity.metrics import binary_report, roc_auc
 from cardioclarity.reporting import progress
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from _common import default_data_dir, machine, md_table, write_section
 
-from cardioclarity.ecg.analyze import analyze_record
-from cardioclarity.ecg.io import read_record
-from cardioclarity.ecg.record_datasets import cinc2017_features, cinc2017_reference, cinc2017_split
-from cardioclarity.ecg.rhythm import FEATURE_NAMES, load_rhythm_model
+from cardioclarity.ecg.records.analyze import analyze_record
+from cardioclarity.ecg.records.datasets import cinc2017_features, cinc2017_reference, cinc2017_split
+from cardioclarity.ecg.records.io import read_record
+from cardioclarity.ecg.records.rhythm import FEATURE_NAMES, RhythmModel
 from cardioclarity.metrics import best_f1_threshold, binary_report
 from cardioclarity.reporting import progress
 
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     data = Path(args.data_dir)
-    model = load_rhythm_model()
+    model = RhythmModel.load()
     rows, noisy, info = cinc_section(data / "cinc2017", model)
     mrows, per = mitdb_section(data / "mitdb", model)
     body = "\n\n".join([

@@ -24,9 +24,9 @@ import numpy as np
 from _common import default_data_dir, machine, md_table, write_section
 from wfdb.processing import compare_annotations
 
-from cardioclarity.ecg.io import read_record
-from cardioclarity.ecg.processing import ecg_peaks
-from cardioclarity.ecg.record_datasets import BEAT_SYMBOLS, DS1, DS2, PACED, excluded_spans
+from cardioclarity.ecg.records.datasets import BEAT_SYMBOLS, DS1, DS2, PACED, excluded_spans
+from cardioclarity.ecg.records.io import read_record
+from cardioclarity.ecg.records.processing import ecg_peaks
 from cardioclarity.reporting import progress
 
 METHODS = ("cardioclarity", "neurokit", "xqrs")

@@ -2,7 +2,7 @@
 
 Protocol (the same as ``benchmarks/bench_ecg_beats.py``): ``ecg.csv`` (5,000 beats, 1 = normal in
 the file) is split 60/20/20 into train / validation / test, stratified, seed 0
-(:func:`cardioclarity.ecg.io.split_beats`). Models train on the *normal* beats of train; early
+(:func:`cardioclarity.ecg.beats.io.split_beats`). Models train on the *normal* beats of train; early
 stopping and the threshold use the validation split only (threshold = best F1 on the labelled
 validation split); the test split is touched once, for the metrics written into the model card.
 
@@ -22,8 +22,12 @@ import os
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.ecg.detector import BeatAnomalyDetector, ClassicalDetector, EnsembleDetector
-from cardioclarity.ecg.io import read_beats, split_beats
+from cardioclarity.ecg.beats.detector import (
+    BeatAnomalyDetector,
+    ClassicalDetector,
+    EnsembleDetector,
+)
+from cardioclarity.ecg.beats.io import read_beats, split_beats
 from cardioclarity.metrics import binary_report
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,12 +3,12 @@
 Protocol (seeded, reproducible; de Chazal et al. 2004 inter-patient split):
 
 1. Every available DS1 record is read (lead MLII) and run through the package's own pipeline:
-   cleaning, quality, R-peak detection (``cardioclarity.ecg.analyze.preprocess``).
+   cleaning, quality, R-peak detection (``cardioclarity.ecg.records.analyze.preprocess``).
 2. Detected beats take the AAMI class of the reference annotation within 150 ms. Only beats of
    class N (normal) from DS1 are used for training: up to ``--per-record`` per record (seeded
    sample) so that no patient dominates. No DS2 record is read.
 3. Windows 250 ms before to 450 ms after R, resampled to 128 samples, record-amplitude
-   normalised (``cardioclarity.ecg.record_beats.beat_windows``).
+   normalised (``cardioclarity.ecg.records.scoring.beat_windows``).
 4. ``BeatAnomalyDetector("conv1d")`` from the beat-detection package fits those beats
    (its own 20% validation-normal hold-out gives early stopping and the 97.5th-percentile
    threshold).
@@ -31,17 +31,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cardioclarity.ecg.analyze import preprocess
-from cardioclarity.ecg.detector import BeatAnomalyDetector
-from cardioclarity.ecg.io import read_record
-from cardioclarity.ecg.record_beats import (
+from cardioclarity.ecg.beats.detector import BeatAnomalyDetector
+from cardioclarity.ecg.records.analyze import preprocess
+from cardioclarity.ecg.records.datasets import DS1, available_records, label_detected_beats
+from cardioclarity.ecg.records.io import read_record
+from cardioclarity.ecg.records.scoring import (
     RecordBeatModel,
     WindowConfig,
     beat_windows,
     rr_context,
     rr_score_raw,
 )
-from cardioclarity.ecg.record_datasets import DS1, available_records, label_detected_beats
 from cardioclarity.reporting import progress
 
 SEED = 0

@@ -3,8 +3,8 @@
 Protocol (seeded, reproducible):
 
 1. Every CinC 2017 record is read with ``read_record``, cleaned, quality-checked and R-peak
-   detected by the package's own pipeline (``cardioclarity.ecg.analyze.preprocess``); the
-   features are ``cardioclarity.ecg.rhythm.rhythm_features`` over the whole record.
+   detected by the package's own pipeline (``cardioclarity.ecg.records.analyze.preprocess``); the
+   features are ``cardioclarity.ecg.records.rhythm.rhythm_features`` over the whole record.
 2. ``cinc2017_split(seed=2017)`` holds out 30% of each class as the test split (used only by
    ``benchmarks/bench_ecg_rhythm.py``).
 3. On the train part an MLP (scikit-learn ``MLPClassifier``) learns A (positive) vs N and O
@@ -30,8 +30,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 
 from cardioclarity.checkpoints import save_checkpoint
-from cardioclarity.ecg.record_datasets import cinc2017_features, cinc2017_reference, cinc2017_split
-from cardioclarity.ecg.rhythm import RhythmModel
+from cardioclarity.ecg.records.datasets import cinc2017_features, cinc2017_reference, cinc2017_split
+from cardioclarity.ecg.records.rhythm import RhythmModel
 from cardioclarity.metrics import best_f1_threshold, binary_report, roc_auc
 
 SEED = 2017

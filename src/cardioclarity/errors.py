@@ -68,6 +68,21 @@ class InvalidInputError(CardioClarityError, ValueError):
     http_status = 422
 
 
+class MissingDataFileError(InvalidInputError, InputFileNotFoundError):
+    """A WFDB header came without the signal files it names (an upload of a ``.hea`` alone).
+
+    Invalid input (HTTP 422, problem kind ``missing-data-file``) that is also a missing input
+    file, so code catching either finds it.
+    """
+
+    exit_code = EX_DATAERR
+    http_status = 422
+
+    def __init__(self, message: str, hint: str | None = None, *,
+                 kind: str | None = "missing-data-file") -> None:
+        super().__init__(message, hint, kind=kind)
+
+
 class UnsupportedFormatError(InvalidInputError):
     """The input is not in a format the toolkit reads (e.g. a PNG given as an ECG)."""
 

@@ -202,7 +202,7 @@ def test_page_renders_ecg_record_result(browser, server, shared_data):
     assert "ECG record" in browser.find_element(By.ID, "result-title").text
     assert "beats" in browser.find_element(By.ID, "flags").text
     assert "Heart rate" in browser.find_element(By.ID, "facts").text
-    if importlib.util.find_spec("cardioclarity.ecg.record_report") is None:
+    if importlib.util.find_spec("cardioclarity.ecg.records.report") is None:
         assert not browser.find_element(By.ID, "figure").is_displayed()  # no strip renderer yet
         return
     img = browser.find_element(By.ID, "result-image")

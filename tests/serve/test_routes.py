@@ -78,7 +78,7 @@ def record_answer(client, record_files):
 
 def test_record_multipart_equals_the_pipeline(client, record_files, record_answer):
     models = require(client, "ecg-records")
-    from cardioclarity.ecg import analyze, io
+    from cardioclarity.ecg.records import analyze, io
 
     kwargs = {k: models[k] for k in ("detector", "rhythm_model") if models.get(k) is not None}
     direct = analyze.analyze_record(io.read_record(dict(record_files)), **kwargs).to_dict()
@@ -103,7 +103,7 @@ def test_record_zip_gives_the_same_findings(client, record_files, record_answer)
 @pytest.fixture(scope="module")
 def signal_csv(client, record_files) -> tuple[bytes, np.ndarray]:
     require(client, "ecg-records")
-    from cardioclarity.ecg.io import read_record
+    from cardioclarity.ecg.records.io import read_record
 
     sig = read_record(dict(record_files)).signal[: 360 * 60]  # the first minute
     return "\n".join(f"{v:.4f}" for v in sig).encode(), sig
@@ -155,7 +155,7 @@ def test_truncated_dat_file(client, record_files):
 
 def test_record_report_and_strip(client, record_files):
     require(client, "ecg-records")
-    pytest.importorskip("cardioclarity.ecg.record_report", reason="record report not in this build")
+    pytest.importorskip("cardioclarity.ecg.records.report", reason="record report not in this build")
     files = [("file", (n, b)) for n, b in record_files.items()]
     html = client.post("/v1/ecg/records?format=html", files=files)
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
@@ -176,8 +176,8 @@ def beats_csv(shared_data) -> bytes:
 
 def test_beats_csv_equals_score_table(client, beats_csv, tmp_path):
     detector = require(client, "ecg-beats")
-    from cardioclarity.ecg import detector as ecg_detector
-    from cardioclarity.ecg import io
+    from cardioclarity.ecg.beats import detector as ecg_detector
+    from cardioclarity.ecg.beats import io
 
     r = client.post("/v1/ecg/beats", content=beats_csv, headers={"content-type": "text/csv"})
     assert r.status_code == 200, r.text
@@ -190,7 +190,7 @@ def test_beats_csv_equals_score_table(client, beats_csv, tmp_path):
     assert body["n_beats"] == 100 and body["n_anomalies"] == sum(b["is_anomaly"] for b in body["beats"])
     assert body["disclaimer"] == DISCLAIMER
     csv_r = client.post("/v1/ecg/beats?format=csv", content=beats_csv)
-    from cardioclarity.ecg.beats_cli import write_scores_csv
+    from cardioclarity.ecg.beats.cli import write_scores_csv
 
     cli_file = write_scores_csv(tmp_path / "scores.csv", ecg_detector.score_table(detector, beats.X),
                                 beats.y)
@@ -200,7 +200,7 @@ def test_beats_csv_equals_score_table(client, beats_csv, tmp_path):
 
 def test_beats_as_json(client, beats_csv):
     require(client, "ecg-beats")
-    from cardioclarity.ecg.io import read_beats
+    from cardioclarity.ecg.beats.io import read_beats
 
     X = read_beats(beats_csv).X[:10]
     r = client.post("/v1/ecg/beats", json={"beats": X.tolist()})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from cardioclarity.ecg import beats_cli, records_cli
+from cardioclarity.ecg.beats import cli as beats_cli
+from cardioclarity.ecg.records import cli as records_cli
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,0 +1,48 @@
+"""ECG beats: read tables of heartbeats, train and load beat anomaly detectors, report scores.
+
+Submodules: ``io`` (:func:`read_beats`), ``names`` (torch-free option names for the CLI),
+``models`` (autoencoder architectures), ``base`` / ``autoencoder`` / ``classical`` / ``ensemble``
+(the detectors), ``detector`` (the front door: :func:`load_detector`, :func:`score_table`),
+``report`` (``scores.csv`` text, figures, HTML), ``cli`` and ``demo``.
+
+The names below load their submodule on first use, so ``import cardioclarity.ecg.beats`` does not
+import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    **dict.fromkeys(["BEAT_FORMATS", "BeatSet", "read_beats", "split_beats"],
+                    "cardioclarity.ecg.beats.io"),
+    **dict.fromkeys(["CALIBRATIONS", "CLASSICAL_METHODS", "DEFAULT_DETECTOR",
+                     "MODEL_DESCRIPTIONS", "THRESHOLD_STRATEGIES"],
+                    "cardioclarity.ecg.beats.names"),
+    **dict.fromkeys(["build_model", "list_models"], "cardioclarity.ecg.beats.models"),
+    **dict.fromkeys(["LABEL_CONVENTION", "TrainConfig", "check_beats", "fit_threshold",
+                     "resample_beats"], "cardioclarity.ecg.beats.base"),
+    "BeatAnomalyDetector": "cardioclarity.ecg.beats.autoencoder",
+    "ClassicalDetector": "cardioclarity.ecg.beats.classical",
+    "EnsembleDetector": "cardioclarity.ecg.beats.ensemble",
+    **dict.fromkeys(["AnyDetector", "load_detector", "score_table"],
+                    "cardioclarity.ecg.beats.detector"),
+    **dict.fromkeys(["render_beat_report", "scores_csv"], "cardioclarity.ecg.beats.report"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: import the submodule on first use, so importing the package stays cheap (no torch).
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

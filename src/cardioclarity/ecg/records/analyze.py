@@ -1,0 +1,380 @@
+"""The record pipeline: Record -> cleaned signal, R-peaks, quality -> beats, rhythm -> Findings.
+
+:func:`preprocess` runs the signal stages once; :func:`analyze_record` adds beat scoring (the
+MIT-BIH beat model: autoencoder morphology + RR context) and rhythm (rates, pauses, AF-like
+irregularity, ectopic burden) and returns :class:`Findings`, whose :meth:`Findings.to_dict` is
+the stable ``findings.json`` schema (see the findings.json schema in docs/ARCHITECTURE.md).
+
+:func:`analyze_record` reads as its stages, each a function of its own: :func:`preprocess`,
+:func:`score_beats`, :func:`assess_rhythm`, :func:`summarise_rhythm` and
+:func:`describe_models`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cardioclarity import DISCLAIMER
+from cardioclarity.ecg.records.io import Record
+from cardioclarity.ecg.records.processing import Quality, assess_quality, ecg_clean, ecg_peaks
+from cardioclarity.ecg.records.rhythm import (
+    DEFAULT_RHYTHM_MODEL,
+    RhythmModel,
+    heart_rate_trend,
+    irregular_episodes,
+    rate_episodes,
+    rr_intervals,
+    rr_stats,
+    window_features,
+)
+from cardioclarity.ecg.records.scoring import BeatScores, RecordBeatModel, WindowConfig
+from cardioclarity.errors import InvalidInputError
+from cardioclarity.validation import to_jsonable
+
+__all__ = ["Findings", "Prepared", "analyze_record", "assess_rhythm", "describe_models",
+           "preprocess", "score_beats", "summarise_rhythm"]
+
+
+@dataclass
+class Prepared:
+    """Signal-stage results of one record.
+
+    Attributes
+    ----------
+    clean : ndarray
+        Cleaned lead (0.5-40 Hz, mains notched), at the record's own ``fs``.
+    peaks : ndarray of int
+        R-peaks in usable signal, as sample indices at ``fs``.
+    quality : Quality
+    usable : ndarray of bool
+        Per-sample usability.
+    rr_valid : ndarray of bool
+        For each RR interval, whether both beats and the stretch between are usable.
+    """
+
+    clean: np.ndarray
+    peaks: np.ndarray
+    quality: Quality
+    usable: np.ndarray
+    rr_valid: np.ndarray
+
+
+def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepared:
+    """Clean, assess quality and detect R-peaks (peaks in unusable stretches are dropped).
+
+    Raises
+    ------
+    InvalidInputError
+        When no stretch of the record is usable (flat line, all noise...): there is nothing to
+        analyse, and reporting "no beats" would read as asystole.
+    """
+    x = record.signal
+    fs = record.fs
+    quality = assess_quality(x, fs)
+    if quality.usable_fraction <= 0:
+        reasons = sorted({s["reason"] for s in quality.segments})
+        raise InvalidInputError(
+            f"Record '{record.name}' (lead {record.lead}) has no usable signal: "
+            f"{', '.join(reasons)} throughout.",
+            hint="check the electrode/lead (try another --lead) or the export's scaling.")
+    usable = quality.usable_mask(x.size, fs)
+    clean = ecg_clean(x, fs)
+    peaks = ecg_peaks(x, fs, method=peak_method)
+    peaks = peaks[usable[peaks]]
+    _, rr_valid = rr_intervals(peaks, fs, usable)
+    return Prepared(clean=clean, peaks=peaks, quality=quality, usable=usable, rr_valid=rr_valid)
+
+
+# --------------------------------------------------------------------------------------------
+# findings
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Findings:
+    """Everything :func:`analyze_record` found in one record.
+
+    ``to_dict()`` is the stable ``findings.json`` schema (see the findings.json schema in
+    docs/ARCHITECTURE.md, and the README):
+    ``sampling_rate, lead, duration_s, beats[{sample, time_s, score, is_anomaly, finding,
+    morphology_score, rr_score}], rhythm{irregularity_score, irregular, heart_rate_bpm{...},
+    rr{...}, episodes[{type, start_s, end_s, ...}], ectopic_burden{...}}, quality{...},
+    model{...}, disclaimer``.
+    """
+
+    record: str
+    sampling_rate: float
+    lead: str
+    leads: list[str]
+    duration_s: float
+    peaks: np.ndarray
+    beat_scores: BeatScores | None
+    rhythm: dict
+    quality: Quality
+    model: dict
+    prepared: Prepared
+    hr_trend: tuple[np.ndarray, np.ndarray]
+    windows: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    #: The beat model used (for reconstructions in reports); not part of findings.json.
+    beat_model: RecordBeatModel | None = field(default=None, repr=False)
+
+    @property
+    def n_beats(self) -> int:
+        """Number of R-peaks found in usable signal."""
+        return int(self.peaks.size)
+
+    def beats(self) -> list[dict]:
+        """Per-beat rows of ``findings.json``."""
+        fs = self.sampling_rate
+        t = np.round(self.peaks / fs, 4).tolist()
+        samples = self.peaks.tolist()
+        bs = self.beat_scores
+        if bs is None:
+            return [{"sample": s, "time_s": ti, "score": None, "is_anomaly": False,
+                     "finding": "not_scored"} for s, ti in zip(samples, t, strict=True)]
+        score = np.round(bs.score, 4).tolist()
+        morph = np.round(bs.morphology, 4).tolist()
+        rr = np.round(bs.rr, 4).tolist()
+        anom = bs.is_anomaly.tolist()
+        return [{"sample": s, "time_s": ti, "score": sc, "is_anomaly": a, "finding": f,
+                 "morphology_score": m, "rr_score": r}
+                for s, ti, sc, a, f, m, r in zip(samples, t, score, anom, bs.finding, morph, rr,
+                                                 strict=True)]
+
+    def to_dict(self) -> dict:
+        """The ``findings.json`` object (plain JSON types only)."""
+        return {
+            "record": self.record,
+            "sampling_rate": float(self.sampling_rate),
+            "lead": self.lead,
+            "leads": list(self.leads),
+            "duration_s": round(float(self.duration_s), 3),
+            "n_beats": self.n_beats,
+            "beats": self.beats(),
+            "rhythm": to_jsonable(self.rhythm),
+            "quality": self.quality.to_dict(),
+            "model": to_jsonable(self.model),
+            "disclaimer": DISCLAIMER,
+        }
+
+    def episodes(self) -> list[dict]:
+        """The rhythm episodes (rate, pause, irregular rhythm, ectopic runs), by start time."""
+        return list(self.rhythm.get("episodes", []))
+
+
+def _resolve_beat_model(detector) -> RecordBeatModel | None:
+    if detector is False:
+        return None
+    if detector is None or isinstance(detector, str | Path):
+        return RecordBeatModel.load(detector)
+    if isinstance(detector, RecordBeatModel):
+        return detector
+    if hasattr(detector, "anomaly_score") and hasattr(detector, "input_length_"):
+        # A bare beat detector: cut windows at its input length, default RR threshold.
+        return RecordBeatModel(detector=detector,
+                               window=WindowConfig(length=int(detector.input_length_)))
+    raise InvalidInputError(f"detector must be None, False, a name/path, a RecordBeatModel or a "
+                            f"fitted beat detector; got {type(detector).__name__}.")
+
+
+def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "auto",
+                   rhythm_model: RhythmModel | str | None = None,
+                   peak_method: str = "cardioclarity", window_s: float = 30.0,
+                   step_s: float = 10.0) -> Findings:
+    """Analyse a recording: beats (scored), rhythm episodes, quality.
+
+    Parameters
+    ----------
+    record : Record
+        From :func:`~cardioclarity.ecg.records.io.read_record`.
+    detector : None, False, str, Path, RecordBeatModel or beat detector
+        Beat scorer. None: the bundled MIT-BIH model (``mitdb-conv1d``). False: no beat scoring
+        (rhythm only). A bare :class:`~cardioclarity.ecg.beats.detector.BeatAnomalyDetector` is wrapped
+        with default windows cut at its input length.
+    adaptive : {"auto", True, False}
+        Patient-adaptive beat scoring, calibrated on the record's own dominant beats of the first
+        5 minutes (better on unseen patients: see BENCHMARKS.md ``ecg-records``). ``"auto"``
+        (default) uses it when the record has enough regular beats to calibrate on (>= 10) and
+        falls back to the global model otherwise; True raises instead of falling back.
+    rhythm_model : RhythmModel or str, optional
+        Irregularity model (default: bundled ``rhythm-cinc2017``).
+    peak_method : str
+        R-peak detector (see :func:`~cardioclarity.ecg.records.processing.ecg_peaks`).
+    window_s, step_s : float
+        Sliding window for the irregularity model (seconds).
+
+    Returns
+    -------
+    Findings
+    """
+    _check_inputs(record, adaptive)
+    clock = _Clock()
+    fs, n = record.fs, record.signal.size
+    prep = preprocess(record, peak_method=peak_method)
+    clock.lap("preprocess_s")
+    bm = _resolve_beat_model(detector)
+    scores, used_adaptive = score_beats(prep, fs, bm, adaptive)
+    clock.lap("beats_s")
+    rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else RhythmModel.load(rhythm_model)
+    windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
+    if scores is not None:
+        scores = scores.without_rr(_in_episodes(prep.peaks, fs, windows["episodes"]))
+    clock.lap("rhythm_s")
+    rhythm = summarise_rhythm(prep, fs, n / fs, scores, windows, rm)
+    t_hr, bpm = heart_rate_trend(prep.peaks, fs, valid=prep.rr_valid)
+    model = describe_models(bm, rm, adaptive=adaptive, used_adaptive=used_adaptive,
+                            window_s=window_s, step_s=step_s, peak_method=peak_method)
+    return Findings(record=record.name, sampling_rate=fs, lead=record.lead, leads=record.leads,
+                    duration_s=n / fs, peaks=prep.peaks, beat_scores=scores, rhythm=rhythm,
+                    quality=prep.quality, model=model, prepared=prep, hr_trend=(t_hr, bpm),
+                    windows={k: windows[k] for k in ("start_s", "probability", "window_s")},
+                    timings=clock.total(), beat_model=bm)
+
+
+class _Clock:
+    """Stage timings of one analysis (``Findings.timings``: seconds per stage and in total)."""
+
+    def __init__(self) -> None:
+        self.t0 = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
+
+    def total(self) -> dict[str, float]:
+        return {**self.laps, "total_s": time.perf_counter() - self.t0}
+
+
+def _check_inputs(record: Record, adaptive: bool | str) -> None:
+    """Refuse what is not a :class:`Record` and an ``adaptive`` other than "auto"/True/False."""
+    if not isinstance(record, Record):
+        raise InvalidInputError(f"analyze_record needs a Record (from read_record), got "
+                                f"{type(record).__name__}.")
+    if adaptive not in ("auto", True, False):
+        raise InvalidInputError(f"adaptive must be 'auto', True or False, got {adaptive!r}.")
+
+
+def score_beats(prep: Prepared, fs: float, beat_model: RecordBeatModel | None,
+                adaptive: bool | str) -> tuple[BeatScores | None, bool]:
+    """Morphology (+ RR context) score of every beat, and whether patient adaptation was used.
+
+    ``adaptive="auto"`` falls back to the global model when the record has too few regular beats
+    to calibrate on; ``True`` raises then. Returns ``(None, False)`` without a beat model or
+    beats.
+    """
+    if beat_model is None or not prep.peaks.size:
+        return None, False
+    kw = dict(rr_valid=prep.rr_valid)
+    try:
+        return beat_model.score(prep.clean, prep.peaks, fs, adaptive=bool(adaptive), **kw), \
+            bool(adaptive)
+    except InvalidInputError:
+        if adaptive is True:
+            raise
+        return beat_model.score(prep.clean, prep.peaks, fs, adaptive=False, **kw), False
+
+
+def assess_rhythm(prep: Prepared, fs: float, n_samples: int, scores: BeatScores | None,
+                  rhythm_model: RhythmModel, *, window_s: float, step_s: float) -> dict:
+    """Irregularity (AF-like) probability per sliding window and the irregular episodes.
+
+    Irregularity is judged on normal-to-normal intervals: intervals that touch a beat of abnormal
+    morphology are left out (Holter practice), because frequent ventricular ectopics make sinus
+    rhythm look irregular while AF stays irregular without them. Windows mostly in unusable
+    signal carry no rhythm evidence and get probability 0.
+
+    Returns
+    -------
+    dict
+        ``start_s``, ``probability`` (per window), ``window_s`` and ``episodes``
+        (``irregular_rhythm`` episodes).
+    """
+    duration = n_samples / fs
+    nn_valid = prep.rr_valid.copy()
+    if scores is not None and nn_valid.size:
+        ectopic = scores.morphology >= 1.0
+        nn_valid &= ~(ectopic[:-1] | ectopic[1:])
+    starts, F = window_features(prep.peaks, fs, prep.clean, window_s=window_s, step_s=step_s,
+                                valid=nn_valid, n_samples=n_samples)
+    usable_frac = np.array([prep.usable[int(s * fs):int(min(s + window_s, duration) * fs)].mean()
+                            for s in starts])
+    proba = np.where(usable_frac >= 0.5, rhythm_model.predict_proba(F), 0.0)
+    episodes = irregular_episodes(starts, proba, rhythm_model.threshold_, window_s, duration)
+    return {"start_s": starts, "probability": proba, "window_s": window_s, "episodes": episodes}
+
+
+def _in_episodes(peaks: np.ndarray, fs: float, episodes: list[dict]) -> np.ndarray:
+    """Beats inside any of ``episodes`` (their RR context is ignored: the episode covers it)."""
+    inside = np.zeros(peaks.size, dtype=bool)
+    for ep in episodes:
+        inside |= (peaks >= ep["start_s"] * fs) & (peaks <= ep["end_s"] * fs)
+    return inside
+
+
+def summarise_rhythm(prep: Prepared, fs: float, duration: float, scores: BeatScores | None,
+                     windows: dict, rhythm_model: RhythmModel) -> dict:
+    """The ``rhythm`` object of ``findings.json``: irregularity, rates, RR statistics, episodes
+    (rate, pause, irregular rhythm, ectopic runs, by start time) and the ectopic burden."""
+    peaks, proba, irregular = prep.peaks, windows["probability"], windows["episodes"]
+    rr, _ = rr_intervals(peaks, fs)
+    stats = rr_stats(rr[prep.rr_valid]) if rr.size else rr_stats([])
+    _, bpm = heart_rate_trend(peaks, fs, valid=prep.rr_valid)
+    episodes = rate_episodes(peaks, fs, valid=prep.rr_valid) + irregular
+    if scores is not None:
+        episodes += _ectopic_runs(peaks, fs, scores)
+    episodes.sort(key=lambda e: (e["start_s"], e["type"]))
+    return {
+        "irregularity_score": float(proba.max()) if proba.size else 0.0,
+        "irregular": bool(irregular),
+        "irregular_fraction": round(sum(e["end_s"] - e["start_s"] for e in irregular)
+                                    / duration, 4) if duration else 0.0,
+        "threshold": float(rhythm_model.threshold_),
+        "heart_rate_bpm": {"mean": stats["mean_bpm"], "min": stats["min_bpm"],
+                           "max": stats["max_bpm"],
+                           "median": float(np.nanmedian(bpm)) if np.isfinite(bpm).any() else None},
+        "rr": {k: stats[k] for k in ("n_intervals", "mean_rr_ms", "sdnn_ms", "rmssd_ms", "pnn50")},
+        "episodes": episodes,
+        "ectopic_burden": _burden(scores, peaks.size),
+    }
+
+
+def describe_models(beat_model: RecordBeatModel | None, rhythm_model: RhythmModel, *,
+                    adaptive: bool | str, used_adaptive: bool, window_s: float, step_s: float,
+                    peak_method: str) -> dict:
+    """The ``model`` object of ``findings.json``: which models and settings made the findings."""
+    return {"beats": beat_model.describe() if beat_model is not None else None,
+            "adaptive": used_adaptive, "adaptive_requested": adaptive,
+            "rhythm": {"name": rhythm_model.card.get("name", DEFAULT_RHYTHM_MODEL),
+                       "threshold": float(rhythm_model.threshold_), "window_s": window_s,
+                       "step_s": step_s},
+            "peak_method": peak_method}
+
+
+def _ectopic_runs(peaks: np.ndarray, fs: float, scores: BeatScores, min_beats: int = 3
+                  ) -> list[dict]:
+    """Runs of >= 3 consecutive flagged beats (couplets are counted in the burden only)."""
+    out = []
+    m = np.r_[False, scores.is_anomaly, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(m))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a >= min_beats:
+            kinds = {scores.finding[i] for i in range(a, b)}
+            out.append({"type": "ectopic_run", "start_s": round(float(peaks[a] / fs), 3),
+                        "end_s": round(float(peaks[b - 1] / fs), 3), "n_beats": int(b - a),
+                        "findings": sorted(kinds)})
+    return out
+
+
+def _burden(scores: BeatScores | None, n: int) -> dict:
+    if scores is None or n == 0:
+        return {"n_beats": int(n), "n_flagged": None, "fraction": None}
+    f = np.asarray(scores.finding)
+    return {"n_beats": int(n), "n_flagged": int(scores.is_anomaly.sum()),
+            "fraction": round(float(scores.is_anomaly.mean()), 4),
+            "abnormal_morphology": int((f == "abnormal_morphology").sum()),
+            "premature": int((f == "premature").sum())}

@@ -1,0 +1,148 @@
+"""``cardioclarity ecg analyze``: a recording (or a folder of them) -> findings.json + report."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+from cardioclarity import DISCLAIMER
+from cardioclarity.errors import EX_PARTIAL, CardioClarityError, InputFileNotFoundError
+from cardioclarity.reporting import progress
+
+#: Files that start a record in batch mode (WFDB records by their header).
+RECORD_SUFFIXES = (".hea", ".csv", ".txt", ".edf")
+
+
+def find_records(folder: Path) -> list[Path]:
+    """Records in a folder: every ``.hea`` (WFDB), ``.csv``, ``.txt`` and ``.edf`` file."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in RECORD_SUFFIXES)
+
+
+def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adaptive="auto",
+                report: bool = True, beat_model=None) -> dict:
+    """Analyse one record into ``out`` (findings.json [+ report.html]); return a summary row."""
+    from cardioclarity.ecg.records.analyze import analyze_record
+    from cardioclarity.ecg.records.io import read_record
+
+    t0 = time.perf_counter()
+    stages = ("read", "analyse", "write") if report else ("read", "analyse")
+    html = None
+    # A stage bar: the report's figures take a few seconds on a 30-min record.
+    for stage in progress(stages, desc=path.name, unit="stage", total=len(stages)):
+        if stage == "read":
+            record = read_record(path, lead=lead, fs=fs)
+        elif stage == "analyse":
+            findings = analyze_record(record, detector=beat_model if beat_model is not None
+                                      else model, adaptive=adaptive)
+            out.mkdir(parents=True, exist_ok=True)
+            d = findings.to_dict()
+            (out / "findings.json").write_text(json.dumps(d, indent=1))
+        else:
+            from cardioclarity.ecg.records.report import write_record_report
+
+            html = write_record_report(findings, record, out, detector=beat_model)
+    r = d["rhythm"]
+    b = r["ectopic_burden"]
+    return {"record": record.name, "status": "ok", "lead": record.lead,
+            "duration_s": d["duration_s"], "n_beats": d["n_beats"],
+            "flagged_beats": b.get("n_flagged"), "irregular": r["irregular"],
+            "irregularity_score": round(r["irregularity_score"], 4),
+            "mean_hr_bpm": None if r["heart_rate_bpm"]["mean"] is None
+            else round(r["heart_rate_bpm"]["mean"], 1),
+            "n_episodes": len(r["episodes"]),
+            "usable_fraction": d["quality"]["usable_fraction"],
+            "seconds": round(time.perf_counter() - t0, 2),
+            "findings": str(out / "findings.json"), "report": str(html) if html else "", "error": ""}
+
+
+def _load_beat_model(name):
+    from cardioclarity.ecg.records.scoring import RecordBeatModel
+
+    return RecordBeatModel.load(name)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    src = Path(args.record)
+    out = Path(args.out)
+    if not src.exists() and not Path(f"{src}.hea").exists():
+        raise InputFileNotFoundError(f"Input '{src}' does not exist.",
+                                     hint="give a record file (.hea/.csv/.txt/.edf) or a folder.")
+    beat_model = False if args.no_beats else _load_beat_model(args.model)
+    adaptive = {"auto": "auto", "on": True, "off": False}[args.adaptive]
+    kw = dict(lead=args.lead, fs=args.fs, adaptive=adaptive, report=not args.no_report,
+              beat_model=beat_model)
+    if not src.is_dir():
+        row = analyze_one(src, out, **kw)
+        _print_row(row)
+        print(DISCLAIMER)
+        return 0
+    files = find_records(src)
+    if not files:
+        raise InputFileNotFoundError(f"No records (.hea, .csv, .txt, .edf) in folder '{src}'.",
+                                     hint="point at a folder of recordings or at one record.")
+    rows, failed = [], 0
+    for path in progress(files, desc="records", unit="rec"):
+        stem = path.stem if path.suffix.lower() != ".hea" else path.with_suffix("").name
+        try:
+            rows.append(analyze_one(path, out / stem, **kw))
+        except CardioClarityError as exc:
+            failed += 1
+            print(f"cardioclarity: error: {path.name}: {exc}", file=sys.stderr)
+            rows.append({"record": stem, "status": "failed", "error": str(exc)})
+    out.mkdir(parents=True, exist_ok=True)
+    cols = ["record", "status", "lead", "duration_s", "n_beats", "flagged_beats", "irregular",
+            "irregularity_score", "mean_hr_bpm", "n_episodes", "usable_fraction", "seconds",
+            "findings", "report", "error"]
+    with open(out / "summary.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    for r in rows:
+        if r["status"] == "ok":
+            _print_row(r)
+    print(f"{len(rows) - failed} of {len(rows)} records analysed; summary: {out / 'summary.csv'}")
+    print(DISCLAIMER)
+    return EX_PARTIAL if failed else 0
+
+
+def _print_row(r: dict) -> None:
+    flagged = "n/a" if r["flagged_beats"] is None else r["flagged_beats"]
+    print(f"{r['record']}: {r['n_beats']} beats, {flagged} flagged, mean HR {r['mean_hr_bpm']} bpm, "
+          f"irregular rhythm: {'yes' if r['irregular'] else 'no'}, {r['n_episodes']} episode(s), "
+          f"usable {100 * r['usable_fraction']:.0f}% -> {r['findings']}"
+          + (f", {r['report']}" if r["report"] else ""))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``analyze`` to the ``ecg`` group."""
+    p = sub.add_parser(
+        "analyze", help="analyse a recording (WFDB/CSV/EDF): beats, rhythm, quality, report",
+        description="Read a recording, clean it, detect R-peaks, score each beat (autoencoder "
+        "morphology + RR context), find rate/pause/irregular-rhythm episodes and unusable "
+        "signal, and write OUT/findings.json plus an HTML report. Given a folder, analyses "
+        "every record in it (one sub-folder each, plus OUT/summary.csv); a record that fails is "
+        "reported and skipped (exit 1). " + DISCLAIMER,
+        epilog="examples:\n  cardioclarity ecg analyze mitdb/100.hea --out results/100\n"
+        "  cardioclarity ecg analyze strip.csv --fs 250 --lead II --out results/strip\n"
+        "  cardioclarity ecg analyze recordings/ --out results/ --adaptive off",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("record", metavar="RECORD|DIR",
+                   help="WFDB record (.hea, or base name), .csv/.txt (needs --fs), .edf, or a folder")
+    p.add_argument("--out", required=True, help="output folder (findings.json, report.html, PNGs)")
+    p.add_argument("--lead", default=None,
+                   help="lead name (default: MLII, II, ECG, I... whichever exists)")
+    p.add_argument("--fs", type=float, default=None,
+                   help="sampling rate in Hz (required for CSV/TXT; WFDB/EDF carry their own)")
+    p.add_argument("--model", default=None,
+                   help="beat model: bundled name or checkpoint (default: mitdb-conv1d)")
+    p.add_argument("--adaptive", choices=("auto", "on", "off"), default="auto",
+                   help="patient-adaptive beat scoring, calibrated on the record's own dominant "
+                   "beats of the first 5 minutes; auto (default) = on when there are enough "
+                   "regular beats, else the global model")
+    p.add_argument("--no-beats", action="store_true", help="skip beat scoring (rhythm only)")
+    p.add_argument("--no-report", action="store_true", help="write findings.json only (fastest)")
+    p.set_defaults(func=_cmd_analyze)

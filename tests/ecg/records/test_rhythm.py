@@ -1,0 +1,146 @@
+"""Rhythm: RR statistics, rate/pause episodes, irregularity features and the bundled model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cardioclarity.ecg.records.processing import ecg_clean, ecg_peaks
+from cardioclarity.ecg.records.rhythm import (
+    FEATURE_NAMES,
+    RhythmModel,
+    heart_rate_trend,
+    irregular_episodes,
+    rate_episodes,
+    rhythm_features,
+    rr_intervals,
+    rr_stats,
+    window_features,
+)
+from cardioclarity.errors import InvalidInputError, NotFittedError
+
+from ._records_synth import af_like_rr, synth_ecg
+
+
+def _peaks_from_rr(rr, fs=250.0, start=0.5):
+    return np.round((start + np.r_[0, np.cumsum(rr)]) * fs).astype(np.int64)
+
+
+def test_rr_stats_by_hand():
+    rr = np.array([0.8, 0.9, 0.7, 0.8])
+    s = rr_stats(rr)
+    d = np.diff(rr)
+    assert s["mean_rr_ms"] == pytest.approx(800)
+    assert s["sdnn_ms"] == pytest.approx(np.std(rr, ddof=1) * 1000)
+    assert s["rmssd_ms"] == pytest.approx(np.sqrt(np.mean(d ** 2)) * 1000)
+    assert s["pnn50"] == pytest.approx(1.0)  # |diffs| are 100, 200, 100 ms
+    assert s["mean_bpm"] == pytest.approx(75)
+    assert np.isnan(rr_stats([0.8])["sdnn_ms"])
+
+
+def test_rr_intervals_invalid_across_unusable():
+    peaks = np.array([100, 300, 500, 700])
+    usable = np.ones(1000, bool)
+    usable[350:400] = False
+    rr, valid = rr_intervals(peaks, 250, usable)
+    np.testing.assert_allclose(rr, [0.8, 0.8, 0.8])
+    assert valid.tolist() == [True, False, True]
+    with pytest.raises(InvalidInputError, match="increasing"):
+        rr_intervals([5, 3], 250)
+
+
+def test_rate_episodes_brady_tachy_pause():
+    rr = np.r_[np.full(20, 0.8), np.full(20, 1.5), np.full(10, 0.8), 3.0, np.full(10, 0.8),
+               np.full(30, 0.5), np.full(10, 0.8)]
+    fs = 250.0
+    peaks = _peaks_from_rr(rr, fs)
+    eps = rate_episodes(peaks, fs)
+    kinds = [e["type"] for e in eps]
+    assert kinds.count("bradycardia") == 1 and kinds.count("tachycardia") == 1
+    assert kinds.count("pause") == 1
+    brady = next(e for e in eps if e["type"] == "bradycardia")
+    t_slow = 0.5 + 20 * 0.8  # first slow beat interval starts here
+    assert brady["start_s"] == pytest.approx(t_slow, abs=8 * 1.5)
+    assert brady["end_s"] > brady["start_s"] + 10 and brady["mean_bpm"] < 50
+    pause = next(e for e in eps if e["type"] == "pause")
+    assert pause["rr_s"] == pytest.approx(3.0, abs=0.01)
+    # a gap in unusable signal is not a pause
+    valid = np.ones(rr.size, bool)
+    valid[50] = False
+    assert "pause" not in [e["type"] for e in rate_episodes(peaks, fs, valid=valid)]
+
+
+def test_heart_rate_trend():
+    peaks = _peaks_from_rr(np.full(30, 0.5))
+    t, bpm = heart_rate_trend(peaks, 250)
+    assert t.size == 30 and np.allclose(bpm, 120)
+
+
+def test_features_separate_regular_from_af_like():
+    reg = rhythm_features(_peaks_from_rr(np.full(60, 0.8) + 0.01 * np.sin(np.arange(60))), 250)
+    af = rhythm_features(_peaks_from_rr(af_like_rr(60)), 250)
+    assert reg.shape == (len(FEATURE_NAMES),)
+    i = FEATURE_NAMES.index("rmssd_over_mean")
+    assert af[i] > 5 * reg[i]
+    # a single ectopic beat barely moves the ectopic-robust feature
+    ect = np.full(60, 0.8)
+    ect[30], ect[31] = 0.5, 1.1
+    j = FEATURE_NAMES.index("rmssd_trimmed")
+    assert rhythm_features(_peaks_from_rr(ect), 250)[j] < 0.3 * af[j]
+    # too few beats: NaN, imputed by the model
+    assert np.isnan(rhythm_features(_peaks_from_rr([0.8, 0.8]), 250)).all()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return RhythmModel.load()
+
+
+def test_bundled_model_scores_af_like_ecg_higher(model):
+    fs = 300.0
+    x_reg, _ = synth_ecg(fs=fs, duration=40, hr=75, seed=1)
+    x_af, _ = synth_ecg(fs=fs, duration=40, rr=af_like_rr(80, seed=2), seed=2, p_wave=False)
+    probs = []
+    for x in (x_reg, x_af):
+        c = ecg_clean(x, fs)
+        probs.append(model.predict_proba(rhythm_features(ecg_peaks(x, fs), fs, c))[0])
+    assert probs[0] < model.threshold_ < probs[1]
+
+
+def test_model_checkpoint_is_weights_only_and_roundtrips(model, tmp_path):
+    from cardioclarity.checkpoints import save_checkpoint
+
+    ck = model.to_checkpoint()
+    p = save_checkpoint(tmp_path / "r.pt", kind="ecg-rhythm-model", model="mlp", config=ck["config"],
+                        state_dict=ck["state_dict"], threshold=ck["threshold"])
+    torch.load(p, weights_only=True)  # no pickled code
+    again = RhythmModel.load(str(p))
+    F = np.random.default_rng(0).normal(size=(5, len(FEATURE_NAMES)))
+    np.testing.assert_allclose(again.predict_proba(F), model.predict_proba(F))
+    with pytest.raises(InvalidInputError, match="features"):
+        model.predict_proba(np.zeros((1, 3)))
+    with pytest.raises(NotFittedError):
+        RhythmModel().predict_proba(F)
+
+
+def test_window_features_and_irregular_episodes():
+    fs = 250.0
+    rr = np.r_[np.full(60, 0.8), af_like_rr(90, 0.7, seed=3), np.full(60, 0.8)]
+    peaks = _peaks_from_rr(rr, fs)
+    starts, F = window_features(peaks, fs, None, window_s=30, step_s=10)
+    assert F.shape == (starts.size, len(FEATURE_NAMES))
+    irr = F[:, FEATURE_NAMES.index("rmssd_over_mean")]
+    proba = (irr > 0.1).astype(float)
+    eps = irregular_episodes(starts, proba, 0.5, 30, peaks[-1] / fs)
+    assert len(eps) == 1
+    t_af0, t_af1 = 0.5 + 48, 0.5 + 48 + rr[60:150].sum()
+    assert eps[0]["start_s"] < t_af0 + 15 and eps[0]["end_s"] > t_af1 - 15
+
+
+def test_irregular_episodes_merge_overlapping_runs():
+    starts = np.arange(0, 100, 10.0)
+    proba = np.array([0.9, 0.9, 0.1, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1, 0.9])
+    eps = irregular_episodes(starts, proba, 0.5, 30.0, 120.0)
+    # windows [0,40) and [30,70) overlap: one episode; the last window stands alone
+    assert [(e["start_s"], e["end_s"]) for e in eps] == [(0.0, 70.0), (90.0, 120.0)]
