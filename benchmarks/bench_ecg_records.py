@@ -31,10 +31,10 @@ from _common import default_data_dir, machine, md_table, median_time, write_sect
 from cardioclarity.ecg.records.analyze import analyze_record
 from cardioclarity.ecg.records.datasets import DS2, available_records, label_detected_beats
 from cardioclarity.ecg.records.io import read_record
-from cardioclarity.ecg.records.report import write_record_report
+from cardioclarity.ecg.records.report import record_report_figures, render_record_report
 from cardioclarity.ecg.records.scoring import RecordBeatModel
 from cardioclarity.metrics import binary_report, roc_auc
-from cardioclarity.reporting import progress
+from cardioclarity.reporting import progress, save_report
 
 
 def collect(mitdb: Path, names: list[str], model: RecordBeatModel, adaptive: bool) -> dict:
@@ -110,7 +110,8 @@ def main(argv=None) -> int:
         f = analyze_record(rec, detector=model)  # default: adaptive="auto"
         (tmp / "findings.json").write_text(json.dumps(f.to_dict()))
         if report:
-            write_record_report(f, rec, tmp, detector=model)
+            figures = record_report_figures(f, rec, detector=model)
+            save_report(tmp, render_record_report(f, rec, figures=figures), figures)
 
     t_json = median_time(lambda: to_json(False), repeats=3)
     t_html = median_time(lambda: to_json(True), repeats=3)

@@ -11,7 +11,7 @@ import html
 import io
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from cardioclarity import DISCLAIMER, __version__
 T = TypeVar("T")
 
 __all__ = ["Section", "figure_to_png", "png_data_uri", "progress", "pyplot", "render_html",
-           "write_html_report"]
+           "save_report", "write_html_report"]
 
 
 def pyplot():
@@ -145,6 +145,22 @@ def render_html(title: str, sections: Sequence[Section], meta: dict[str, Any] | 
             parts.append(s.html_body)
     parts.append(f"<p class='meta'>Written by CardioClarity {__version__}.</p></body></html>")
     return "".join(parts)
+
+
+def save_report(out_dir: str | Path, html: str, figures: Mapping[str, bytes] | None = None,
+                name: str = "report.html") -> Path:
+    """Write a rendered report and its figures into ``out_dir`` (created); return the HTML path.
+
+    Renderers return text and bytes; this is the one place the CLI puts them on disk: each figure
+    as ``out_dir/<its name>`` (the names the HTML refers to), the page as ``out_dir/name``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for fname, png in (figures or {}).items():
+        (out / fname).write_bytes(png)
+    path = out / name
+    path.write_text(html, encoding="utf-8")
+    return path
 
 
 def write_html_report(path: str | Path, title: str, sections: Sequence[Section],

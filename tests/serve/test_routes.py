@@ -190,11 +190,10 @@ def test_beats_csv_equals_score_table(client, beats_csv, tmp_path):
     assert body["n_beats"] == 100 and body["n_anomalies"] == sum(b["is_anomaly"] for b in body["beats"])
     assert body["disclaimer"] == DISCLAIMER
     csv_r = client.post("/v1/ecg/beats?format=csv", content=beats_csv)
-    from cardioclarity.ecg.beats.cli import write_scores_csv
+    from cardioclarity.ecg.beats.report import scores_csv
 
-    cli_file = write_scores_csv(tmp_path / "scores.csv", ecg_detector.score_table(detector, beats.X),
-                                beats.y)
-    assert csv_r.content == cli_file.read_bytes()  # scores.csv, byte for byte
+    expected = scores_csv(ecg_detector.score_table(detector, beats.X), beats.y)
+    assert csv_r.content == expected.encode()  # what `ecg score` writes, byte for byte
     assert csv_r.text.splitlines()[0] == "index,score,is_anomaly,label"
 
 

@@ -51,6 +51,14 @@ def test_score_writes_stable_csv_and_report(trained):
     assert [int(x["label"]) for x in rows] == yt.tolist()
     flagged = np.array([int(x["is_anomaly"]) for x in rows])
     assert flagged[yt == 1].mean() > flagged[yt == 0].mean()
+    # The file is the writer's text, byte for byte (what the REST route returns for format=csv).
+    from cardioclarity.ecg.beats.detector import load_detector, score_table
+    from cardioclarity.ecg.beats.io import read_beats
+    from cardioclarity.ecg.beats.report import scores_csv
+
+    beats = read_beats(d / "test.csv")
+    expected = scores_csv(score_table(load_detector(d / "m.pt"), beats.X), beats.y)
+    assert (d / "s" / "scores.csv").read_bytes() == expected.encode()
     html = (d / "s" / "report.html").read_text()
     assert "Not a medical device" in html and "data:image/png;base64" in html
     assert (d / "s" / "reconstructions.png").stat().st_size > 1000

@@ -8,7 +8,13 @@ import pytest
 from cardioclarity.ecg.records.analyze import analyze_record
 from cardioclarity.ecg.records.demo import run_demo, sample_path
 from cardioclarity.ecg.records.io import Record, read_record
-from cardioclarity.ecg.records.report import findings_table, strip_png, write_record_report
+from cardioclarity.ecg.records.report import (
+    findings_table,
+    record_report_figures,
+    render_record_report,
+    strip_png,
+)
+from cardioclarity.reporting import save_report
 from cardioclarity.ecg.records.scoring import RecordBeatModel
 
 from ._records_synth import synth_ecg
@@ -30,8 +36,9 @@ def test_strip_png(analysed):
 
 def test_report_files_and_content(analysed, tmp_path):
     rec, f, model = analysed
-    html_path = write_record_report(f, rec, tmp_path, detector=model)
-    html = html_path.read_text()
+    figures = record_report_figures(f, rec, detector=model)
+    html = render_record_report(f, rec, figures=figures)
+    assert save_report(tmp_path, html, figures).read_text() == html
     assert "Research use only" in html
     for title in ("Summary", "ECG strips", "Findings", "Heart rate and rhythm"):
         assert f"<h2>{title}</h2>" in html
@@ -55,7 +62,7 @@ def test_report_for_record_without_flags_or_episodes(tmp_path):
     x, _ = synth_ecg(fs=250, duration=40, hr=70)
     rec = Record(x, 250.0, "II", ["II"], "calm")
     f = analyze_record(rec, detector=False)
-    html = write_record_report(f, rec, tmp_path).read_text()
+    html = render_record_report(f, rec)
     assert "No rhythm episode" in html and "Flagged beats" not in html
     assert np.isfinite(f.rhythm["heart_rate_bpm"]["mean"])
 

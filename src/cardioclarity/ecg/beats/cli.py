@@ -87,8 +87,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _save_beat_report(out: Path, det, X, scores, labels, **kwargs) -> Path:
+    """Render the beat report and save it with its figures into ``out``."""
+    from cardioclarity.ecg.beats.report import beat_report_figures, render_beat_report
+    from cardioclarity.reporting import save_report
+
+    figures = beat_report_figures(det, X, scores, labels=labels)
+    return save_report(out, render_beat_report(det, X, scores, labels=labels, figures=figures,
+                                               **kwargs), figures)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cardioclarity.ecg.beats.report import write_beat_report
     from cardioclarity.errors import InvalidInputError
     from cardioclarity.metrics import binary_report
 
@@ -106,8 +115,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = {"source": beats.meta["source"], "label_convention": beats.meta["label_convention"],
               "metrics": rep.to_dict(), "model": det.describe(), "disclaimer": DISCLAIMER}
     (out / "metrics.json").write_text(json.dumps(result, indent=2, default=str))
-    report = write_beat_report(out, det, X, scores, labels=beats.y, source=beats.meta["source"],
-                                title="ECG beat anomaly detector: evaluation")
+    report = _save_beat_report(out, det, X, scores, beats.y, source=beats.meta["source"],
+                               title="ECG beat anomaly detector: evaluation")
     print(f"AUROC {rep.auroc:.4f}  AUPRC {rep.auprc:.4f}  F1 {rep.f1:.4f}  accuracy "
           f"{rep.accuracy:.4f}  precision {rep.precision:.4f}  recall {rep.recall:.4f} "
           f"(positive class = anomaly, n = {rep.n})")
@@ -118,35 +127,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from cardioclarity.ecg.beats.detector import score_table
-    from cardioclarity.ecg.beats.report import write_beat_report
+    from cardioclarity.ecg.beats.report import scores_csv
 
     beats = _read(args)
     det = _load(args.model)
     rows = score_table(det, beats.X, resample=args.resample)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_scores_csv(out / "scores.csv", rows, beats.y)
+    (out / "scores.csv").write_text(scores_csv(rows, beats.y), newline="")
     report = None
     if not args.no_report:
         import numpy as np
 
         X = beats.X if beats.length == det.input_length_ else det.prepare(beats.X, resample=True)
-        report = write_beat_report(out, det, X, np.array([r["score"] for r in rows]),
-                                    labels=beats.y, source=beats.meta["source"])
+        report = _save_beat_report(out, det, X, np.array([r["score"] for r in rows]), beats.y,
+                                   source=beats.meta["source"])
     n_flag = sum(r["is_anomaly"] for r in rows)
     print(f"{n_flag} of {len(rows)} beats flagged as anomalous (threshold {det.threshold_:.4g}). "
           f"Wrote {out / 'scores.csv'}" + (f" and {report}" if report else ""))
     print(DISCLAIMER)
     return 0
-
-
-def write_scores_csv(path: Path, rows: list[dict], labels=None) -> Path:
-    """Write :func:`~cardioclarity.ecg.beats.report.scores_csv` to ``path`` (bytes unchanged)."""
-    from cardioclarity.ecg.beats.report import scores_csv
-
-    path = Path(path)
-    path.write_text(scores_csv(rows, labels), newline="")
-    return path
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,8 +9,9 @@ import numpy as np
 
 from cardioclarity.ecg.beats.detector import DEFAULT_DETECTOR, load_detector, score_table
 from cardioclarity.ecg.beats.io import read_beats
-from cardioclarity.ecg.beats.report import scores_csv, write_beat_report
+from cardioclarity.ecg.beats.report import beat_report_figures, render_beat_report, scores_csv
 from cardioclarity.metrics import binary_report
+from cardioclarity.reporting import save_report
 
 __all__ = ["SAMPLE_BEATS", "run_demo", "sample_beats_path"]
 
@@ -41,9 +42,11 @@ def run_demo(out_dir: str | Path) -> dict:
     csv_path.write_text(scores_csv(rows, beats.y), newline="")
     scores = np.array([r["score"] for r in rows])
     rep = binary_report(beats.y, (scores >= det.threshold_).astype(int), scores)
-    report = write_beat_report(out, det, beats.X, scores, labels=beats.y,
-                                source=f"bundled sample {SAMPLE_BEATS}",
-                                title=f"ECG beat anomaly demo ({DEFAULT_DETECTOR})")
+    figures = beat_report_figures(det, beats.X, scores, labels=beats.y)
+    html = render_beat_report(det, beats.X, scores, labels=beats.y, figures=figures,
+                              source=f"bundled sample {SAMPLE_BEATS}",
+                              title=f"ECG beat anomaly demo ({DEFAULT_DETECTOR})")
+    report = save_report(out, html, figures)
     summary = (f"{int((scores >= det.threshold_).sum())} of {len(rows)} ECG5000 test beats "
                f"flagged; AUROC {rep.auroc:.3f}, F1 {rep.f1:.3f} (positive class = anomaly)")
     return {"title": "ECG beat anomaly detection", "report": report, "summary": summary,

@@ -10,7 +10,6 @@ them into ``--out``, the REST backend sends them).
 * :func:`plot_roc` - ROC curves of one or several detectors;
 * :func:`beat_report_figures` - the report's PNGs by file name;
 * :func:`render_beat_report` - the HTML report for ``ecg score`` / ``ecg evaluate``;
-* :func:`write_beat_report` - both of the above saved into a folder the caller names.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +33,6 @@ __all__ = [
     "plot_roc",
     "render_beat_report",
     "scores_csv",
-    "write_beat_report",
 ]
 
 _NORMAL_C, _ANOM_C, _RECON_C = "#2a7ab0", "#c8423b", "#f0a020"
@@ -236,21 +233,3 @@ def render_beat_report(detector: Any, X: np.ndarray, scores: np.ndarray, *,
     meta = {"source": source, "beats": len(scores), "beat length": X.shape[1],
             "detector": desc["name"], **(extra_meta or {})}
     return render_html(title, sections, meta=meta)
-
-
-def write_beat_report(out_dir: str | Path, detector: Any, X: np.ndarray, scores: np.ndarray,
-                      **kwargs: Any) -> Path:
-    """Save :func:`beat_report_figures` and :func:`render_beat_report` into ``out_dir``.
-
-    Writes the PNGs and ``report.html`` into the folder the caller chose (created); returns the
-    HTML path. ``kwargs`` as :func:`render_beat_report`.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    figures = beat_report_figures(detector, X, scores, labels=kwargs.get("labels"))
-    for name, png in figures.items():
-        (out / name).write_bytes(png)
-    html = render_beat_report(detector, X, scores, figures=figures, **kwargs)
-    path = out / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path

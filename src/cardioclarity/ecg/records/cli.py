@@ -42,9 +42,12 @@ def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adapti
             d = findings.to_dict()
             (out / "findings.json").write_text(json.dumps(d, indent=1))
         else:
-            from cardioclarity.ecg.records.report import write_record_report
+            from cardioclarity.ecg.records.report import record_report_figures, render_record_report
+            from cardioclarity.reporting import save_report
 
-            html = write_record_report(findings, record, out, detector=beat_model)
+            figures = record_report_figures(findings, record, detector=beat_model)
+            html = save_report(out, render_record_report(findings, record, figures=figures),
+                               figures)
     r = d["rhythm"]
     b = r["ectopic_burden"]
     return {"record": record.name, "status": "ok", "lead": record.lead,

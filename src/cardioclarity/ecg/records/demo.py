@@ -39,8 +39,9 @@ def run_demo(out_dir: str | Path) -> dict:
     from cardioclarity.checkpoints import list_bundled
     from cardioclarity.ecg.records.analyze import analyze_record
     from cardioclarity.ecg.records.io import read_record
-    from cardioclarity.ecg.records.report import write_record_report
+    from cardioclarity.ecg.records.report import record_report_figures, render_record_report
     from cardioclarity.ecg.records.scoring import DEFAULT_RECORD_MODEL, RecordBeatModel
+    from cardioclarity.reporting import save_report
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -48,7 +49,8 @@ def run_demo(out_dir: str | Path) -> dict:
     model = RecordBeatModel.load() if DEFAULT_RECORD_MODEL in list_bundled() else False
     findings = analyze_record(record, detector=model)
     (out / "findings.json").write_text(json.dumps(findings.to_dict(), indent=1))
-    report = write_record_report(findings, record, out, detector=model or None)
+    figures = record_report_figures(findings, record, detector=model or None)
+    report = save_report(out, render_record_report(findings, record, figures=figures), figures)
     r = findings.rhythm
     flagged = (int(np.sum(findings.beat_scores.is_anomaly)) if findings.beat_scores is not None
                else "n/a")

@@ -7,13 +7,10 @@ Every function here returns bytes or text; the caller decides where they go.
   irregularity over time, RR tachogram and Poincare plot, flagged beats beside their
   reconstruction;
 - :func:`render_record_report` — the ``findings.json``-companion HTML (figures embedded, findings
-  table, research-use disclaimer);
-- :func:`write_record_report` — both saved into a folder the caller names.
+  table, research-use disclaimer).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
@@ -23,8 +20,7 @@ from cardioclarity.reporting import Section, figure_to_png, pyplot, render_html
 
 plt = pyplot()  # Matplotlib on the headless Agg backend (imported with this module)
 
-__all__ = ["findings_table", "record_report_figures", "render_record_report", "strip_png",
-           "write_record_report"]
+__all__ = ["findings_table", "record_report_figures", "render_record_report", "strip_png"]
 
 #: Colours by finding, used consistently across figures.
 FINDING_COLORS = {"normal": "#2b6cb0", "premature": "#dd6b20", "abnormal_morphology": "#c53030",
@@ -365,20 +361,3 @@ def render_record_report(findings: Findings, record: Record, *, detector=None,
             "patient-adaptive": m.get("adaptive"), "rhythm model": m["rhythm"]["name"],
             "R-peak detector": m.get("peak_method")}
     return render_html(f"ECG record analysis: {f.record}", sections, meta=meta)
-
-
-def write_record_report(findings: Findings, record: Record, out_dir: str | Path, *,
-                        detector=None, n_strips: int = 4) -> Path:
-    """Save :func:`record_report_figures` and :func:`render_record_report` into ``out_dir``.
-
-    Writes the PNGs and ``report.html`` into the folder the caller chose (created) and returns
-    the HTML path; nothing else is written. Arguments as :func:`render_record_report`.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    figures = record_report_figures(findings, record, detector=detector, n_strips=n_strips)
-    for name, png in figures.items():
-        (out / name).write_bytes(png)
-    path = out / "report.html"
-    path.write_text(render_record_report(findings, record, figures=figures), encoding="utf-8")
-    return path
