@@ -14,8 +14,8 @@ from cardioclarity.ecg.records.report import (
     render_record_report,
     strip_png,
 )
-from cardioclarity.reporting import save_report
 from cardioclarity.ecg.records.scoring import RecordBeatModel
+from cardioclarity.reporting import save_report
 
 from ._records_synth import synth_ecg
 
