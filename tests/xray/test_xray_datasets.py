@@ -13,14 +13,13 @@ from cardioclarity.xray.datasets import (
     augment_transforms,
     box_to_mask,
     check_masks,
-    clean_mask,
     load_mask_layout,
     load_split,
     make_split,
-    mask_to_box,
     read_box_csv,
     read_rsna_boxes,
 )
+from cardioclarity.xray.measure import clean_mask, mask_to_box
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from cardioclarity import DISCLAIMER
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.serve.pipelines import PipelineService, guarded_read, jsonable
 from cardioclarity.serve.problems import ApiProblem
-from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
 from cardioclarity.serve.uploads import Upload, read_upload
+from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
 
 __all__ = ["SafeJSONResponse", "jsonable", "router"]
 

@@ -18,7 +18,8 @@ Three on-disk layouts are read as they come from their sources:
 
 :func:`augment_transforms` builds MONAI dictionary transforms that move masks with the image;
 boxes are moved by rasterising them to a mask (:func:`box_to_mask`), transforming that mask with the
-image and reading the box back (:func:`mask_to_box`), so any geometric transform stays consistent.
+image and reading the box back (:func:`cardioclarity.xray.measure.mask_to_box`), so any geometric
+transform stays consistent.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError
+from cardioclarity.xray.measure import clean_mask
 
 __all__ = [
     "MASK_CHANNELS",
@@ -41,11 +43,9 @@ __all__ = [
     "augment_transforms",
     "box_to_mask",
     "check_masks",
-    "clean_mask",
     "load_mask_layout",
     "load_split",
     "make_split",
-    "mask_to_box",
     "read_box_csv",
     "read_rsna_boxes",
 ]
@@ -118,15 +118,6 @@ def _read_mask(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         # Edge pixels carry in-between values from the dataset's resizing: threshold at half.
         return np.asarray(im.convert("L")) > 127
-
-
-def clean_mask(mask: np.ndarray) -> np.ndarray:
-    """Keep the largest connected region of a binary mask (drops stray specks)."""
-    lab, n = ndimage.label(mask)
-    if n <= 1:
-        return mask.astype(bool)
-    sizes = ndimage.sum_labels(mask, lab, index=np.arange(1, n + 1))
-    return lab == (1 + int(np.argmax(sizes)))
 
 
 def _speck_count(mask: np.ndarray) -> int:
@@ -266,18 +257,6 @@ def load_split(path: str | Path, samples: list[MaskSample]) -> dict[str, list[Ma
 
 
 # ----------------------------------------------------------------------------------------- boxes
-def mask_to_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Bounding box ``[x_min, y_min, x_max, y_max]`` of a mask, continuous coordinates.
-
-    A mask covering columns 10..19 gives x_min=10, x_max=20 (pixel edges), so box widths equal
-    pixel counts and boxes compose with :func:`cardioclarity.metrics.box_iou`.
-    """
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return None
-    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
-
-
 def box_to_mask(box, shape: tuple[int, int]) -> np.ndarray:
     """Rasterise a box ``[x_min, y_min, x_max, y_max]`` into a boolean mask of ``shape`` (H, W)."""
     h, w = shape

@@ -22,11 +22,9 @@ import torch
 from cardioclarity import DISCLAIMER
 from cardioclarity.checkpoints import describe_checkpoint, load_checkpoint
 from cardioclarity.errors import InvalidInputError
-from cardioclarity.xray.datasets import clean_mask
 from cardioclarity.xray.io import XrayImage
-from cardioclarity.xray.measure import CTR_THRESHOLD, measure_masks
-from cardioclarity.xray.models import build_model, preprocess
-from cardioclarity.xray.train import KINDS
+from cardioclarity.xray.measure import CTR_THRESHOLD, clean_mask, measure_masks
+from cardioclarity.xray.models import KINDS, build_model, preprocess
 
 __all__ = ["DEFAULT_MODEL", "HeartDetector", "HeartResult"]
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from cardioclarity.metrics import binary_report, bland_altman, box_iou, detection_prf, dice
 from cardioclarity.reporting import progress
-from cardioclarity.xray.datasets import MASK_CHANNELS, MaskSample, mask_to_box
+from cardioclarity.xray.datasets import MASK_CHANNELS, MaskSample
 from cardioclarity.xray.io import read_xray
-from cardioclarity.xray.measure import measure_masks
+from cardioclarity.xray.measure import mask_to_box, measure_masks
 
 __all__ = ["evaluate_detector", "per_image_rows", "summarise"]
 

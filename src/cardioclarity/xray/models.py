@@ -21,7 +21,20 @@ from torch import nn
 
 from cardioclarity.errors import InvalidInputError
 
-__all__ = ["MODELS", "BoxConfig", "BoxNet", "SegConfig", "build_model", "config_from_dict", "preprocess"]
+__all__ = [
+    "KINDS",
+    "MODELS",
+    "BoxConfig",
+    "BoxNet",
+    "SegConfig",
+    "build_model",
+    "config_dict",
+    "config_from_dict",
+    "preprocess",
+]
+
+#: Checkpoint kind of each model name: what training writes and HeartDetector.load accepts.
+KINDS = {"seg": "xray-heart-seg", "box": "xray-heart-box"}
 
 
 @dataclass
@@ -77,7 +90,6 @@ class BoxNet(nn.Module):
 
 def _build_seg(cfg: SegConfig) -> nn.Module:
     from monai.networks.nets import UNet
-
 
     return UNet(spatial_dims=2, in_channels=1, out_channels=cfg.out_channels,
                 channels=cfg.channels, strides=cfg.strides, num_res_units=cfg.num_res_units,

@@ -23,12 +23,9 @@ from cardioclarity.checkpoints import save_checkpoint
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.reporting import progress
 from cardioclarity.xray.datasets import MASK_CHANNELS, MaskSample, augment_transforms
-from cardioclarity.xray.models import build_model, config_dict, config_from_dict, preprocess
+from cardioclarity.xray.models import KINDS, build_model, config_dict, config_from_dict, preprocess
 
-__all__ = ["KINDS", "TrainConfig", "load_arrays", "train_model"]
-
-#: checkpoint kind of each model name (what HeartDetector accepts).
-KINDS = {"seg": "xray-heart-seg", "box": "xray-heart-box"}
+__all__ = ["TrainConfig", "load_arrays", "train_model"]
 
 
 @dataclass
