@@ -7,13 +7,14 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from xray_factory import write_dicom
 
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.xray.demo import sample_path
 from cardioclarity.xray.detect import HeartDetector
 from cardioclarity.xray.io import read_xray
 from cardioclarity.xray.report import bland_altman_png, gradcam_map, gradcam_png, overlay_png
+
+from .factory import write_dicom
 
 
 @pytest.fixture(scope="module")

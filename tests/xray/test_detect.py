@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xray_factory import write_dicom
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.errors import CheckpointError, InputFileNotFoundError, InvalidInputError
 from cardioclarity.xray.demo import sample_path
 from cardioclarity.xray.detect import HeartDetector
 from cardioclarity.xray.io import read_xray
+
+from .factory import write_dicom
 
 SCHEMA = {"image_size", "heart_box", "ctr", "cardiomegaly", "pixel_spacing_mm", "view_position",
           "quality", "model", "disclaimer"}

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from xray_factory import synthetic_film, write_dicom, write_mask_layout
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError
 from cardioclarity.xray.datasets import (
@@ -20,6 +19,8 @@ from cardioclarity.xray.datasets import (
     read_rsna_boxes,
 )
 from cardioclarity.xray.measure import clean_mask, mask_to_box
+
+from .factory import synthetic_film, write_dicom, write_mask_layout
 
 
 @pytest.fixture(scope="module")

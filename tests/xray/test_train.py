@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from xray_factory import write_mask_layout
 
 from cardioclarity.checkpoints import load_checkpoint
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.xray.datasets import load_mask_layout
 from cardioclarity.xray.detect import HeartDetector
 from cardioclarity.xray.train import TrainConfig, train_model
+
+from .factory import write_mask_layout
 
 TINY = {"seg": {"input_size": 64, "channels": [4, 8, 16], "strides": [2, 2]},
         "box": {"input_size": 64, "block_inplanes": [4, 8, 16, 16]}}

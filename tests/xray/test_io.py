@@ -7,10 +7,11 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from xray_factory import PATIENT_ID, PATIENT_NAME, synthetic_film, write_dicom, write_rgb_dicom
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
 from cardioclarity.xray.io import read_xray, sniff_format
+
+from .factory import PATIENT_ID, PATIENT_NAME, synthetic_film, write_dicom, write_rgb_dicom
 
 
 @pytest.fixture(scope="module")
