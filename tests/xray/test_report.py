@@ -27,7 +27,7 @@ def _png(data: bytes) -> np.ndarray:
 
 
 def test_overlay_draws_contours_box_and_lines(sample):
-    det = HeartDetector.from_pretrained()
+    det = HeartDetector.load()
     r = det.detect(sample)
     arr = _png(overlay_png(sample, r))
     assert arr.shape == (512, 512, 3)
@@ -40,19 +40,19 @@ def test_overlay_draws_contours_box_and_lines(sample):
 
 
 def test_overlay_of_large_film_is_capped(sample):
-    det = HeartDetector.from_pretrained()
+    det = HeartDetector.load()
     big = read_xray(write_dicom(None, np.kron(sample.pixels, np.ones((4, 4), np.float32))))
     arr = _png(overlay_png(big, det.detect(big)))
     assert max(arr.shape[:2]) == 1024
 
 
 def test_gradcam_for_box_model(sample):
-    box = HeartDetector.from_pretrained("box")
+    box = HeartDetector.load("box")
     cam = gradcam_map(box, sample)
     assert cam.shape == (512, 512) and cam.min() >= 0 and cam.max() == pytest.approx(1)
     assert _png(gradcam_png(box, sample, box.detect(sample))).shape == (512, 512, 3)
     with pytest.raises(InvalidInputError, match="box model only"):
-        gradcam_map(HeartDetector.from_pretrained(), sample)
+        gradcam_map(HeartDetector.load(), sample)
 
 
 def test_bland_altman_png():

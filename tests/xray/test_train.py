@@ -32,7 +32,7 @@ def test_train_saves_loadable_checkpoint(samples, tmp_path, name):
     assert len(info["history"]) == 2 and info["best_epoch"] in (1, 2)
     ck = load_checkpoint(out, expected_kind=f"xray-heart-{name}")
     assert ck["input_size"] == 64 and ck["training"]["best_val"] == info["best_val"]
-    det = HeartDetector.from_pretrained(str(out))
+    det = HeartDetector.load(str(out))
     assert det.model_name == name
     # The loaded network reproduces the trained one.
     x = torch.randn(1, 1, 64, 64)

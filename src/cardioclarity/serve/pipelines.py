@@ -276,7 +276,7 @@ def _describe_record_pipeline(models: dict) -> dict:
 def _load_heart_detector() -> Any:
     from cardioclarity.xray.detect import HeartDetector
 
-    return HeartDetector.from_pretrained(None)
+    return HeartDetector.load(None)
 
 
 def build_services() -> dict[str, PipelineService]:
@@ -294,5 +294,5 @@ def build_services() -> dict[str, PipelineService]:
             "xray-heart", "/v1/xray/heart",
             ("cardioclarity.xray.io", "cardioclarity.xray.detect", "cardioclarity.xray.report"),
             _load_heart_detector,
-            lambda det: _checkpoint_card(det, ("xray-heart-seg", "xray-heart-box", "xray-heart"))),
+            lambda det: _card_fields({**det.card, **det.model_field()})),
     }

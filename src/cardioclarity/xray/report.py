@@ -113,7 +113,7 @@ def gradcam_map(detector, image: XrayImage, target_layer: str = "net.layer3") ->
 
     if detector.model_name != "box":
         raise InvalidInputError("Grad-CAM is defined here for the box model only.",
-                                hint="load it with HeartDetector.from_pretrained('box').")
+                                hint="load it with HeartDetector.load('box').")
     cam = GradCAM(nn_module=detector.net, target_layers=target_layer)
     x = preprocess(image.pixels, detector.input_size)
     with torch.enable_grad():
