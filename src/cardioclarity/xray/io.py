@@ -175,22 +175,7 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     fm = getattr(ds, "file_meta", None)
     tsyntax = fm.get("TransferSyntaxUID") if fm is not None else None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr = ds.pixel_array
-    except NotImplementedError as exc:
-        raise UnsupportedFormatError(
-            f"{name}: pixel data in transfer syntax "
-            f"{getattr(tsyntax, 'name', tsyntax)} cannot be decoded here ({exc}).",
-            hint="install the pylibjpeg plugins (pylibjpeg-libjpeg, pylibjpeg-openjpeg) or "
-            "decompress the file (e.g. `gdcmconv --raw`).") from exc
-    except Exception as exc:  # truncated data, bad lengths: pydicom raises several types
-        raise InvalidInputError(
-            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'}).",
-            hint="the file may be truncated; export it again.") from exc
-
+    arr = _decode_pixels(ds, name, tsyntax)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     if frames > 1:
@@ -227,6 +212,25 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
         "frames": frames,
     }
     return XrayImage(img.astype(np.float32), meta, warn)
+
+
+def _decode_pixels(ds: Any, name: str, tsyntax: Any) -> np.ndarray:
+    """The stored pixel values (step 1 of the module docstring), with messages that say why not."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ds.pixel_array
+    except NotImplementedError as exc:
+        raise UnsupportedFormatError(
+            f"{name}: pixel data in transfer syntax "
+            f"{getattr(tsyntax, 'name', tsyntax)} cannot be decoded here ({exc}).",
+            hint="install the pylibjpeg plugins (pylibjpeg-libjpeg, pylibjpeg-openjpeg) or "
+            "decompress the file (e.g. `gdcmconv --raw`).") from exc
+    except Exception as exc:  # truncated data, bad lengths: pydicom raises several types
+        raise InvalidInputError(
+            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'}).",
+            hint="the file may be truncated; export it again.") from exc
 
 
 def _colour_to_grey(ds: Any, arr: np.ndarray, photometric: str) -> np.ndarray:
