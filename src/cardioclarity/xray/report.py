@@ -1,4 +1,7 @@
-"""Explanations: the overlay PNG (contours, heart box, CTR diameters, CTR value) and Grad-CAM.
+"""Explanations and reports: the overlay PNG, Grad-CAM, Bland-Altman plots, the HTML report.
+
+Every writer here returns ``bytes`` (PNG) or ``str`` (HTML); the callers (CLI, demo, REST routes)
+decide where they go.
 
 The overlay is drawn with Pillow rather than Matplotlib: it is written for every file of a folder
 run and served by the web backend, so it must cost milliseconds, not a figure's setup time.
@@ -7,14 +10,24 @@ run and served by the web backend, so it must cost milliseconds, not a figure's 
 from __future__ import annotations
 
 import io
+import json
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from cardioclarity.validation import to_jsonable
 from cardioclarity.xray.io import XrayImage
 
-__all__ = ["MAX_OVERLAY_SIDE", "gradcam_map", "gradcam_png", "overlay_png"]
+__all__ = [
+    "MAX_OVERLAY_SIDE",
+    "bland_altman_png",
+    "gradcam_map",
+    "gradcam_png",
+    "overlay_png",
+    "render_xray_report",
+]
 
 #: Overlays of larger films are scaled down to this longest side (a 2k film would give an 8 MB PNG).
 MAX_OVERLAY_SIDE = 1024
@@ -166,3 +179,40 @@ def bland_altman_png(measured, reference, reference_label: str = "reference CTR"
     ax.set_title(f"CTR agreement (n={ba['n']}, MAE {ba['mae']:.4f})")
     ax.legend(fontsize=8, loc="best")
     return figure_to_png(fig)
+
+
+def render_xray_report(result: dict[str, Any], overlay_png_bytes: bytes, stem: str) -> str:
+    """The HTML report of one film: result table, overlay, quality checks and model card.
+
+    Parameters
+    ----------
+    result : dict
+        :meth:`HeartResult.to_dict() <cardioclarity.xray.detect.HeartResult.to_dict>` (the
+        ``<stem>.json`` object); extra keys are shown as rows of the result table.
+    overlay_png_bytes : bytes
+        :func:`overlay_png` of the same film.
+    stem : str
+        The film's name without extension, for the title.
+
+    Returns
+    -------
+    str
+        A self-contained HTML page (the overlay embedded as a data URI).
+    """
+    from cardioclarity.reporting import Section, render_html
+
+    flat = {k: v for k, v in result.items() if k not in {"model", "quality", "disclaimer"}}
+    rows = [{"field": k, "value": json.dumps(to_jsonable(v)) if isinstance(v, list | dict) else v}
+            for k, v in flat.items()]
+    quality = result.get("quality") or {}
+    sections = [Section("Result", table=rows),
+                Section("Overlay", images=[("Heart contour and box, cardiothoracic ratio lines",
+                                            overlay_png_bytes)])]
+    if isinstance(quality, dict) and quality:
+        sections.append(Section("Quality", table=[{"check": k, "value": json.dumps(to_jsonable(v))}
+                                                  for k, v in quality.items()]))
+    model = result.get("model")
+    if isinstance(model, dict) and model:
+        sections.append(Section("Model", table=[{"field": k, "value": json.dumps(to_jsonable(v))}
+                                                for k, v in model.items()]))
+    return render_html(f"Chest X-ray heart detection: {stem}", sections)
