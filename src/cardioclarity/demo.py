@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import argparse
 import html
-import importlib
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.reporting import Section, write_html_report
 
-#: (folder, "module:function") for each demo step, in the order they run.
-DEMO_STEPS: list[tuple[str, str]] = [
-    ("ecg_beats", "cardioclarity.ecg.beats_demo:run_demo"),
-    ("ecg_record", "cardioclarity.ecg.record_demo:run_demo"),
-    ("xray", "cardioclarity.xray.demo:run_demo"),
-]
+
+def demo_steps() -> list[tuple[str, Callable[[Path], dict]]]:
+    """(folder, ``run_demo``) of each demo step, in the order they run.
+
+    The imports live here rather than at the top of the module: ``cardioclarity --help`` builds
+    its parser from this module and must not load torch.
+    """
+    from cardioclarity.ecg.beats_demo import run_demo as ecg_beats
+    from cardioclarity.ecg.record_demo import run_demo as ecg_record
+    from cardioclarity.xray.demo import run_demo as xray
+
+    return [("ecg_beats", ecg_beats), ("ecg_record", ecg_record), ("xray", xray)]
 
 
 def run_demo(out_dir: str | Path = "cardioclarity-demo") -> dict:
@@ -36,9 +42,7 @@ def run_demo(out_dir: str | Path = "cardioclarity-demo") -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    for folder, target in DEMO_STEPS:
-        module_name, func_name = target.split(":")
-        func = getattr(importlib.import_module(module_name), func_name)
+    for folder, func in demo_steps():
         t0 = time.perf_counter()
         res = dict(func(out / folder))
         res["seconds"] = time.perf_counter() - t0
