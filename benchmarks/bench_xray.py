@@ -1,4 +1,4 @@
-"""Benchmark of chest X-ray heart detection (issue 4): accuracy on the held-out test part, speed.
+"""Benchmark of chest X-ray heart detection: accuracy on the held-out test part, speed.
 
 Every accuracy figure is on the test part of ``training/splits/cxr_heart_split.json`` (seeded
 70/15/15, stratified by set), which no training or model choice looked at. The bundled ``seg`` and

@@ -26,14 +26,19 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError
 from cardioclarity.xray.measure import clean_mask
+
+if TYPE_CHECKING:
+    from monai.transforms import Compose
 
 __all__ = [
     "MASK_CHANNELS",
@@ -98,6 +103,7 @@ class QCReport:
     fixed: list[dict] = field(default_factory=list)     # {"name", "set", "note"} e.g. specks removed
 
     def summary(self) -> str:
+        """One line: kept/found, skipped by reason, masks cleaned."""
         reasons: dict[str, int] = {}
         for s in self.skipped:
             key = s["reason"].split(":")[0]
@@ -107,6 +113,7 @@ class QCReport:
                 f"{len(self.fixed)} masks cleaned (specks removed)")
 
     def to_dict(self) -> dict:
+        """Plain values (for checkpoints and JSON), with :meth:`summary`."""
         return {"n_found": self.n_found, "n_kept": self.n_kept, "skipped": self.skipped,
                 "fixed": self.fixed, "summary": self.summary()}
 
@@ -257,7 +264,7 @@ def load_split(path: str | Path, samples: list[MaskSample]) -> dict[str, list[Ma
 
 
 # ----------------------------------------------------------------------------------------- boxes
-def box_to_mask(box, shape: tuple[int, int]) -> np.ndarray:
+def box_to_mask(box: Sequence[float], shape: tuple[int, int]) -> np.ndarray:
     """Rasterise a box ``[x_min, y_min, x_max, y_max]`` into a boolean mask of ``shape`` (H, W)."""
     h, w = shape
     x0, y0, x1, y1 = (int(round(v)) for v in box)
@@ -344,7 +351,7 @@ def read_box_csv(csv_path: str | Path, image_dir: str | Path | None = None) -> l
 
 # -------------------------------------------------------------------------------- augmentations
 def augment_transforms(keys: tuple[str, str] = ("image", "mask"), *, seed: int = 0,
-                       strength: float = 1.0):
+                       strength: float = 1.0) -> Compose:
     """MONAI dictionary transforms moving a mask (or a rasterised box) with its image.
 
     Small rotations, scaling, shifts (as radiographs are positioned), brightness/contrast/gamma

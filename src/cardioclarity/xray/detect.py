@@ -204,7 +204,8 @@ class HeartDetector:
                            name=image.name)
 
 
-def _from_seg_logits(out: torch.Tensor, w: int, h: int):
+def _from_seg_logits(out: torch.Tensor, w: int, h: int) -> tuple[
+        list[float] | None, float | None, np.ndarray, dict[str, Any], list[str]]:
     """Box, CTR, masks, measurements and notes from the seg network's (3, S, S) logits."""
     # Upsample logits (not masks) so borders are placed between network pixels; measure on a grid
     # of at most MEASURE_MAX_SIDE pixels (finer than the network's 320 px, and a 2k film costs no
@@ -233,7 +234,8 @@ def _from_seg_logits(out: torch.Tensor, w: int, h: int):
     return box, m.ctr, masks, measurements, list(m.notes)
 
 
-def _from_box_fractions(out: torch.Tensor, w: int, h: int):
+def _from_box_fractions(out: torch.Tensor, w: int, h: int) -> tuple[
+        list[float], None, None, dict[str, Any]]:
     """Box (input pixels), no CTR, no masks and the heart width from the box network's output."""
     f = out.clamp(0, 1).numpy()
     box = [float(f[0] * w), float(f[1] * h), float(f[2] * w), float(f[3] * h)]

@@ -54,6 +54,7 @@ class CardiacMeasurement:
     notes: list[str]
 
     def to_dict(self) -> dict:
+        """Plain-value dict of the fields."""
         return asdict(self)
 
 

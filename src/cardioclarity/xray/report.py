@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -19,6 +20,9 @@ from scipy import ndimage
 
 from cardioclarity.validation import to_jsonable
 from cardioclarity.xray.io import XrayImage
+
+if TYPE_CHECKING:
+    from cardioclarity.xray.detect import HeartDetector, HeartResult
 
 __all__ = [
     "MAX_OVERLAY_SIDE",
@@ -36,7 +40,7 @@ _COLOURS = {"heart": (255, 64, 64), "right_lung": (64, 200, 255), "left_lung": (
             "box": (255, 210, 0), "heart_line": (255, 120, 120), "thorax_line": (120, 220, 255)}
 
 
-def _font(size: int):
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has one bitmap size only
@@ -55,7 +59,7 @@ def _contour(mask: np.ndarray, width: int) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, iterations=max(1, width))
 
 
-def overlay_png(image: XrayImage, result, *, show_masks: bool = True) -> bytes:
+def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = True) -> bytes:
     """PNG bytes: the film with heart/lung contours, the heart box, the two CTR diameters as
     horizontal lines and the CTR value (with the cardiomegaly flag) written in the corner.
 
@@ -112,7 +116,7 @@ def overlay_png(image: XrayImage, result, *, show_masks: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def gradcam_map(detector, image: XrayImage, target_layer: str = "net.layer3") -> np.ndarray:
+def gradcam_map(detector: HeartDetector, image: XrayImage, target_layer: str = "net.layer3") -> np.ndarray:
     """Grad-CAM saliency (H, W) in [0, 1] at the input's size, for the ``box`` model.
 
     The CAM of each of the four box coordinates (via :class:`monai.visualize.GradCAM`) is averaged:
@@ -138,7 +142,8 @@ def gradcam_map(detector, image: XrayImage, target_layer: str = "net.layer3") ->
     return m / m.max() if m.max() > 0 else m
 
 
-def gradcam_png(detector, image: XrayImage, result=None) -> bytes:
+def gradcam_png(detector: HeartDetector, image: XrayImage,
+                result: HeartResult | None = None) -> bytes:
     """PNG bytes: the Grad-CAM map of the box model blended over the film (box drawn if given)."""
     from matplotlib import colormaps
 
@@ -157,7 +162,8 @@ def gradcam_png(detector, image: XrayImage, result=None) -> bytes:
     return buf.getvalue()
 
 
-def bland_altman_png(measured, reference, reference_label: str = "reference CTR") -> bytes:
+def bland_altman_png(measured: Sequence[float] | np.ndarray, reference: Sequence[float] | np.ndarray,
+                     reference_label: str = "reference CTR") -> bytes:
     """Bland-Altman plot (difference vs mean) of predicted vs reference CTR, as PNG bytes."""
     from cardioclarity.metrics import bland_altman
     from cardioclarity.reporting import figure_to_png, pyplot

@@ -23,7 +23,15 @@ from cardioclarity.checkpoints import save_checkpoint
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.reporting import progress
 from cardioclarity.xray.datasets import MASK_CHANNELS, MaskSample, augment_transforms
-from cardioclarity.xray.models import KINDS, build_model, config_dict, config_from_dict, preprocess
+from cardioclarity.xray.models import (
+    KINDS,
+    BoxConfig,
+    SegConfig,
+    build_model,
+    config_dict,
+    config_from_dict,
+    preprocess,
+)
 
 __all__ = ["TrainConfig", "load_arrays", "train_model"]
 
@@ -95,7 +103,7 @@ def _giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (1 - (iou - (hull - union) / hull)).mean()
 
 
-def _batch(imgs: np.ndarray, masks: np.ndarray, idx: np.ndarray, aug, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(imgs: np.ndarray, masks: np.ndarray, idx: np.ndarray, aug: Callable | None, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ms = [], []
     for i in idx:
         d = {"image": imgs[i], "mask": masks[i].astype(np.float32)}
@@ -207,7 +215,7 @@ def _train_epoch(model: nn.Module, run: _Run, epoch: int) -> float:
     return float(np.mean(losses))
 
 
-def _save(out: str | Path, name: str, mcfg, model: nn.Module, cfg: TrainConfig, info: dict,
+def _save(out: str | Path, name: str, mcfg: SegConfig | BoxConfig, model: nn.Module, cfg: TrainConfig, info: dict,
           metadata: dict | None) -> None:
     """Write the self-describing checkpoint that HeartDetector.load reads back."""
     size = mcfg.input_size
@@ -224,7 +232,7 @@ def train_model(
     train_samples: list[MaskSample],
     val_samples: list[MaskSample],
     *,
-    model_cfg=None,
+    model_cfg: SegConfig | BoxConfig | dict | None = None,
     cfg: TrainConfig | None = None,
     out: str | Path | None = None,
     metadata: dict | None = None,
