@@ -1,4 +1,4 @@
-"""Benchmark of chest X-ray heart detection (issue 4): accuracy on the held-out test part, speed.
+"""Benchmark of chest X-ray heart detection: accuracy on the held-out test part, speed.
 
 Every accuracy figure is on the test part of ``training/splits/cxr_heart_split.json`` (seeded
 70/15/15, stratified by set), which no training or model choice looked at. The bundled ``seg`` and
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
 
     acc, agree, cardio, results = [], [], [], {}
     for name in args.models:
-        det = HeartDetector.from_pretrained(name)
+        det = HeartDetector.load(name)
         res = evaluate_detector(det, test, desc=name)
         results[name] = res
         arch = det.model_name
@@ -157,7 +157,7 @@ def main(argv=None) -> int:
     cross, edges = [], []
     for ck in sorted(args.cross_dir.glob("cross-*-to-*.pt")):
         src, dst = ck.stem.removeprefix("cross-").split("-to-")
-        det = HeartDetector.from_pretrained(str(ck))
+        det = HeartDetector.load(str(ck))
         own = [s for s in test if s.set == src]
         other = [s for s in samples if s.set == dst]
         other_test = {s.name for s in test if s.set == dst}
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
             figs.append(fig)
 
     with tempfile.TemporaryDirectory() as tmp:
-        sp = speed(HeartDetector.from_pretrained(args.models[0]), test, Path(tmp))
+        sp = speed(HeartDetector.load(args.models[0]), test, Path(tmp))
 
     lines = [
         "## Chest X-ray heart detection (issue 4)", "",

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     print("| checkpoint | input px | heart Dice | box IoU | F1@0.75 | CTR MAE vs masks |")
     print("|---|---|---|---|---|---|")
     for name in args.checkpoints:
-        det = HeartDetector.from_pretrained(name)
+        det = HeartDetector.load(name)
         m = evaluate_detector(det, val, by_set=False, desc=name)["pooled"]
         print(f"| {name} | {det.input_size} | {m.get('dice_heart', float('nan')):.3f} | {m['box_iou']:.3f} "
               f"| {m['f1@75']:.3f} | {m.get('ctr_mae_vs_masks', float('nan')):.4f} |", flush=True)

@@ -1,12 +1,12 @@
 """Train the bundled chest X-ray models on cxr_heart (seeded, CPU).
 
-Protocol (issue 4):
+Protocol:
 
 1. Load ``cxr_heart`` (JSRT + wingspan) through :func:`cardioclarity.xray.datasets.load_mask_layout`,
    with its label quality check (the swapped heart/left-lung file is skipped, specks removed).
 2. Split 70/15/15 by image, stratified by set, seed 0 — once; saved to
    ``training/splits/cxr_heart_split.json`` and reused (benchmarks read the same file).
-3. Train ``seg`` (U-Net, heart + lungs, 320 px) and ``box`` (the seed's box regressor, 224 px) on
+3. Train ``seg`` (U-Net, heart + lungs, 320 px) and ``box`` (the reference box regressor, 224 px) on
    train, early stopping on val; the test part is never looked at here.
 4. Cross-site runs (256 px, at most 40 epochs: labelled so): seg trained on JSRT only (its train+val images)
    → tested on all wingspan images, and the reverse; checkpoints go to ``training/runs/``.

@@ -64,7 +64,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
     src = Path(args.input)
     files = list_inputs(src, args.recursive)
-    det = HeartDetector.from_pretrained(args.model, ctr_threshold=args.ctr_threshold)
+    det = HeartDetector.load(args.model, ctr_threshold=args.ctr_threshold)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(files, src)
@@ -160,12 +160,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print("note: no --split given, evaluating every image; figures on images a model was "
               "trained on are optimistic.", file=sys.stderr)
-    det = HeartDetector.from_pretrained(args.model, ctr_threshold=args.ctr_threshold)
+    det = HeartDetector.load(args.model, ctr_threshold=args.ctr_threshold)
     res = evaluate_detector(det, samples)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     metrics = {k: v for k, v in res.items() if k != "rows"}
-    doc = {"model": det.info, "n_images": len(samples), "part": args.part if args.split else "all",
+    doc = {"model": det.model_field(), "n_images": len(samples), "part": args.part if args.split else "all",
            "metrics": metrics, "disclaimer": DISCLAIMER}
     (out / "metrics.json").write_text(json.dumps(doc, indent=2, default=str))
     with (out / "per_image.csv").open("w", newline="") as fh:
@@ -179,7 +179,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if images:
         sections.append(Section("Agreement", images=images))
     write_html_report(out / "report.html", "Chest X-ray heart detection: evaluation", sections,
-                      meta={"model": det.info["name"], "images": len(samples)})
+                      meta={"model": det.card["name"], "images": len(samples)})
     p = metrics["pooled"]
     line = f"{len(samples)} images: box IoU {p['box_iou']:.3f}, F1@0.75 {p['f1@75']:.3f}"
     if "ctr_mae_vs_masks" in p:

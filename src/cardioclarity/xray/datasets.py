@@ -18,20 +18,27 @@ Three on-disk layouts are read as they come from their sources:
 
 :func:`augment_transforms` builds MONAI dictionary transforms that move masks with the image;
 boxes are moved by rasterising them to a mask (:func:`box_to_mask`), transforming that mask with the
-image and reading the box back (:func:`mask_to_box`), so any geometric transform stays consistent.
+image and reading the box back (:func:`cardioclarity.xray.measure.mask_to_box`), so any geometric
+transform stays consistent.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError
+from cardioclarity.xray.measure import clean_mask
+
+if TYPE_CHECKING:
+    from monai.transforms import Compose
 
 __all__ = [
     "MASK_CHANNELS",
@@ -41,11 +48,9 @@ __all__ = [
     "augment_transforms",
     "box_to_mask",
     "check_masks",
-    "clean_mask",
     "load_mask_layout",
     "load_split",
     "make_split",
-    "mask_to_box",
     "read_box_csv",
     "read_rsna_boxes",
 ]
@@ -98,6 +103,7 @@ class QCReport:
     fixed: list[dict] = field(default_factory=list)     # {"name", "set", "note"} e.g. specks removed
 
     def summary(self) -> str:
+        """One line: kept/found, skipped by reason, masks cleaned."""
         reasons: dict[str, int] = {}
         for s in self.skipped:
             key = s["reason"].split(":")[0]
@@ -107,6 +113,7 @@ class QCReport:
                 f"{len(self.fixed)} masks cleaned (specks removed)")
 
     def to_dict(self) -> dict:
+        """Plain values (for checkpoints and JSON), with :meth:`summary`."""
         return {"n_found": self.n_found, "n_kept": self.n_kept, "skipped": self.skipped,
                 "fixed": self.fixed, "summary": self.summary()}
 
@@ -118,15 +125,6 @@ def _read_mask(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         # Edge pixels carry in-between values from the dataset's resizing: threshold at half.
         return np.asarray(im.convert("L")) > 127
-
-
-def clean_mask(mask: np.ndarray) -> np.ndarray:
-    """Keep the largest connected region of a binary mask (drops stray specks)."""
-    lab, n = ndimage.label(mask)
-    if n <= 1:
-        return mask.astype(bool)
-    sizes = ndimage.sum_labels(mask, lab, index=np.arange(1, n + 1))
-    return lab == (1 + int(np.argmax(sizes)))
 
 
 def _speck_count(mask: np.ndarray) -> int:
@@ -266,19 +264,7 @@ def load_split(path: str | Path, samples: list[MaskSample]) -> dict[str, list[Ma
 
 
 # ----------------------------------------------------------------------------------------- boxes
-def mask_to_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Bounding box ``[x_min, y_min, x_max, y_max]`` of a mask, continuous coordinates.
-
-    A mask covering columns 10..19 gives x_min=10, x_max=20 (pixel edges), so box widths equal
-    pixel counts and boxes compose with :func:`cardioclarity.metrics.box_iou`.
-    """
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
-        return None
-    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
-
-
-def box_to_mask(box, shape: tuple[int, int]) -> np.ndarray:
+def box_to_mask(box: Sequence[float], shape: tuple[int, int]) -> np.ndarray:
     """Rasterise a box ``[x_min, y_min, x_max, y_max]`` into a boolean mask of ``shape`` (H, W)."""
     h, w = shape
     x0, y0, x1, y1 = (int(round(v)) for v in box)
@@ -365,7 +351,7 @@ def read_box_csv(csv_path: str | Path, image_dir: str | Path | None = None) -> l
 
 # -------------------------------------------------------------------------------- augmentations
 def augment_transforms(keys: tuple[str, str] = ("image", "mask"), *, seed: int = 0,
-                       strength: float = 1.0):
+                       strength: float = 1.0) -> Compose:
     """MONAI dictionary transforms moving a mask (or a rasterised box) with its image.
 
     Small rotations, scaling, shifts (as radiographs are positioned), brightness/contrast/gamma

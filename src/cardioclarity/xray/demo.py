@@ -32,13 +32,13 @@ def run_demo(out_dir: str | Path) -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     img = read_xray(sample_path())
-    seg = HeartDetector.from_pretrained("cxr-heart-seg")
+    seg = HeartDetector.load("cxr-heart-seg")
     res = seg.detect(img)
     doc = res.to_dict()
     (out / "cxr_nih_00000001_000.json").write_text(json.dumps(doc, indent=2))
     overlay = overlay_png(img, res)
     (out / "cxr_nih_00000001_000_overlay.png").write_bytes(overlay)
-    box = HeartDetector.from_pretrained("cxr-heart-box")
+    box = HeartDetector.load("cxr-heart-box")
     box_res = box.detect(img)
     cam = gradcam_png(box, img, box_res)
     (out / "cxr_nih_00000001_000_gradcam.png").write_bytes(cam)
@@ -61,5 +61,5 @@ def run_demo(out_dir: str | Path) -> dict:
             "box coordinates); white: its box", cam)]),
         Section("Sample", text="NIH ChestX-ray14 image 00000001_000 (PA, labelled Cardiomegaly), "
                 "redistributable without restriction. " + DISCLAIMER),
-    ], meta={"input": SAMPLE, "image_size": doc["image_size"], "model": seg.info["name"]})
+    ], meta={"input": SAMPLE, "image_size": doc["image_size"], "model": seg.card["name"]})
     return {"title": "Chest X-ray heart detection", "report": report, "summary": summary, "result": doc}

@@ -2,12 +2,13 @@
 
 >>> from cardioclarity.xray.io import read_xray
 >>> from cardioclarity.xray.detect import HeartDetector
->>> det = HeartDetector.from_pretrained()          # bundled "cxr-heart-seg"
+>>> det = HeartDetector.load()                     # bundled "cxr-heart-seg"
 >>> result = det.detect(read_xray("film.dcm"))
 >>> result.to_dict()["ctr"]
 
-``HeartResult.to_dict()`` is the ``<stem>.json`` schema of DESIGN.md; coordinates are in the
-input image's pixels whatever size the network works at.
+``HeartResult.to_dict()`` is the ``<stem>.json`` schema (docs/ARCHITECTURE.md); coordinates are
+in the input image's pixels whatever size the network works at. This module is inference only: it
+imports nothing from training, datasets or evaluation.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ import numpy as np
 import torch
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.checkpoints import describe_checkpoint, load_checkpoint
+from cardioclarity.checkpoints import card_from_checkpoint, load_checkpoint
 from cardioclarity.errors import InvalidInputError
-from cardioclarity.xray.datasets import clean_mask
 from cardioclarity.xray.io import XrayImage
-from cardioclarity.xray.measure import CTR_THRESHOLD, measure_masks
-from cardioclarity.xray.models import build_model, preprocess
-from cardioclarity.xray.train import KINDS
+from cardioclarity.xray.measure import CTR_THRESHOLD, clean_mask, measure_masks
+from cardioclarity.xray.models import KINDS, build_model, preprocess
 
 __all__ = ["DEFAULT_MODEL", "HeartDetector", "HeartResult"]
 
@@ -47,6 +46,7 @@ class HeartResult:
     heart_box : [x_min, y_min, x_max, y_max] in input pixels (None if no heart was found).
     ctr : cardiothoracic ratio (None for the box model or when a lung is missing).
     cardiomegaly : CTR > threshold (None when the CTR is unavailable).
+    model : the detector's :meth:`HeartDetector.model_field` (name, architecture, kind, ...).
     masks : bool array (3, h, w) heart / right lung / left lung (seg model), not serialised; on the
         measuring grid (the input's size, scaled down to at most MEASURE_MAX_SIDE pixels).
     """
@@ -64,7 +64,7 @@ class HeartResult:
     name: str = "image"
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``<stem>.json`` object (DESIGN.md), plus ``measurements`` and ``disclaimer``."""
+        """The ``<stem>.json`` object, plus ``measurements`` and ``disclaimer``."""
         return {
             "image_size": list(self.image_size),
             "heart_box": [round(float(v), 1) for v in self.heart_box] if self.heart_box else None,
@@ -93,12 +93,23 @@ def _r(v: float | None) -> float | None:
 class HeartDetector:
     """Heart detection with a ``seg`` (heart + lungs → CTR) or ``box`` (heart box only) network.
 
+    Build one with :meth:`load`; the constructor takes an already loaded checkpoint.
+
     Parameters
     ----------
     checkpoint : dict
         A loaded checkpoint of kind ``xray-heart-seg`` or ``xray-heart-box``.
     ctr_threshold : float
         Cardiomegaly cut-off on the CTR (default 0.5, PA films).
+
+    Attributes
+    ----------
+    card : dict
+        The model card (:func:`cardioclarity.checkpoints.card_from_checkpoint`: name, kind, model,
+        version, created_utc, training data, input_size...), with ``ctr_threshold`` set to the
+        cut-off this detector applies.
+    kind, model_name, input_size, ctr_threshold, net
+        Checkpoint kind, architecture ("seg"/"box"), network input side, cut-off, the network.
     """
 
     def __init__(self, checkpoint: dict, *, ctr_threshold: float = CTR_THRESHOLD) -> None:
@@ -112,17 +123,46 @@ class HeartDetector:
         self.net.load_state_dict(checkpoint["state_dict"])
         self.net.eval()
         self.ctr_threshold = float(ctr_threshold)
-        meta = describe_checkpoint(checkpoint)
-        self.info = {"name": Path(str(checkpoint.get("path", self.model_name))).stem,
-                     "architecture": self.model_name, "kind": self.kind, "input_size": self.input_size,
-                     "created_utc": meta.get("created_utc"), "ctr_threshold": self.ctr_threshold}
+        card = card_from_checkpoint(checkpoint)
+        card.setdefault("name", self.model_name)  # a checkpoint dict that was never on disk
+        card["ctr_threshold"] = self.ctr_threshold
+        self.card = card
 
     @classmethod
-    def from_pretrained(cls, name: str | None = None, **kwargs: Any) -> HeartDetector:
-        """Load a bundled model ("cxr-heart-seg" default, "cxr-heart-box", or the aliases
-        "seg"/"box") or a checkpoint path written by ``cardioclarity xray train``."""
-        name = _ALIASES.get(name or DEFAULT_MODEL, name or DEFAULT_MODEL)
-        return cls(load_checkpoint(name, expected_kind=tuple(KINDS.values())), **kwargs)
+    def load(cls, name_or_path: str | Path | None = None, *,
+             ctr_threshold: float = CTR_THRESHOLD) -> HeartDetector:
+        """Load a bundled model or a checkpoint file.
+
+        Parameters
+        ----------
+        name_or_path : str or Path, optional
+            None for the bundled default (:data:`DEFAULT_MODEL`, ``"cxr-heart-seg"``), a bundled
+            name (``"cxr-heart-seg"``, ``"cxr-heart-box"``, or the aliases ``"seg"``/``"box"``),
+            or the path of a checkpoint written by ``cardioclarity xray train``.
+        ctr_threshold : float
+            Cardiomegaly cut-off on the CTR.
+
+        Raises
+        ------
+        InputFileNotFoundError
+            Neither a file nor a bundled name.
+        CheckpointError
+            Not a CardioClarity checkpoint, or one of another kind.
+        """
+        name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
+        name = _ALIASES.get(name, name)
+        return cls(load_checkpoint(name, expected_kind=tuple(KINDS.values())),
+                   ctr_threshold=ctr_threshold)
+
+    def model_field(self) -> dict[str, Any]:
+        """The ``model`` object of the result schema (``<stem>.json``, ``metrics.json``).
+
+        Built from :attr:`card`; its keys are part of the output schema: ``name``,
+        ``architecture``, ``kind``, ``input_size``, ``created_utc``, ``ctr_threshold``.
+        """
+        return {"name": self.card["name"], "architecture": self.model_name, "kind": self.kind,
+                "input_size": self.input_size, "created_utc": self.card.get("created_utc"),
+                "ctr_threshold": self.ctr_threshold}
 
     # ------------------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -132,56 +172,27 @@ class HeartDetector:
         return self.net(x)[0]
 
     def detect(self, image: XrayImage) -> HeartResult:
-        """Run the pipeline on one image (see the module docstring)."""
+        """Run the pipeline on one image (see the module docstring).
+
+        Raises
+        ------
+        InvalidInputError
+            ``image`` is not an :class:`~cardioclarity.xray.io.XrayImage`.
+        """
         if not isinstance(image, XrayImage):
             raise InvalidInputError(f"detect() needs an XrayImage, got {type(image).__name__}.",
                                     hint="read the file with cardioclarity.xray.io.read_xray first.")
         w, h = image.size
         out = self.predict_logits(image)
         notes = list(image.warnings)
-        masks = None
-        measurements: dict[str, Any] = {}
         if self.model_name == "seg":
-            # Upsample logits (not masks) so borders are placed between network pixels; measure
-            # on a grid of at most MEASURE_MAX_SIDE pixels (finer than the network's 320 px, and
-            # a 2k film costs no more than a 1k one), then scale back to input pixels.
-            f = min(1.0, MEASURE_MAX_SIDE / max(w, h))
-            gw, gh = max(1, round(w * f)), max(1, round(h * f))
-            logits = torch.nn.functional.interpolate(out[None], size=(gh, gw), mode="bilinear",
-                                                     align_corners=False)[0]
-            # Keep the largest region of each structure: what is drawn is what was measured.
-            masks = np.stack([clean_mask(x) for x in (logits > 0).numpy()])
-            m = measure_masks(*masks, clean=False)
-            sx, sy = w / gw, h / gh
-            box = [m.heart_box[0] * sx, m.heart_box[1] * sy, m.heart_box[2] * sx,
-                   m.heart_box[3] * sy] if m.heart_box else None
-            ctr = m.ctr
-            notes += m.notes
-            measurements = {
-                "heart_width_px": m.heart_width * sx if m.heart_width else None,
-                "thorax_width_px": m.thorax_width * sx if m.thorax_width else None,
-                "heart_line": [m.heart_line[0] * sx, m.heart_line[1] * sx, m.heart_line[2] * sy]
-                if m.heart_line else None,
-                "thorax_line": [m.thorax_line[0] * sx, m.thorax_line[1] * sx, m.thorax_line[2] * sy]
-                if m.thorax_line else None,
-            }
-            if box is not None:
-                heart_prob = torch.sigmoid(logits[0])[torch.from_numpy(masks[0])]
-                measurements["heart_confidence"] = round(float(heart_prob.mean()), 4)
+            box, ctr, masks, measurements, seg_notes = _from_seg_logits(out, w, h)
+            notes += seg_notes
         else:
-            f = out.clamp(0, 1).numpy()
-            box = [float(f[0] * w), float(f[1] * h), float(f[2] * w), float(f[3] * h)]
-            ctr = None
-            measurements = {"heart_width_px": box[2] - box[0]}
+            box, ctr, masks, measurements = _from_box_fractions(out, w, h)
         spacing = image.metadata.get("pixel_spacing_mm")
         if spacing and box is not None:
-            row_mm, col_mm = spacing
-            measurements["heart_box_mm"] = {"width": round((box[2] - box[0]) * col_mm, 1),
-                                            "height": round((box[3] - box[1]) * row_mm, 1)}
-            for key in ("heart_width", "thorax_width"):
-                if measurements.get(f"{key}_px"):
-                    measurements[f"{key}_mm"] = round(measurements[f"{key}_px"] * col_mm, 1)
-            measurements["spacing_source"] = image.metadata.get("spacing_source")
+            _add_millimetres(measurements, box, spacing, image.metadata.get("spacing_source"))
         view = image.metadata.get("view_position")
         if view == "AP":
             notes.append("AP film: the heart is magnified, CTR > 0.5 is a less reliable sign of cardiomegaly")
@@ -189,8 +200,58 @@ class HeartDetector:
         quality = {"ok": not any(_is_serious(n) for n in notes), "notes": notes}
         return HeartResult(image_size=[w, h], heart_box=box, ctr=ctr, cardiomegaly=cardiomegaly,
                            pixel_spacing_mm=spacing, view_position=view, quality=quality,
-                           model=dict(self.info), measurements=measurements, masks=masks,
+                           model=self.model_field(), measurements=measurements, masks=masks,
                            name=image.name)
+
+
+def _from_seg_logits(out: torch.Tensor, w: int, h: int) -> tuple[
+        list[float] | None, float | None, np.ndarray, dict[str, Any], list[str]]:
+    """Box, CTR, masks, measurements and notes from the seg network's (3, S, S) logits."""
+    # Upsample logits (not masks) so borders are placed between network pixels; measure on a grid
+    # of at most MEASURE_MAX_SIDE pixels (finer than the network's 320 px, and a 2k film costs no
+    # more than a 1k one), then scale back to input pixels.
+    f = min(1.0, MEASURE_MAX_SIDE / max(w, h))
+    gw, gh = max(1, round(w * f)), max(1, round(h * f))
+    logits = torch.nn.functional.interpolate(out[None], size=(gh, gw), mode="bilinear",
+                                             align_corners=False)[0]
+    # Keep the largest region of each structure: what is drawn is what was measured.
+    masks = np.stack([clean_mask(x) for x in (logits > 0).numpy()])
+    m = measure_masks(*masks, clean=False)
+    sx, sy = w / gw, h / gh
+    box = [m.heart_box[0] * sx, m.heart_box[1] * sy, m.heart_box[2] * sx,
+           m.heart_box[3] * sy] if m.heart_box else None
+    measurements: dict[str, Any] = {
+        "heart_width_px": m.heart_width * sx if m.heart_width else None,
+        "thorax_width_px": m.thorax_width * sx if m.thorax_width else None,
+        "heart_line": [m.heart_line[0] * sx, m.heart_line[1] * sx, m.heart_line[2] * sy]
+        if m.heart_line else None,
+        "thorax_line": [m.thorax_line[0] * sx, m.thorax_line[1] * sx, m.thorax_line[2] * sy]
+        if m.thorax_line else None,
+    }
+    if box is not None:
+        heart_prob = torch.sigmoid(logits[0])[torch.from_numpy(masks[0])]
+        measurements["heart_confidence"] = round(float(heart_prob.mean()), 4)
+    return box, m.ctr, masks, measurements, list(m.notes)
+
+
+def _from_box_fractions(out: torch.Tensor, w: int, h: int) -> tuple[
+        list[float], None, None, dict[str, Any]]:
+    """Box (input pixels), no CTR, no masks and the heart width from the box network's output."""
+    f = out.clamp(0, 1).numpy()
+    box = [float(f[0] * w), float(f[1] * h), float(f[2] * w), float(f[3] * h)]
+    return box, None, None, {"heart_width_px": box[2] - box[0]}
+
+
+def _add_millimetres(measurements: dict[str, Any], box: list[float], spacing: list[float],
+                     source: str | None) -> None:
+    """Add the box size and the widths in mm (pixel spacing [row, col] in mm) in place."""
+    row_mm, col_mm = spacing
+    measurements["heart_box_mm"] = {"width": round((box[2] - box[0]) * col_mm, 1),
+                                    "height": round((box[3] - box[1]) * row_mm, 1)}
+    for key in ("heart_width", "thorax_width"):
+        if measurements.get(f"{key}_px"):
+            measurements[f"{key}_mm"] = round(measurements[f"{key}_px"] * col_mm, 1)
+    measurements["spacing_source"] = source
 
 
 def _is_serious(note: str) -> bool:

@@ -1,4 +1,4 @@
-"""Evaluation of a heart detector on labelled films (mask layout), as the issue asks.
+"""Evaluation of a heart detector on labelled films (mask layout).
 
 :func:`evaluate_detector` runs the detector through the same public pipeline a user calls
 (``read_xray`` → ``HeartDetector.detect``) and compares it with the reference masks:
@@ -14,20 +14,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cardioclarity.metrics import binary_report, bland_altman, box_iou, detection_prf, dice
 from cardioclarity.reporting import progress
-from cardioclarity.xray.datasets import MASK_CHANNELS, MaskSample, mask_to_box
+from cardioclarity.xray.datasets import MASK_CHANNELS, MaskSample
 from cardioclarity.xray.io import read_xray
-from cardioclarity.xray.measure import measure_masks
+from cardioclarity.xray.measure import mask_to_box, measure_masks
+
+if TYPE_CHECKING:
+    from cardioclarity.xray.detect import HeartDetector
 
 __all__ = ["evaluate_detector", "per_image_rows", "summarise"]
 
 
-def per_image_rows(detector, samples: Sequence[MaskSample], desc: str = "evaluating") -> list[dict[str, Any]]:
+def per_image_rows(detector: HeartDetector, samples: Sequence[MaskSample], desc: str = "evaluating") -> list[dict[str, Any]]:
     """One row per film: truth and prediction side by side (boxes, CTRs, Dice)."""
     rows = []
     for s in progress(samples, desc=desc, unit="img"):
@@ -106,7 +109,7 @@ def summarise(rows: list[dict], ctr_threshold: float = 0.5) -> dict[str, Any]:
     return out
 
 
-def evaluate_detector(detector, samples: Sequence[MaskSample], *, by_set: bool = True,
+def evaluate_detector(detector: HeartDetector, samples: Sequence[MaskSample], *, by_set: bool = True,
                       desc: str = "evaluating") -> dict[str, Any]:
     """Evaluate ``detector`` on labelled samples.
 

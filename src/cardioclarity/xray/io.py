@@ -28,14 +28,13 @@ from typing import Any
 import numpy as np
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
+from cardioclarity.sniff import IMAGE_KINDS, sniff
 
-__all__ = ["MIN_SIZE", "XrayImage", "read_xray", "sniff_format"]
+__all__ = ["MIN_SIZE", "XrayImage", "read_xray"]
 
 #: Smallest accepted side in pixels: below it no anatomy can be measured.
 MIN_SIZE = 64
 
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_JPEG_MAGIC = b"\xff\xd8\xff"
 _LATERAL = {"LL", "RL", "LATERAL", "LAT", "RLD", "LLD"}
 
 
@@ -64,30 +63,14 @@ class XrayImage:
 
     @property
     def size(self) -> tuple[int, int]:
-        """(width, height) in pixels, the order of DESIGN.md's ``image_size``."""
+        """(width, height) in pixels, the order of the result's ``image_size``."""
         h, w = self.pixels.shape
         return int(w), int(h)
 
     @property
     def name(self) -> str:
+        """The name given to :func:`read_xray` (file name or "upload"), for messages."""
         return str(self.metadata.get("name") or "image")
-
-
-def sniff_format(data: bytes) -> str | None:
-    """Format from magic bytes: ``"dicom"``, ``"png"``, ``"jpeg"`` or None.
-
-    DICOM Part 10 files carry ``DICM`` at offset 128; files without the preamble (raw data sets)
-    are recognised by a plausible first group number (0x0002 or 0x0008, little endian).
-    """
-    if len(data) >= 132 and data[128:132] == b"DICM":
-        return "dicom"
-    if data.startswith(_PNG_MAGIC):
-        return "png"
-    if data.startswith(_JPEG_MAGIC):
-        return "jpeg"
-    if len(data) >= 8 and data[:2] in (b"\x02\x00", b"\x08\x00") and data[3:4] == b"\x00":
-        return "dicom"
-    return None
 
 
 def read_xray(source: str | Path | bytes, *, name: str | None = None) -> XrayImage:
@@ -125,8 +108,9 @@ def read_xray(source: str | Path | bytes, *, name: str | None = None) -> XrayIma
             raise InputFileNotFoundError(
                 f"{name}: no such file ({path}).", hint="check the path; give a DICOM, PNG or JPEG file.")
         data = path.read_bytes()
-    fmt = sniff_format(data)
-    if fmt is None:
+    # The content decides, not the name: cardioclarity.sniff is the one sniffer every door uses.
+    fmt = sniff(data)
+    if fmt not in IMAGE_KINDS:
         raise UnsupportedFormatError(
             f"{name}: not a DICOM, PNG or JPEG file (first bytes {data[:8]!r}, {len(data)} bytes).",
             hint="give a chest radiograph as DICOM (.dcm), PNG or JPEG; the name's extension is "
@@ -191,22 +175,7 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     fm = getattr(ds, "file_meta", None)
     tsyntax = fm.get("TransferSyntaxUID") if fm is not None else None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr = ds.pixel_array
-    except NotImplementedError as exc:
-        raise UnsupportedFormatError(
-            f"{name}: pixel data in transfer syntax "
-            f"{getattr(tsyntax, 'name', tsyntax)} cannot be decoded here ({exc}).",
-            hint="install the pylibjpeg plugins (pylibjpeg-libjpeg, pylibjpeg-openjpeg) or "
-            "decompress the file (e.g. `gdcmconv --raw`).") from exc
-    except Exception as exc:  # truncated data, bad lengths: pydicom raises several types
-        raise InvalidInputError(
-            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'}).",
-            hint="the file may be truncated; export it again.") from exc
-
+    arr = _decode_pixels(ds, name, tsyntax)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     if frames > 1:
@@ -243,6 +212,25 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
         "frames": frames,
     }
     return XrayImage(img.astype(np.float32), meta, warn)
+
+
+def _decode_pixels(ds: Any, name: str, tsyntax: Any) -> np.ndarray:
+    """The stored pixel values (step 1 of the module docstring), with messages that say why not."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ds.pixel_array
+    except NotImplementedError as exc:
+        raise UnsupportedFormatError(
+            f"{name}: pixel data in transfer syntax "
+            f"{getattr(tsyntax, 'name', tsyntax)} cannot be decoded here ({exc}).",
+            hint="install the pylibjpeg plugins (pylibjpeg-libjpeg, pylibjpeg-openjpeg) or "
+            "decompress the file (e.g. `gdcmconv --raw`).") from exc
+    except Exception as exc:  # truncated data, bad lengths: pydicom raises several types
+        raise InvalidInputError(
+            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'}).",
+            hint="the file may be truncated; export it again.") from exc
 
 
 def _colour_to_grey(ds: Any, arr: np.ndarray, photometric: str) -> np.ndarray:

@@ -10,7 +10,9 @@ Definitions (PA chest film, standard display: the patient's right on the image's
 * **CTR** = heart width / thoracic width; > 0.5 on a PA film is the usual cut-off for an enlarged
   heart (cardiomegaly). AP films magnify the heart, so a flag on them is less reliable.
 
-All functions are pure NumPy and take masks in the image's own pixels.
+All functions take masks in the image's own pixels; they need NumPy and SciPy's connected-component
+labelling, nothing from training. Inference (:mod:`cardioclarity.xray.detect`) and the dataset
+loaders both clean masks with :func:`clean_mask` and box them with :func:`mask_to_box`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from cardioclarity.errors import InvalidInputError
-from cardioclarity.xray.datasets import clean_mask, mask_to_box
 
-__all__ = ["CTR_THRESHOLD", "CardiacMeasurement", "measure_masks", "widest_row_span"]
+__all__ = [
+    "CTR_THRESHOLD",
+    "CardiacMeasurement",
+    "clean_mask",
+    "mask_to_box",
+    "measure_masks",
+    "widest_row_span",
+]
 
 #: Default cardiomegaly cut-off on the CTR (PA films).
 CTR_THRESHOLD = 0.5
@@ -45,9 +54,33 @@ class CardiacMeasurement:
     notes: list[str]
 
     def to_dict(self) -> dict:
+        """Plain-value dict of the fields."""
         return asdict(self)
 
 
+# ------------------------------------------------------------------------------ mask post-processing
+def clean_mask(mask: np.ndarray) -> np.ndarray:
+    """Keep the largest connected region of a binary mask (drops stray specks)."""
+    lab, n = ndimage.label(mask)
+    if n <= 1:
+        return mask.astype(bool)
+    sizes = ndimage.sum_labels(mask, lab, index=np.arange(1, n + 1))
+    return lab == (1 + int(np.argmax(sizes)))
+
+
+def mask_to_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Bounding box ``[x_min, y_min, x_max, y_max]`` of a mask, continuous coordinates.
+
+    A mask covering columns 10..19 gives x_min=10, x_max=20 (pixel edges), so box widths equal
+    pixel counts and boxes compose with :func:`cardioclarity.metrics.box_iou`.
+    """
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return None
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+
+
+# ------------------------------------------------------------------------------------ measurements
 def widest_row_span(mask: np.ndarray) -> tuple[float, float, int] | None:
     """Leftmost and rightmost column of a mask and the row where the extent is widest.
 

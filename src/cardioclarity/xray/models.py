@@ -3,8 +3,9 @@
 * ``seg`` — a MONAI residual U-Net segmenting heart, right lung and left lung (3 sigmoid channels,
   so overlapping labels are allowed); the heart box, heart width and thoracic width are measured
   from its masks (:mod:`cardioclarity.xray.measure`).
-* ``box`` — the seed project's approach: a CNN (a small MONAI ``ResNet``) regressing the heart box
-  ``[x_min, y_min, x_max, y_max]`` as fractions of the image size. Kept as the reference row.
+* ``box`` — a CNN (a small MONAI ``ResNet``) regressing the heart box ``[x_min, y_min, x_max,
+  y_max]`` as fractions of the image size: the direct approach, kept as the reference model and
+  for Grad-CAM.
 
 Both take a square, per-image standardised input made by :func:`preprocess`; the input size is part
 of the config, so a checkpoint rebuilds its network and its preprocessing without guessing.
@@ -21,7 +22,20 @@ from torch import nn
 
 from cardioclarity.errors import InvalidInputError
 
-__all__ = ["MODELS", "BoxConfig", "BoxNet", "SegConfig", "build_model", "config_from_dict", "preprocess"]
+__all__ = [
+    "KINDS",
+    "MODELS",
+    "BoxConfig",
+    "BoxNet",
+    "SegConfig",
+    "build_model",
+    "config_dict",
+    "config_from_dict",
+    "preprocess",
+]
+
+#: Checkpoint kind of each model name: what training writes and HeartDetector.load accepts.
+KINDS = {"seg": "xray-heart-seg", "box": "xray-heart-box"}
 
 
 @dataclass
@@ -48,7 +62,7 @@ class SegConfig:
 
 @dataclass
 class BoxConfig:
-    """Heart-box regressor (the seed's approach: a small ResNet, global pooling, 4 outputs)."""
+    """Heart-box regressor: a small ResNet, global pooling, 4 outputs."""
 
     input_size: int = 224
     layers: tuple[int, ...] = (1, 1, 1, 1)
@@ -70,6 +84,7 @@ class BoxNet(nn.Module):
                           n_input_channels=1, conv1_t_stride=cfg.conv1_stride, num_classes=4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, S, S) standardised images → (N, 4) boxes as fractions of the image size."""
         z = torch.sigmoid(self.net(x))
         cx, cy, w, h = z[:, 0], z[:, 1], z[:, 2], z[:, 3]
         return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=1)
@@ -77,7 +92,6 @@ class BoxNet(nn.Module):
 
 def _build_seg(cfg: SegConfig) -> nn.Module:
     from monai.networks.nets import UNet
-
 
     return UNet(spatial_dims=2, in_channels=1, out_channels=cfg.out_channels,
                 channels=cfg.channels, strides=cfg.strides, num_res_units=cfg.num_res_units,
@@ -97,7 +111,7 @@ def _check_name(name: str) -> None:
                                 hint=f"valid options: {sorted(MODELS)}.")
 
 
-def config_from_dict(name: str, cfg: dict | None = None):
+def config_from_dict(name: str, cfg: dict | None = None) -> SegConfig | BoxConfig:
     """The typed config of model ``name`` from plain values (as stored in checkpoints)."""
     _check_name(name)
     cls = MODELS[name][0]
@@ -107,7 +121,7 @@ def config_from_dict(name: str, cfg: dict | None = None):
     return cls(**known)
 
 
-def build_model(name: str, cfg=None) -> nn.Module:
+def build_model(name: str, cfg: SegConfig | BoxConfig | dict | None = None) -> nn.Module:
     """Build network ``name`` ("seg" or "box") from a config (dataclass, dict or None = default)."""
     _check_name(name)
     cls, builder = MODELS[name]
@@ -118,7 +132,7 @@ def build_model(name: str, cfg=None) -> nn.Module:
     return builder(cfg)
 
 
-def config_dict(cfg) -> dict:
+def config_dict(cfg: SegConfig | BoxConfig) -> dict:
     """Plain-value dict of a config (lists instead of tuples, for checkpoints and JSON)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
 

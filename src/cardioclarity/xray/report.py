@@ -1,4 +1,7 @@
-"""Explanations: the overlay PNG (contours, heart box, CTR diameters, CTR value) and Grad-CAM.
+"""Explanations and reports: the overlay PNG, Grad-CAM, Bland-Altman plots, the HTML report.
+
+Every writer here returns ``bytes`` (PNG) or ``str`` (HTML); the callers (CLI, demo, REST routes)
+decide where they go.
 
 The overlay is drawn with Pillow rather than Matplotlib: it is written for every file of a folder
 run and served by the web backend, so it must cost milliseconds, not a figure's setup time.
@@ -7,14 +10,28 @@ run and served by the web backend, so it must cost milliseconds, not a figure's 
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from cardioclarity.validation import to_jsonable
 from cardioclarity.xray.io import XrayImage
 
-__all__ = ["MAX_OVERLAY_SIDE", "gradcam_map", "gradcam_png", "overlay_png"]
+if TYPE_CHECKING:
+    from cardioclarity.xray.detect import HeartDetector, HeartResult
+
+__all__ = [
+    "MAX_OVERLAY_SIDE",
+    "bland_altman_png",
+    "gradcam_map",
+    "gradcam_png",
+    "overlay_png",
+    "render_xray_report",
+]
 
 #: Overlays of larger films are scaled down to this longest side (a 2k film would give an 8 MB PNG).
 MAX_OVERLAY_SIDE = 1024
@@ -23,7 +40,7 @@ _COLOURS = {"heart": (255, 64, 64), "right_lung": (64, 200, 255), "left_lung": (
             "box": (255, 210, 0), "heart_line": (255, 120, 120), "thorax_line": (120, 220, 255)}
 
 
-def _font(size: int):
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has one bitmap size only
@@ -42,7 +59,7 @@ def _contour(mask: np.ndarray, width: int) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, iterations=max(1, width))
 
 
-def overlay_png(image: XrayImage, result, *, show_masks: bool = True) -> bytes:
+def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = True) -> bytes:
     """PNG bytes: the film with heart/lung contours, the heart box, the two CTR diameters as
     horizontal lines and the CTR value (with the cardiomegaly flag) written in the corner.
 
@@ -99,7 +116,7 @@ def overlay_png(image: XrayImage, result, *, show_masks: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def gradcam_map(detector, image: XrayImage, target_layer: str = "net.layer3") -> np.ndarray:
+def gradcam_map(detector: HeartDetector, image: XrayImage, target_layer: str = "net.layer3") -> np.ndarray:
     """Grad-CAM saliency (H, W) in [0, 1] at the input's size, for the ``box`` model.
 
     The CAM of each of the four box coordinates (via :class:`monai.visualize.GradCAM`) is averaged:
@@ -113,7 +130,7 @@ def gradcam_map(detector, image: XrayImage, target_layer: str = "net.layer3") ->
 
     if detector.model_name != "box":
         raise InvalidInputError("Grad-CAM is defined here for the box model only.",
-                                hint="load it with HeartDetector.from_pretrained('box').")
+                                hint="load it with HeartDetector.load('box').")
     cam = GradCAM(nn_module=detector.net, target_layers=target_layer)
     x = preprocess(image.pixels, detector.input_size)
     with torch.enable_grad():
@@ -125,7 +142,8 @@ def gradcam_map(detector, image: XrayImage, target_layer: str = "net.layer3") ->
     return m / m.max() if m.max() > 0 else m
 
 
-def gradcam_png(detector, image: XrayImage, result=None) -> bytes:
+def gradcam_png(detector: HeartDetector, image: XrayImage,
+                result: HeartResult | None = None) -> bytes:
     """PNG bytes: the Grad-CAM map of the box model blended over the film (box drawn if given)."""
     from matplotlib import colormaps
 
@@ -144,7 +162,8 @@ def gradcam_png(detector, image: XrayImage, result=None) -> bytes:
     return buf.getvalue()
 
 
-def bland_altman_png(measured, reference, reference_label: str = "reference CTR") -> bytes:
+def bland_altman_png(measured: Sequence[float] | np.ndarray, reference: Sequence[float] | np.ndarray,
+                     reference_label: str = "reference CTR") -> bytes:
     """Bland-Altman plot (difference vs mean) of predicted vs reference CTR, as PNG bytes."""
     from cardioclarity.metrics import bland_altman
     from cardioclarity.reporting import figure_to_png, pyplot
@@ -166,3 +185,40 @@ def bland_altman_png(measured, reference, reference_label: str = "reference CTR"
     ax.set_title(f"CTR agreement (n={ba['n']}, MAE {ba['mae']:.4f})")
     ax.legend(fontsize=8, loc="best")
     return figure_to_png(fig)
+
+
+def render_xray_report(result: dict[str, Any], overlay_png_bytes: bytes, stem: str) -> str:
+    """The HTML report of one film: result table, overlay, quality checks and model card.
+
+    Parameters
+    ----------
+    result : dict
+        :meth:`HeartResult.to_dict() <cardioclarity.xray.detect.HeartResult.to_dict>` (the
+        ``<stem>.json`` object); extra keys are shown as rows of the result table.
+    overlay_png_bytes : bytes
+        :func:`overlay_png` of the same film.
+    stem : str
+        The film's name without extension, for the title.
+
+    Returns
+    -------
+    str
+        A self-contained HTML page (the overlay embedded as a data URI).
+    """
+    from cardioclarity.reporting import Section, render_html
+
+    flat = {k: v for k, v in result.items() if k not in {"model", "quality", "disclaimer"}}
+    rows = [{"field": k, "value": json.dumps(to_jsonable(v)) if isinstance(v, list | dict) else v}
+            for k, v in flat.items()]
+    quality = result.get("quality") or {}
+    sections = [Section("Result", table=rows),
+                Section("Overlay", images=[("Heart contour and box, cardiothoracic ratio lines",
+                                            overlay_png_bytes)])]
+    if isinstance(quality, dict) and quality:
+        sections.append(Section("Quality", table=[{"check": k, "value": json.dumps(to_jsonable(v))}
+                                                  for k, v in quality.items()]))
+    model = result.get("model")
+    if isinstance(model, dict) and model:
+        sections.append(Section("Model", table=[{"field": k, "value": json.dumps(to_jsonable(v))}
+                                                for k, v in model.items()]))
+    return render_html(f"Chest X-ray heart detection: {stem}", sections)

@@ -23,12 +23,17 @@ from cardioclarity.checkpoints import save_checkpoint
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.reporting import progress
 from cardioclarity.xray.datasets import MASK_CHANNELS, MaskSample, augment_transforms
-from cardioclarity.xray.models import build_model, config_dict, config_from_dict, preprocess
+from cardioclarity.xray.models import (
+    KINDS,
+    BoxConfig,
+    SegConfig,
+    build_model,
+    config_dict,
+    config_from_dict,
+    preprocess,
+)
 
-__all__ = ["KINDS", "TrainConfig", "load_arrays", "train_model"]
-
-#: checkpoint kind of each model name (what HeartDetector accepts).
-KINDS = {"seg": "xray-heart-seg", "box": "xray-heart-box"}
+__all__ = ["TrainConfig", "load_arrays", "train_model"]
 
 
 @dataclass
@@ -98,7 +103,7 @@ def _giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (1 - (iou - (hull - union) / hull)).mean()
 
 
-def _batch(imgs: np.ndarray, masks: np.ndarray, idx: np.ndarray, aug, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(imgs: np.ndarray, masks: np.ndarray, idx: np.ndarray, aug: Callable | None, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ms = [], []
     for i in idx:
         d = {"image": imgs[i], "mask": masks[i].astype(np.float32)}
@@ -110,7 +115,7 @@ def _batch(imgs: np.ndarray, masks: np.ndarray, idx: np.ndarray, aug, size: int)
     return preprocess(x, size), (torch.stack(ms) > 0.5).float()
 
 
-def _evaluate(name: str, model: nn.Module, imgs: np.ndarray, masks: np.ndarray, size: int) -> float:
+def _validate(name: str, model: nn.Module, imgs: np.ndarray, masks: np.ndarray, size: int) -> float:
     """Validation score: mean heart Dice (seg) or mean heart-box IoU (box), higher = better."""
     from cardioclarity.metrics import box_iou
 
@@ -131,12 +136,103 @@ def _evaluate(name: str, model: nn.Module, imgs: np.ndarray, masks: np.ndarray, 
     return float(np.mean(scores))
 
 
+def _check_inputs(name: str, train_samples: list, val_samples: list) -> None:
+    if name not in KINDS:
+        raise InvalidInputError(f"unknown X-ray model '{name}'.", hint=f"valid options: {sorted(KINDS)}.")
+    if not train_samples or not val_samples:
+        raise InvalidInputError(
+            f"training needs train and validation images, got {len(train_samples)} and {len(val_samples)}.")
+
+
+def _load_data(train_samples: list[MaskSample], val_samples: list[MaskSample], size: int,
+               arrays: dict | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{"train": (imgs, masks), "val": (imgs, masks)}`` at ``size``, read unless given."""
+    if arrays is not None:
+        return arrays
+    return {"train": load_arrays(train_samples, size, "loading train"),
+            "val": load_arrays(val_samples, size, "loading val")}
+
+
+@dataclass
+class _Run:
+    """What one epoch needs besides the model: data, optimiser, loss, schedule clock."""
+
+    name: str
+    cfg: TrainConfig
+    size: int
+    imgs: np.ndarray
+    masks: np.ndarray
+    opt: torch.optim.Optimizer
+    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor | None]
+    aug: Callable | None
+    rng: np.random.Generator
+    t0: float
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.imgs) / self.cfg.batch_size)
+
+
+def _loss_function(name: str) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor | None]:
+    """Loss of a batch: Dice + cross-entropy on the masks (seg), smooth L1 + GIoU on the heart box
+    read from the augmented mask (box; None when no image of the batch shows a heart)."""
+    if name == "seg":
+        from monai.losses import DiceCELoss
+
+        seg_loss = DiceCELoss(sigmoid=True, smooth_nr=1e-5, smooth_dr=1e-5)
+        return lambda model, x, m: seg_loss(model(x), m)
+
+    def box_loss(model: nn.Module, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor | None:
+        target = _boxes_from_masks(m[:, 0])
+        keep = ~torch.isnan(target[:, 0])
+        if not keep.any():
+            return None
+        pred = model(x[keep])
+        return nn.functional.smooth_l1_loss(pred, target[keep], beta=0.02) + _giou_loss(pred, target[keep])
+
+    return box_loss
+
+
+def _train_epoch(model: nn.Module, run: _Run, epoch: int) -> float:
+    """One pass over the shuffled training images; returns the mean batch loss."""
+    cfg, steps = run.cfg, run.steps_per_epoch
+    model.train()
+    order = run.rng.permutation(len(run.imgs))
+    losses = []
+    for b in progress(range(steps), desc=f"{run.name} epoch {epoch + 1}", unit="batch"):
+        x, m = _batch(run.imgs, run.masks, order[b * cfg.batch_size:(b + 1) * cfg.batch_size],
+                      run.aug, run.size)
+        loss = run.loss_fn(model, x, m)
+        if loss is None:
+            continue
+        run.opt.zero_grad()
+        loss.backward()
+        for g in run.opt.param_groups:
+            g["lr"] = _lr_at(cfg, (epoch * steps + b) / (cfg.epochs * steps),
+                             (time.perf_counter() - run.t0) / 60 / cfg.max_minutes)
+        run.opt.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def _save(out: str | Path, name: str, mcfg: SegConfig | BoxConfig, model: nn.Module, cfg: TrainConfig, info: dict,
+          metadata: dict | None) -> None:
+    """Write the self-describing checkpoint that HeartDetector.load reads back."""
+    size = mcfg.input_size
+    save_checkpoint(
+        out, kind=KINDS[name], model=name, config=config_dict(mcfg), state_dict=model.state_dict(),
+        input_size=size, mask_channels=list(MASK_CHANNELS) if name == "seg" else None,
+        preprocessing="read_xray -> [0,1], 0 = black; bilinear antialiased resize to a square "
+                      f"{size} x {size}; per-image standardisation",
+        train_config=asdict(cfg), training=info, **(metadata or {}))
+
+
 def train_model(
     name: str,
     train_samples: list[MaskSample],
     val_samples: list[MaskSample],
     *,
-    model_cfg=None,
+    model_cfg: SegConfig | BoxConfig | dict | None = None,
     cfg: TrainConfig | None = None,
     out: str | Path | None = None,
     metadata: dict | None = None,
@@ -144,6 +240,10 @@ def train_model(
     arrays: dict | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train network ``name`` ("seg" or "box") and optionally save the best checkpoint.
+
+    Stages: check and load the data (:func:`load_arrays`), then per epoch one training pass
+    and one validation score; the best epoch's weights are kept, and training stops early after
+    ``cfg.patience`` epochs without improvement or when the time budget is spent.
 
     Parameters
     ----------
@@ -158,6 +258,8 @@ def train_model(
         Where to write the checkpoint (kind ``xray-heart-seg`` / ``xray-heart-box``).
     metadata : dict, optional
         Extra plain values for the checkpoint (training data, split file...).
+    log : callable
+        Receives one line per epoch.
     arrays : dict, optional
         Pre-loaded ``{"train": (imgs, masks), "val": (imgs, masks)}`` at the model's input size.
 
@@ -166,63 +268,35 @@ def train_model(
     model, info : nn.Module, dict
         The model with the best validation weights and ``{"history", "best_epoch",
         "best_val", "stopped", "seconds"}``.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown model name, or no training or validation images.
     """
-    if name not in KINDS:
-        raise InvalidInputError(f"unknown X-ray model '{name}'.", hint=f"valid options: {sorted(KINDS)}.")
-    if not train_samples or not val_samples:
-        raise InvalidInputError(
-            f"training needs train and validation images, got {len(train_samples)} and {len(val_samples)}.")
+    _check_inputs(name, train_samples, val_samples)
     cfg = cfg or TrainConfig()
     mcfg = config_from_dict(name, model_cfg) if not hasattr(model_cfg, "input_size") else model_cfg
     size = mcfg.input_size
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(max(1, cfg.threads))
-    if arrays is None:
-        arrays = {"train": load_arrays(train_samples, size, "loading train"),
-                  "val": load_arrays(val_samples, size, "loading val")}
-    tr_x, tr_m = arrays["train"]
-    va_x, va_m = arrays["val"]
+    data = _load_data(train_samples, val_samples, size, arrays)
+    va_x, va_m = data["val"]
     model = build_model(name, mcfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(tr_x) / cfg.batch_size)
-    total_steps = cfg.epochs * steps_per_epoch
-    if name == "seg":
-        from monai.losses import DiceCELoss
-
-        seg_loss = DiceCELoss(sigmoid=True, smooth_nr=1e-5, smooth_dr=1e-5)
-    aug = augment_transforms(seed=cfg.seed, strength=cfg.augment) if cfg.augment > 0 else None
-    rng = np.random.default_rng(cfg.seed)
+    run = _Run(name, cfg, size, *data["train"],
+               opt=torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
+               loss_fn=_loss_function(name),
+               aug=augment_transforms(seed=cfg.seed, strength=cfg.augment) if cfg.augment > 0 else None,
+               rng=np.random.default_rng(cfg.seed), t0=time.perf_counter())
     best, best_state, best_epoch, bad = -np.inf, None, -1, 0
     history: list[dict] = []
-    t0 = time.perf_counter()
     stopped = "epochs"
     for epoch in range(cfg.epochs):
-        model.train()
-        order = rng.permutation(len(tr_x))
-        losses = []
-        for b in progress(range(steps_per_epoch), desc=f"{name} epoch {epoch + 1}", unit="batch"):
-            x, m = _batch(tr_x, tr_m, order[b * cfg.batch_size:(b + 1) * cfg.batch_size], aug, size)
-            if name == "seg":
-                loss = seg_loss(model(x), m)
-            else:
-                target = _boxes_from_masks(m[:, 0])
-                keep = ~torch.isnan(target[:, 0])
-                if not keep.any():
-                    continue
-                pred = model(x[keep])
-                loss = nn.functional.smooth_l1_loss(pred, target[keep], beta=0.02) + _giou_loss(pred, target[keep])
-            opt.zero_grad()
-            loss.backward()
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(cfg, (epoch * steps_per_epoch + b) / total_steps,
-                                 (time.perf_counter() - t0) / 60 / cfg.max_minutes)
-            opt.step()
-            losses.append(loss.item())
-        val = _evaluate(name, model, va_x, va_m, size)
-        elapsed = time.perf_counter() - t0
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val": val,
-                        "minutes": elapsed / 60})
-        log(f"[{name}] epoch {epoch + 1}/{cfg.epochs} loss {np.mean(losses):.4f} "
+        loss = _train_epoch(model, run, epoch)
+        val = _validate(name, model, va_x, va_m, size)
+        elapsed = time.perf_counter() - run.t0
+        history.append({"epoch": epoch + 1, "loss": loss, "val": val, "minutes": elapsed / 60})
+        log(f"[{name}] epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f} "
             f"val {'heart Dice' if name == 'seg' else 'box IoU'} {val:.4f} ({elapsed / 60:.1f} min)")
         if val > best:
             best, best_epoch, bad = val, epoch + 1, 0
@@ -238,12 +312,7 @@ def train_model(
     model.load_state_dict(best_state)
     model.eval()
     info = {"history": history, "best_epoch": best_epoch, "best_val": best, "stopped": stopped,
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - run.t0}
     if out is not None:
-        save_checkpoint(
-            out, kind=KINDS[name], model=name, config=config_dict(mcfg), state_dict=model.state_dict(),
-            input_size=size, mask_channels=list(MASK_CHANNELS) if name == "seg" else None,
-            preprocessing="read_xray -> [0,1], 0 = black; bilinear antialiased resize to a square "
-                          f"{size} x {size}; per-image standardisation",
-            train_config=asdict(cfg), training=info, **(metadata or {}))
+        _save(out, name, mcfg, model, cfg, info, metadata)
     return model, info

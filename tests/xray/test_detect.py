@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xray_factory import write_dicom
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.errors import CheckpointError, InputFileNotFoundError, InvalidInputError
@@ -12,13 +11,15 @@ from cardioclarity.xray.demo import sample_path
 from cardioclarity.xray.detect import HeartDetector
 from cardioclarity.xray.io import read_xray
 
+from .factory import write_dicom
+
 SCHEMA = {"image_size", "heart_box", "ctr", "cardiomegaly", "pixel_spacing_mm", "view_position",
           "quality", "model", "disclaimer"}
 
 
 @pytest.fixture(scope="module")
 def seg():
-    return HeartDetector.from_pretrained()
+    return HeartDetector.load()
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_seg_on_bundled_cardiomegaly_film(seg, sample):
 
 
 def test_box_model(sample):
-    box = HeartDetector.from_pretrained("box")
+    box = HeartDetector.load("box")
     d = box.detect(sample).to_dict()
     assert d["ctr"] is None and d["cardiomegaly"] is None
     x0, y0, x1, y1 = d["heart_box"]
@@ -72,19 +73,19 @@ def test_ap_and_lateral_are_flagged(seg, sample):
 
 
 def test_threshold_is_configurable(sample):
-    strict = HeartDetector.from_pretrained(ctr_threshold=0.9).detect(sample)
+    strict = HeartDetector.load(ctr_threshold=0.9).detect(sample)
     assert strict.cardiomegaly is False and strict.model["ctr_threshold"] == 0.9
     with pytest.raises(InvalidInputError, match="ctr_threshold"):
-        HeartDetector.from_pretrained(ctr_threshold=1.5)
+        HeartDetector.load(ctr_threshold=1.5)
 
 
 def test_bad_model_and_input(seg, tmp_path):
     with pytest.raises(InputFileNotFoundError):
-        HeartDetector.from_pretrained("no-such-model")
+        HeartDetector.load("no-such-model")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError):
-        HeartDetector.from_pretrained(str(junk))
+        HeartDetector.load(str(junk))
     with pytest.raises(InvalidInputError, match="XrayImage"):
         seg.detect(np.zeros((64, 64)))
 
@@ -92,3 +93,26 @@ def test_bad_model_and_input(seg, tmp_path):
 def test_summary_row(seg, sample):
     row = seg.detect(sample).summary_row("a.png")
     assert list(row) == ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly"]
+
+
+def test_load_protocol_and_card(seg, sample, tmp_path):
+    # load(None) is the bundled default; .card is the checkpoint's card with the cut-off in use.
+    card = seg.card
+    assert card["name"] == "cxr-heart-seg" and card["kind"] == "xray-heart-seg"
+    assert card["model"] == "seg" and card["input_size"] == 320 and card["ctr_threshold"] == 0.5
+    assert {"cardioclarity_version", "created_utc", "training_data"} <= set(card)
+    assert "state_dict" not in card and "config" not in card
+    assert HeartDetector.load(None).card == card
+    assert HeartDetector.load("seg").card["name"] == "cxr-heart-seg"
+    assert HeartDetector.load("box").card["model"] == "box"
+    # A checkpoint file by path, as str or Path: its name is the file stem.
+    from cardioclarity.checkpoints import bundled_path
+
+    copy = tmp_path / "my-heart.pt"
+    copy.write_bytes(bundled_path("cxr-heart-seg").read_bytes())
+    assert HeartDetector.load(copy).card["name"] == "my-heart"
+    # The result's `model` object keeps its schema, built from the card.
+    model = seg.detect(sample).to_dict()["model"]
+    assert model == {"name": "cxr-heart-seg", "architecture": "seg", "kind": "xray-heart-seg",
+                     "input_size": 320, "created_utc": card["created_utc"], "ctr_threshold": 0.5}
+    assert not hasattr(HeartDetector, "from_pretrained") and not hasattr(seg, "info")

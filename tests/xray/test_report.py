@@ -1,4 +1,4 @@
-"""Overlay PNG, Grad-CAM and Bland-Altman figures."""
+"""Overlay PNG, Grad-CAM and Bland-Altman figures, the HTML report: writers return bytes/str."""
 
 from __future__ import annotations
 
@@ -7,13 +7,21 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from xray_factory import write_dicom
 
 from cardioclarity.errors import InvalidInputError
+from cardioclarity.reporting import png_data_uri
 from cardioclarity.xray.demo import sample_path
 from cardioclarity.xray.detect import HeartDetector
 from cardioclarity.xray.io import read_xray
-from cardioclarity.xray.report import bland_altman_png, gradcam_map, gradcam_png, overlay_png
+from cardioclarity.xray.report import (
+    bland_altman_png,
+    gradcam_map,
+    gradcam_png,
+    overlay_png,
+    render_xray_report,
+)
+
+from .factory import write_dicom
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +34,7 @@ def _png(data: bytes) -> np.ndarray:
 
 
 def test_overlay_draws_contours_box_and_lines(sample):
-    det = HeartDetector.from_pretrained()
+    det = HeartDetector.load()
     r = det.detect(sample)
     arr = _png(overlay_png(sample, r))
     assert arr.shape == (512, 512, 3)
@@ -39,22 +47,41 @@ def test_overlay_draws_contours_box_and_lines(sample):
 
 
 def test_overlay_of_large_film_is_capped(sample):
-    det = HeartDetector.from_pretrained()
+    det = HeartDetector.load()
     big = read_xray(write_dicom(None, np.kron(sample.pixels, np.ones((4, 4), np.float32))))
     arr = _png(overlay_png(big, det.detect(big)))
     assert max(arr.shape[:2]) == 1024
 
 
 def test_gradcam_for_box_model(sample):
-    box = HeartDetector.from_pretrained("box")
+    box = HeartDetector.load("box")
     cam = gradcam_map(box, sample)
     assert cam.shape == (512, 512) and cam.min() >= 0 and cam.max() == pytest.approx(1)
     assert _png(gradcam_png(box, sample, box.detect(sample))).shape == (512, 512, 3)
     with pytest.raises(InvalidInputError, match="box model only"):
-        gradcam_map(HeartDetector.from_pretrained(), sample)
+        gradcam_map(HeartDetector.load(), sample)
 
 
 def test_bland_altman_png():
     rng = np.random.default_rng(0)
     ref = rng.uniform(0.4, 0.6, 30)
     assert _png(bland_altman_png(ref + rng.normal(0, 0.01, 30), ref)).ndim == 3
+
+
+def test_render_xray_report(sample):
+    det = HeartDetector.load()
+    res = det.detect(sample)
+    doc = res.to_dict()
+    doc["measurements"]["odd"] = float("nan")  # not JSON: shown as null
+    png = overlay_png(sample, res)
+    page = render_xray_report(doc, png, "film<1>")
+    assert isinstance(page, str) and page.lstrip().lower().startswith("<!doctype html")
+    assert "Chest X-ray heart detection: film&lt;1&gt;" in page  # the stem is escaped
+    assert png_data_uri(png) in page  # the overlay is embedded
+    for section in ("Result", "Overlay", "Quality", "Model"):
+        assert f">{section}<" in page
+    assert "ctr" in page and str(doc["ctr"]) in page
+    assert "cxr-heart-seg" in page and "NaN" not in page and "null" in page
+    # Without quality and model there are only the result and overlay sections.
+    bare = render_xray_report({"ctr": None, "heart_box": [1, 2, 3, 4]}, png, "x")
+    assert ">Result<" in bare and ">Quality<" not in bare and ">Model<" not in bare

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from xray_factory import synthetic_film
 
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.xray.measure import measure_masks, widest_row_span
+
+from .factory import synthetic_film
 
 
 def _rect(shape, x0, y0, x1, y1):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from xray_factory import write_mask_layout
 
 from cardioclarity.checkpoints import load_checkpoint
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.xray.datasets import load_mask_layout
 from cardioclarity.xray.detect import HeartDetector
 from cardioclarity.xray.train import TrainConfig, train_model
+
+from .factory import write_mask_layout
 
 TINY = {"seg": {"input_size": 64, "channels": [4, 8, 16], "strides": [2, 2]},
         "box": {"input_size": 64, "block_inplanes": [4, 8, 16, 16]}}
@@ -31,7 +32,7 @@ def test_train_saves_loadable_checkpoint(samples, tmp_path, name):
     assert len(info["history"]) == 2 and info["best_epoch"] in (1, 2)
     ck = load_checkpoint(out, expected_kind=f"xray-heart-{name}")
     assert ck["input_size"] == 64 and ck["training"]["best_val"] == info["best_val"]
-    det = HeartDetector.from_pretrained(str(out))
+    det = HeartDetector.load(str(out))
     assert det.model_name == name
     # The loaded network reproduces the trained one.
     x = torch.randn(1, 1, 64, 64)

@@ -6,21 +6,21 @@ import json
 
 import numpy as np
 import pytest
-from xray_factory import synthetic_film, write_dicom, write_mask_layout
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError
 from cardioclarity.xray.datasets import (
     augment_transforms,
     box_to_mask,
     check_masks,
-    clean_mask,
     load_mask_layout,
     load_split,
     make_split,
-    mask_to_box,
     read_box_csv,
     read_rsna_boxes,
 )
+from cardioclarity.xray.measure import clean_mask, mask_to_box
+
+from .factory import synthetic_film, write_dicom, write_mask_layout
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 from conftest import run_cli
-from xray_factory import synthetic_film, write_dicom, write_mask_layout, write_rgb_dicom
 
 from cardioclarity.xray.demo import sample_path
 from cardioclarity.xray.io import read_xray
+
+from .factory import synthetic_film, write_dicom, write_mask_layout, write_rgb_dicom
 
 
 @pytest.fixture(scope="module")

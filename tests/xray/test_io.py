@@ -7,10 +7,12 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from xray_factory import PATIENT_ID, PATIENT_NAME, synthetic_film, write_dicom, write_rgb_dicom
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
-from cardioclarity.xray.io import read_xray, sniff_format
+from cardioclarity.sniff import sniff
+from cardioclarity.xray.io import read_xray
+
+from .factory import PATIENT_ID, PATIENT_NAME, synthetic_film, write_dicom, write_rgb_dicom
 
 
 @pytest.fixture(scope="module")
@@ -170,11 +172,23 @@ def test_16bit_png(film):
     assert np.abs(img.pixels - film).max() < 1e-3
 
 
-def test_sniff_format():
-    assert sniff_format(b"\x89PNG\r\n\x1a\n....") == "png"
-    assert sniff_format(b"\xff\xd8\xff\xe0") == "jpeg"
-    assert sniff_format(b"\0" * 128 + b"DICM") == "dicom"
-    assert sniff_format(b"hello world") is None
+def test_format_is_sniffed_from_content():
+    # read_xray decides with cardioclarity.sniff: the magic bytes, not the name.
+    assert sniff(b"\x89PNG\r\n\x1a\n....") == "png"
+    assert sniff(b"\xff\xd8\xff\xe0") == "jpeg"
+    assert sniff(b"\0" * 128 + b"DICM") == "dicom"
+    assert sniff(b"hello world") == "text"
+    for data in (b"hello world", b"", b"GIF89a" + b"\0" * 64):
+        with pytest.raises(UnsupportedFormatError, match="upload: not a DICOM, PNG or JPEG file"):
+            read_xray(data)
+
+
+def test_raw_dicom_without_preamble_is_read(film):
+    # A data set written without the 128-byte preamble and "DICM" still reads as DICOM.
+    data = write_dicom(None, film)
+    raw = data[132:] if data[128:132] == b"DICM" else data
+    img = read_xray(raw)
+    assert img.metadata["format"] == "dicom"
 
 
 @pytest.mark.shared_data
