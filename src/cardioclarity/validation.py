@@ -73,10 +73,9 @@ def check_finite_matrix(X: Any, name: str = "X", *, dtype: Any = np.float32,
     """
     try:
         arr = np.asarray(X, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError):
         raise InvalidInputError(
-            f"{name} must be a numeric matrix (n_beats, length) with rows of equal length; "
-            f"could not convert it ({exc}).",
+            f"{name} must be a numeric matrix (n_beats, length) with rows of equal length.",
             hint=hint or "ragged rows or text cells? read files with "
             "cardioclarity.ecg.beats.read_beats.") from None
     if arr.ndim == 1:

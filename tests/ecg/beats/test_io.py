@@ -108,3 +108,23 @@ def test_wrong_column_count_and_labels(tmp_path, beats):
         read_beats(b"0.5,1,2\n0.25,3,4\n", fmt="ucr")
     with pytest.raises(UnsupportedFormatError, match="valid formats"):
         read_beats(tmp_path / "b.csv", fmt="excel")
+
+
+def test_json_beats_are_read_as_an_unlabelled_matrix():
+    beats = read_beats(b'{"beats": [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]}')
+    assert beats.X.shape == (2, 3) and beats.y is None and beats.meta["format"] == "json"
+    assert read_beats(b"[[1, 2], [3, 4]]").X.tolist() == [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    (b'{"beats": [[0.1, NaN, 0.2]]}', ("NaN", "1 beat")),
+    (b'{"rows": [[1, 2]]}', ("no 'beats' field",)),
+    (b'{"beats": [[1, 2], [3]]}', ("equal length",)),
+    (b'{"beats": [["a", "b"]]}', ("rows of numbers",)),
+    (b'{"beats": [[1, 2]', ("not valid JSON",)),
+])
+def test_bad_json_beats_say_what_is_wrong(body, words):
+    with pytest.raises(InvalidInputError) as exc:
+        read_beats(body)
+    for w in words:
+        assert w in str(exc.value)

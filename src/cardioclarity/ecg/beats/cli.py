@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.ecg.beats.io import BEAT_FORMATS
+from cardioclarity.ecg.beats.names import BEAT_FORMATS
 
 _FORMATS_HELP = ("beat file layout: auto (default: sniffed), tutorial (CSV, last column label, "
-                 "1 = normal), ucr (first column class), matrix (numbers only), npy")
+                 "1 = normal), ucr (first column class), matrix (numbers only), npy, "
+                 'json ({"beats": [[...], ...]})')
 
 
 def _add_input_args(p: argparse.ArgumentParser) -> None:

@@ -13,6 +13,8 @@ Layouts
     Numbers only (CSV/TXT, optional header row), one beat per row, no labels.
 ``npy``
     A 2-D NumPy array ``(n_beats, length)`` saved with ``np.save``, no labels.
+``json``
+    ``{"beats": [[...], [...]]}`` or a bare list of rows, no labels (what the REST API takes).
 
 Whatever the layout, :class:`BeatSet` codes labels one way: ``y == 1`` is an **anomaly**, the
 positive class of every metric, and ``meta["label_convention"]`` states how the file's labels
@@ -22,6 +24,7 @@ were mapped.
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from cardioclarity.ecg.beats.names import BEAT_FORMATS
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
 from cardioclarity.sniff import describe_kind, sniff
 from cardioclarity.validation import check_finite_matrix
 
 __all__ = ["BEAT_FORMATS", "BeatSet", "read_beats", "split_beats"]
 
-BEAT_FORMATS = ("auto", "tutorial", "ucr", "matrix", "npy")
 #: Sniffed kinds (:func:`cardioclarity.sniff.sniff`) parsed as text tables; others are binary.
 _TEXT_KINDS = frozenset({"text", "json", "wfdb-header", "empty"})
 #: A column with at most this many distinct integer values looks like a class label.
@@ -124,6 +127,29 @@ def _parse_npy(data: bytes, name: str) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def _parse_json(data: bytes, name: str) -> np.ndarray:
+    """Rows of ``{"beats": [[...], ...]}`` (or of a bare list of rows) as a float64 matrix."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidInputError(f"'{name}' is not valid JSON ({type(exc).__name__}).",
+                                hint="check the JSON syntax.") from None
+    rows = doc.get("beats") if isinstance(doc, dict) else doc
+    if rows is None:
+        raise InvalidInputError(f"The JSON object of '{name}' has no 'beats' field.",
+                                hint='send {"beats": [[...], [...]]}, one row per beat.')
+    if not isinstance(rows, list) or any(isinstance(v, bool | str | dict) for v in _flat(rows)):
+        raise InvalidInputError(f"'beats' in '{name}' must be a list of rows of numbers.",
+                                hint='send {"beats": [[...], [...]]}, one row per beat.')
+    return check_finite_matrix(rows, "Beats", dtype=np.float64,
+                               hint='send {"beats": [[...], [...]]}, one row per beat.')
+
+
+def _flat(rows: list) -> list:
+    """The cells of a list of rows (rows that are not lists count as cells)."""
+    return [v for r in rows for v in (r if isinstance(r, list) else [r])]
+
+
 def _split_line(line: str, delimiter: str | None) -> list[str]:
     return [c.strip() for c in line.split(delimiter)] if delimiter else line.split()
 
@@ -202,9 +228,9 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
     ----------
     source : str, Path or bytes
         A file path or the file's content.
-    fmt : {"auto", "tutorial", "ucr", "matrix", "npy"}
+    fmt : {"auto", "tutorial", "ucr", "matrix", "npy", "json"}
         Layout (see the module docstring). ``auto`` sniffs (:func:`cardioclarity.sniff.sniff`):
-        ``.npy`` magic bytes -> ``npy``;
+        ``.npy`` magic bytes -> ``npy``; JSON text -> ``json``;
         a last column of only 0/1 -> ``tutorial``; an integer first column with few distinct
         values -> ``ucr``; otherwise ``matrix``. Force ``fmt`` when a file is ambiguous.
     normal_label : float, optional
@@ -256,8 +282,11 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
 def _read_table(data: bytes, name: str, suffix: str, fmt: str, delimiter: str | None
                 ) -> tuple[np.ndarray, str, bool]:
     """(numbers, layout, header row skipped): a .npy array or a text table, layout resolved."""
-    if fmt == "npy" or (fmt == "auto" and (sniff(data) == "npy" or suffix == ".npy")):
+    kind = sniff(data) if fmt == "auto" else fmt
+    if fmt == "npy" or (fmt == "auto" and (kind == "npy" or suffix == ".npy")):
         return _parse_npy(data, name), "npy", False
+    if fmt == "json" or (fmt == "auto" and kind == "json"):
+        return _parse_json(data, name), "json", False
     table, header = _parse_text(data, name, delimiter)
     return table, _detect_layout(table) if fmt == "auto" else fmt, header
 

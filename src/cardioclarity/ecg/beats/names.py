@@ -8,8 +8,11 @@ there is one list, and a test checks it against the model registry.
 
 from __future__ import annotations
 
-__all__ = ["CALIBRATIONS", "CLASSICAL_METHODS", "DEFAULT_DETECTOR", "MODEL_DESCRIPTIONS",
-           "THRESHOLD_STRATEGIES"]
+__all__ = ["BEAT_FORMATS", "CALIBRATIONS", "CLASSICAL_METHODS", "DEFAULT_DETECTOR",
+           "MODEL_DESCRIPTIONS", "THRESHOLD_STRATEGIES"]
+
+#: Layouts :func:`cardioclarity.ecg.beats.io.read_beats` reads (``fmt=``).
+BEAT_FORMATS = ("auto", "tutorial", "ucr", "matrix", "npy", "json")
 
 #: Bundled checkpoint that ``load_detector`` returns when given no name.
 DEFAULT_DETECTOR = "ecg5000-ensemble"

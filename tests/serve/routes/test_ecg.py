@@ -1,63 +1,22 @@
-"""The inference routes against the real pipelines and bundled models, over real files.
-
-Each answer is compared with a direct call of the same pipeline functions (what the CLI writes):
-the routes must return the same objects. A test skips, with the reason, when its pipeline is not in
-this build (then the route's 503 is tested in test_serve_app.py).
-"""
+"""``/v1/ecg/records`` and ``/v1/ecg/beats`` against the pipelines, over real files."""
 
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.serve.app import create_app
-from cardioclarity.serve.settings import Settings
-from cardioclarity.validation import to_jsonable
 
-from .serve_samples import dicom_bytes
+from .checks import problem, require, same
 
 SAMPLES = Path(str(resources.files("cardioclarity") / "samples"))
 RECORD = "mitdb219_5m"
 
-
-@pytest.fixture(scope="module")
-def client():
-    with TestClient(create_app(Settings(preload=False, log_requests=False))) as c:
-        yield c
-
-
-def require(client: TestClient, pipeline: str):
-    """The loaded model of ``pipeline``, or skip with the reason it is unavailable."""
-    service = client.app.state.services[pipeline]
-    if not service.load():
-        pytest.skip(f"{pipeline} not in this build: {service.error}")
-    return service.model()
-
-
-def same(route_json: dict, direct: dict) -> None:
-    """The route's JSON equals the pipeline's ``to_dict()`` once both are plain JSON."""
-    expected = json.loads(json.dumps(to_jsonable(direct)))
-    assert route_json == expected
-
-
-def problem(r, status: int, *words: str) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    body = r.json()
-    for w in words:
-        assert w.lower() in (body["detail"] + " " + body.get("hint", "")).lower(), body
-    return body
-
-
-# --- ECG records ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def record_files() -> dict[str, bytes]:
@@ -80,8 +39,8 @@ def test_record_multipart_equals_the_pipeline(client, record_files, record_answe
     models = require(client, "ecg-records")
     from cardioclarity.ecg.records import analyze, io
 
-    kwargs = {k: models[k] for k in ("detector", "rhythm_model") if models.get(k) is not None}
-    direct = analyze.analyze_record(io.read_record(dict(record_files)), **kwargs).to_dict()
+    direct = analyze.analyze_record(io.read_record(dict(record_files)),
+                                    **models.analyze_kwargs()).to_dict()
     same(record_answer, direct)
     assert record_answer["disclaimer"] == DISCLAIMER
     for key in ("sampling_rate", "lead", "duration_s", "beats", "rhythm", "quality", "model"):
@@ -228,61 +187,3 @@ def test_nan_beats_json(client):
     r = client.post("/v1/ecg/beats", content=b'{"beats": [[0.1, NaN, 0.2]]}')
     problem(r, 422, "NaN")
 
-
-# --- chest X-ray ----------------------------------------------------------------------------------
-
-def _sample_film() -> bytes:
-    films = sorted(SAMPLES.glob("cxr_*.png"))
-    if not films:
-        pytest.skip("no bundled sample chest film in this build")
-    return films[0].read_bytes()
-
-
-def test_xray_png_equals_the_pipeline(client):
-    detector = require(client, "xray-heart")
-    from cardioclarity.xray.io import read_xray
-
-    data = _sample_film()
-    r = client.post("/v1/xray/heart", files={"file": ("film.png", data)})
-    assert r.status_code == 200, r.text
-    same(r.json(), detector.detect(read_xray(data, name="film")).to_dict())
-    body = r.json()
-    assert len(body["heart_box"]) == 4 and body["disclaimer"] == DISCLAIMER
-
-
-def test_xray_overlay_and_report(client):
-    require(client, "xray-heart")
-    data = _sample_film()
-    png = client.post("/v1/xray/heart?format=png", content=data)
-    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
-    html = client.post("/v1/xray/heart?format=html", content=data)
-    assert html.status_code == 200 and "Research use only" in html.text
-    js = client.post("/v1/xray/heart?include_images=true", content=data).json()
-    assert js["images"]["overlay"].startswith("data:image/png;base64,")
-
-
-def test_real_dicom_leaves_patient_identifiers_out(client, shared_data):
-    require(client, "xray-heart")
-    r = client.post("/v1/xray/heart", content=(shared_data / "dicom" / "RG1_UNCR.dcm").read_bytes())
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert body["image_size"] == [1841, 1955] or body["image_size"] == [1955, 1841]
-    text = json.dumps(body).lower()
-    for key in ("patientname", "patientid", "patientbirthdate", "patient_name"):
-        assert key not in text
-
-
-def test_truncated_dicom(client, shared_data):
-    require(client, "xray-heart")
-    data = (shared_data / "dicom" / "RG1_UNCR.dcm").read_bytes()
-    for cut in (200, 5000, len(data) // 2):
-        r = client.post("/v1/xray/heart", content=data[:cut])
-        assert r.status_code == 422, (cut, r.text)
-        assert r.json()["detail"]
-
-
-def test_dicom_identifiers_never_reach_the_answer(client):
-    require(client, "xray-heart")
-    r = client.post("/v1/xray/heart?include_images=true", content=dicom_bytes(256))
-    assert r.status_code in (200, 422), r.text  # a synthetic ramp may or may not hold a heart
-    assert "DOE" not in r.text and "123456" not in r.text
