@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.reporting import Section, write_html_report
 
 
 def demo_steps() -> list[tuple[str, Callable[[Path], dict]]]:
@@ -41,6 +40,8 @@ def run_demo(out_dir: str | Path = "cardioclarity-demo") -> dict:
     dict
         ``{"index": Path, "steps": [step results]}``.
     """
+    from cardioclarity.reporting import Section, write_html_report
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = []

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tqdm.auto import tqdm
-
 from cardioclarity import DISCLAIMER, __version__
 
 T = TypeVar("T")
@@ -49,6 +47,8 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: s
     The bar is hidden when stderr is not a terminal (logs, CI) unless ``CARDIOCLARITY_PROGRESS=1``,
     and always when ``CARDIOCLARITY_PROGRESS=0``.
     """
+    from tqdm.auto import tqdm  # ~0.1 s to import: not at CLI start-up
+
     if disable is None:
         env = os.environ.get("CARDIOCLARITY_PROGRESS")
         disable = (env == "0") if env is not None else not sys.stderr.isatty()
