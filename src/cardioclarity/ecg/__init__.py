@@ -6,10 +6,7 @@ The main names of both subpackages are available here; each loads its submodule 
 ``import cardioclarity.ecg`` stays cheap (no torch).
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from cardioclarity._lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(["BeatAnomalyDetector", "BeatSet", "ClassicalDetector", "DEFAULT_DETECTOR",
@@ -21,17 +18,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    # PEP 562: import the submodule on first use, so importing the package stays cheap (no torch).
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

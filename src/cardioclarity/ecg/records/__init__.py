@@ -10,10 +10,7 @@ The names below load their submodule on first use, so ``import cardioclarity.ecg
 not import torch or SciPy.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from cardioclarity._lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(["MIN_FS", "Annotations", "Record", "read_record", "select_lead"],
@@ -30,17 +27,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    # PEP 562: import the submodule on first use, so importing the package stays cheap (no torch).
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
