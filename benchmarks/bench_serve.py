@@ -7,7 +7,7 @@ of successful answers, throughput, answers by status (any 5xx is an error agains
 the server's resident memory before and after each run. Rewrites the ``serve`` section of
 BENCHMARKS.md.
 
-Targets (issue 5): ``/v1/ecg/beats`` with 100 beats p95 <= 50 ms; ``/v1/xray/heart`` with a 2k x 2k
+Targets: ``/v1/ecg/beats`` with 100 beats p95 <= 50 ms; ``/v1/xray/heart`` with a 2k x 2k
 DICOM p95 <= 1.5 s; zero 5xx; flat memory.
 
     python benchmarks/bench_serve.py [--data-dir ../shared/data] [--requests 300] [--concurrency 8]

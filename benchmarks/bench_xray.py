@@ -186,7 +186,7 @@ def main(argv=None) -> int:
         sp = speed(HeartDetector.load(args.models[0]), test, Path(tmp))
 
     lines = [
-        "## Chest X-ray heart detection (issue 4)", "",
+        "## Chest X-ray heart detection (`benchmarks/bench_xray.py`)", "",
         f"Machine: {machine()}. Command: `python benchmarks/bench_xray.py`.", "",
         f"Data: `cxr_heart` (JSRT 247 + wingspan 209 films, Dong et al. 2018). Label QC: {qc.summary()}. "
         f"Split {args.split.relative_to(REPO) if args.split.is_relative_to(REPO) else args.split} "
@@ -215,7 +215,7 @@ def main(argv=None) -> int:
                   {"what": "same, plus the overlay PNG", "median": f"{sp['2k_overlay_s']:.3f} s"},
                   {"what": f"folder of {sp['folder_n']} 512-px PNGs (read, detect, JSON, overlay)",
                    "median": f"{sp['folder_ips']:.1f} images/s"}]),
-        "", "Targets (issue 4): heart Dice >= 0.93; box IoU >= 0.85; F1@0.75 >= 0.95; CTR MAE <= 0.02; "
+        "", "Targets: heart Dice >= 0.93; box IoU >= 0.85; F1@0.75 >= 0.95; CTR MAE <= 0.02; "
         "cardiomegaly F1 >= 0.93, AUROC >= 0.97; 2k DICOM <= 1 s; folder >= 5 images/s.",
     ]
     body = "\n".join(lines)

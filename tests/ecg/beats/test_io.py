@@ -1,4 +1,4 @@
-"""Beat readers: layouts, label conventions and every bad-input case of issue 2."""
+"""Beat readers: layouts, label conventions and every bad-input case."""
 
 from __future__ import annotations
 
