@@ -1,0 +1,145 @@
+"""The data of this package: a :class:`Record` (one lead and its context) and its annotations.
+
+Also the checks every reader applies to what it found: which lead to take
+(:func:`select_lead`) and whether the samples are usable (:func:`check_signal`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cardioclarity.errors import InvalidInputError
+
+__all__ = ["MIN_FS", "Annotations", "Record", "check_signal", "select_lead"]
+
+#: Below this the QRS complex (10-40 Hz content) cannot be resolved.
+MIN_FS = 100.0
+
+#: Preferred leads, in order, when none is asked for: the monitoring leads in which R-peaks are
+#: tallest and detectors are validated (MIT-BIH uses MLII; 12-lead files call it II).
+_PREFERRED_LEADS = ("MLII", "II", "ECG", "ECG1", "ECG I", "I", "V5", "V1", "MCL1", "V2")
+#: Channel names that are not ECG (so "first channel" never picks a pressure or pleth trace).
+_NON_ECG = re.compile(r"^(ABP|ART|PAP|CVP|PLETH|PPG|RESP|SPO2|SAO2|CO2|PRESSURE|BP|TEMP|EEG|EMG|EOG|"
+                      r"NU|STIM|EVENT|MARKER|EDF ANNOTATIONS)", re.I)
+
+
+@dataclass
+class Annotations:
+    """Reference annotations of a record (WFDB ``rdann``).
+
+    Attributes
+    ----------
+    sample : ndarray of int
+        Sample index of each annotation, in the record's own sampling rate.
+    symbol : list of str
+        Beat symbol (``N``, ``V``, ``A``...) or ``+`` for rhythm changes.
+    aux_note : list of str
+        Rhythm label on ``+`` annotations (``(N``, ``(AFIB``...), else ``""``.
+    extension : str
+        The annotation file it came from (``atr``...).
+    """
+
+    sample: np.ndarray
+    symbol: list[str]
+    aux_note: list[str]
+    extension: str = "atr"
+
+
+@dataclass
+class Record:
+    """One ECG lead of a recording, ready for processing.
+
+    Attributes
+    ----------
+    signal : ndarray of float64, shape (n_samples,)
+        The chosen lead in physical units (``units``). May hold NaN where the source had gaps.
+    fs : float
+        Sampling rate in Hz.
+    lead : str
+        Name of the chosen lead.
+    leads : list of str
+        Names of all leads in the source.
+    name : str
+        Record name (file stem, or the name given for bytes).
+    annotations : Annotations or None
+        Reference annotations when the source has them.
+    units : str
+        Physical unit of ``signal`` (``"mV"`` for most ECG files; ``""`` when unknown).
+    meta : dict
+        Source format, header comments and other details.
+    """
+
+    signal: np.ndarray
+    fs: float
+    lead: str
+    leads: list[str]
+    name: str
+    annotations: Annotations | None = None
+    units: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the record in seconds."""
+        return self.signal.size / self.fs
+
+
+# --------------------------------------------------------------------------------------------
+# lead and value checks shared by every format
+# --------------------------------------------------------------------------------------------
+def select_lead(leads: list[str], lead: str | int | None) -> int:
+    """Index of the lead to analyse.
+
+    Parameters
+    ----------
+    leads : list of str
+        Channel names in the source.
+    lead : str, int or None
+        A name (case-insensitive), a 0-based index, or None for the default: the first of
+        MLII, II, ECG, I, V5, V1... present, else the first channel not named like a
+        non-ECG signal (ABP, PLETH, RESP...).
+
+    Raises
+    ------
+    InvalidInputError
+        The lead does not exist; the message lists the ones that do.
+    """
+    if not leads:
+        raise InvalidInputError("The record has no signal channels.")
+    if lead is None:
+        lower = [s.strip().lower() for s in leads]
+        for want in _PREFERRED_LEADS:
+            if want.lower() in lower:
+                return lower.index(want.lower())
+        for i, s in enumerate(leads):
+            if not _NON_ECG.match(s.strip()):
+                return i
+        return 0
+    if isinstance(lead, int) or (isinstance(lead, str) and lead.isdigit() and lead not in leads):
+        i = int(lead)
+        if 0 <= i < len(leads):
+            return i
+        raise InvalidInputError(f"Lead index {i} is out of range: the record has {len(leads)} "
+                                f"lead(s): {', '.join(leads)}.", hint="choose one of these names.")
+    lower = [s.strip().lower() for s in leads]
+    if lead.strip().lower() in lower:
+        return lower.index(lead.strip().lower())
+    raise InvalidInputError(f"Lead '{lead}' does not exist in this record; available leads: "
+                            f"{', '.join(leads)}.", hint="pass --lead with one of these names.")
+
+
+def check_signal(sig: np.ndarray, source: str) -> np.ndarray:
+    sig = np.asarray(sig, dtype=np.float64).ravel()
+    if sig.size == 0:
+        raise InvalidInputError(f"{source} holds no samples (zero-length signal).",
+                                hint="check that the file is complete.")
+    finite = np.isfinite(sig)
+    if not finite.any():
+        raise InvalidInputError(f"{source}: every sample of the chosen lead is NaN or inf.",
+                                hint="choose another lead (--lead) or check the export.")
+    # inf is as unusable as NaN; downstream quality assessment treats NaN as a gap.
+    sig[~finite] = np.nan
+    return sig
