@@ -19,7 +19,9 @@ from conftest import REPO
 SRC = REPO / "src" / "cardioclarity"
 
 
-@pytest.mark.parametrize("package", ["cardioclarity", "cardioclarity.serve"])
+@pytest.mark.parametrize("package", ["cardioclarity", "cardioclarity.serve", "cardioclarity.ecg",
+                                     "cardioclarity.ecg.beats", "cardioclarity.ecg.records",
+                                     "cardioclarity.xray"])
 def test_every_public_name_resolves_and_is_listed(package):
     mod = importlib.import_module(package)
     assert mod.__all__ and len(set(mod.__all__)) == len(mod.__all__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["IMAGE_KINDS", "describe_kind", "looks_like_wfdb_header", "sniff"]
+__all__ = ["IMAGE_KINDS", "describe_kind", "is_number", "looks_like_wfdb_header", "sniff"]
 
 #: Kinds the chest X-ray route reads.
 IMAGE_KINDS = frozenset({"dicom", "png", "jpeg"})
@@ -45,7 +45,8 @@ _DESCRIPTIONS = {
 _WFDB_RECORD_LINE = re.compile(rb"^[\w.\-~]+(/\d+)?\s+\d+(\s+[\d.]+(/[\d.]+)?(\([\d.\-]+\))?)?(\s|$)")
 
 
-def _is_number(token: bytes) -> bool:
+def is_number(token: str | bytes) -> bool:
+    """Whether ``token`` parses as a float (``"1e-3"``, ``b"nan"`` do; ``"100.dat"`` does not)."""
     try:
         float(token)
     except ValueError:
@@ -67,7 +68,7 @@ def looks_like_wfdb_header(data: bytes) -> bool:
     nsig = int(lines[0].split()[1])
     if nsig == 0 or "/" in lines[0].split()[0].decode("ascii", "replace"):
         return True  # multi-segment master headers list segments, not signal files
-    return len(lines) > 1 and not _is_number(lines[1].split()[0])
+    return len(lines) > 1 and not is_number(lines[1].split()[0])
 
 
 def _is_raw_dicom(data: bytes) -> bool:

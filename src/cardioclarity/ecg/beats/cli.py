@@ -152,6 +152,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``, ``evaluate`` and ``score`` to the ``ecg`` group."""
+    # Long but flat: one declarative block of options per sub-command, read as the --help pages.
     from cardioclarity.ecg.beats.names import (
         CALIBRATIONS,
         CLASSICAL_METHODS,

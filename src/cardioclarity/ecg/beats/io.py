@@ -34,7 +34,7 @@ import numpy as np
 
 from cardioclarity.ecg.beats.names import BEAT_FORMATS
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
-from cardioclarity.sniff import describe_kind, sniff
+from cardioclarity.sniff import describe_kind, is_number, sniff
 from cardioclarity.validation import check_finite_matrix
 
 __all__ = ["BEAT_FORMATS", "BeatSet", "read_beats", "split_beats"]
@@ -194,20 +194,12 @@ def _parse_text(data: bytes, name: str, delimiter: str | None) -> tuple[np.ndarr
         try:
             rows[r] = np.asarray(cells, dtype=np.float64)
         except ValueError:
-            bad = next(c for c in cells if not _is_number(c))
+            bad = next(c for c in cells if not is_number(c))
             col = cells.index(bad) + 1
             raise InvalidInputError(
                 f"'{name}' line {lineno}, column {col}: '{bad[:30]}' is not a number.",
                 hint="beat tables hold numbers only (one optional header row).") from None
     return rows, header
-
-
-def _is_number(c: str) -> bool:
-    try:
-        float(c)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_label_column(col: np.ndarray) -> bool:

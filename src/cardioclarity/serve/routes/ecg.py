@@ -15,16 +15,10 @@ from fastapi.responses import Response
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.reporting import png_data_uri
+from cardioclarity.serve import responses
 from cardioclarity.serve.deps import get_gate, get_upload, pipeline
 from cardioclarity.serve.limits import InferenceGate
 from cardioclarity.serve.problems import ApiProblem
-from cardioclarity.serve.responses import (
-    ERROR_RESPONSES,
-    SafeJSONResponse,
-    body_doc,
-    html_download,
-    single_file,
-)
 from cardioclarity.serve.services import PipelineService, guarded_read
 from cardioclarity.serve.uploads import Upload
 from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
@@ -54,6 +48,16 @@ _RECORD_EXAMPLE = {
     "quality": {"usable_fraction": 1.0}, "model": {"beats": {}, "rhythm": {}},
     "disclaimer": DISCLAIMER}
 
+_BEATS_BODY = responses.body_doc(
+    "text/csv", "text/plain", "application/json", "application/octet-stream",
+    description="Beats, one per row: CSV/UCR text (label column detected as in `ecg score`), a "
+    'NumPy .npy matrix, or JSON `{"beats": [[...], ...]}`. Raw body or one multipart file.')
+_RECORD_BODY = responses.body_doc(
+    "application/zip", "text/csv", "text/plain", "application/json", "application/octet-stream",
+    description="A WFDB record (`.hea` + `.dat`/`.mat`, optionally `.atr`) as multipart files or "
+    "one zip; or one CSV/TXT signal (needs `fs`), EDF file, or JSON "
+    '`{"signal": [...], "fs": 360, "lead": "MLII"}`.')
+
 
 def _not_ecg(name: str, kind: str, what: str = "an ECG") -> ApiProblem:
     hint = ("POST chest X-rays to /v1/xray/heart." if kind in IMAGE_KINDS else
@@ -66,13 +70,10 @@ def _not_ecg(name: str, kind: str, what: str = "an ECG") -> ApiProblem:
 
 @router.post(
     "/ecg/beats", summary="Score heartbeats: per-beat anomaly score and flag",
-    response_class=SafeJSONResponse,
-    responses={**ERROR_RESPONSES, 200: {"description": "per-beat scores", "content": {
+    response_class=responses.SafeJSONResponse,
+    responses={**responses.ERROR_RESPONSES, 200: {"description": "per-beat scores", "content": {
         "application/json": {"example": _BEATS_EXAMPLE}, "text/csv": {}}}},
-    openapi_extra=body_doc("text/csv", "text/plain", "application/json", "application/octet-stream",
-                           description="Beats, one per row: CSV/UCR text (label column detected "
-                           "as in `ecg score`), a NumPy .npy matrix, or JSON "
-                           '`{"beats": [[...], ...]}`. Raw body or one multipart file.'),
+    openapi_extra=_BEATS_BODY,
 )
 async def ecg_beats(
     format: Literal["json", "csv"] = Query("json", description="`csv`: exactly `scores.csv`"),
@@ -90,7 +91,7 @@ async def ecg_beats(
     `is_anomaly`, and `label` when the file is labelled, 1 = anomaly) under `beats`, with counts,
     the decision threshold and the model card.
     """
-    name, data = single_file(upload, "beats")
+    name, data = responses.single_file(upload, "beats")
     kind = sniff(data)
     if kind not in _BEAT_KINDS:
         raise _not_ecg(name, kind) if kind in _NOT_ECG_KINDS else ApiProblem(
@@ -120,7 +121,7 @@ async def ecg_beats(
             "disclaimer": DISCLAIMER}
 
     result = await gate.run(job)
-    return result if isinstance(result, Response) else SafeJSONResponse(result)
+    return result if isinstance(result, Response) else responses.SafeJSONResponse(result)
 
 
 # --- records --------------------------------------------------------------------------------------
@@ -140,14 +141,10 @@ def _check_record_upload(upload: Upload) -> None:
 
 @router.post(
     "/ecg/records", summary="Analyse an ECG record: beats, rhythm, quality",
-    response_class=SafeJSONResponse,
-    responses={**ERROR_RESPONSES, 200: {"description": "findings.json", "content": {
+    response_class=responses.SafeJSONResponse,
+    responses={**responses.ERROR_RESPONSES, 200: {"description": "findings.json", "content": {
         "application/json": {"example": _RECORD_EXAMPLE}, "text/html": {}, "image/png": {}}}},
-    openapi_extra=body_doc("application/zip", "text/csv", "text/plain", "application/json",
-                           "application/octet-stream",
-                           description="A WFDB record (`.hea` + `.dat`/`.mat`, optionally `.atr`) "
-                           "as multipart files or one zip; or one CSV/TXT signal (needs `fs`), "
-                           'EDF file, or JSON `{"signal": [...], "fs": 360, "lead": "MLII"}`.'),
+    openapi_extra=_RECORD_BODY,
 )
 async def ecg_records(
     fs: float | None = Query(None, gt=0, description="sampling rate in Hz (CSV/TXT signals)"),
@@ -180,7 +177,7 @@ async def ecg_records(
         out = dict(findings.to_dict())
         if format == "html":
             stem = PurePosixPath(record.name).stem or "record"
-            return html_download(render_record_report(findings, record), stem)
+            return responses.html_download(render_record_report(findings, record), stem)
         if format == "json" and not include_images:
             return out
         png = strip_png(findings, record)
@@ -190,4 +187,4 @@ async def ecg_records(
         return out
 
     result = await gate.run(job)
-    return result if isinstance(result, Response) else SafeJSONResponse(result)
+    return result if isinstance(result, Response) else responses.SafeJSONResponse(result)

@@ -14,16 +14,10 @@ from fastapi.responses import Response
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.reporting import png_data_uri
+from cardioclarity.serve import responses
 from cardioclarity.serve.deps import get_gate, get_upload, pipeline
 from cardioclarity.serve.limits import InferenceGate
 from cardioclarity.serve.problems import ApiProblem
-from cardioclarity.serve.responses import (
-    ERROR_RESPONSES,
-    SafeJSONResponse,
-    body_doc,
-    html_download,
-    single_file,
-)
 from cardioclarity.serve.services import PipelineService, guarded_read
 from cardioclarity.serve.uploads import Upload
 from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
@@ -38,16 +32,18 @@ _EXAMPLE = {"image_size": [1024, 1024], "heart_box": [402.0, 498.5, 768.0, 801.0
             "quality": {"ok": True, "notes": []}, "model": {"name": "cxr-heart-seg"},
             "disclaimer": DISCLAIMER}
 
+_BODY = responses.body_doc(
+    "application/dicom", "image/png", "image/jpeg", "application/octet-stream",
+    description="One chest X-ray: DICOM (MONOCHROME1/2, compressed or not), PNG or JPEG; raw "
+    "body or one multipart file.")
+
 
 @router.post(
     "/xray/heart", summary="Detect the heart: box, contour, CTR, flag",
-    response_class=SafeJSONResponse,
-    responses={**ERROR_RESPONSES, 200: {"description": "<stem>.json", "content": {
+    response_class=responses.SafeJSONResponse,
+    responses={**responses.ERROR_RESPONSES, 200: {"description": "<stem>.json", "content": {
         "application/json": {"example": _EXAMPLE}, "text/html": {}, "image/png": {}}}},
-    openapi_extra=body_doc("application/dicom", "image/png", "image/jpeg",
-                           "application/octet-stream",
-                           description="One chest X-ray: DICOM (MONOCHROME1/2, compressed or "
-                           "not), PNG or JPEG; raw body or one multipart file."),
+    openapi_extra=_BODY,
 )
 async def xray_heart(
     format: Literal["json", "html", "png"] = Query(
@@ -64,7 +60,7 @@ async def xray_heart(
     Patient identifiers (PatientName, PatientID, PatientBirthDate ...) are never read into the
     result nor logged.
     """
-    name, data = single_file(upload, "image")
+    name, data = responses.single_file(upload, "image")
     kind = sniff(data)
     if kind not in IMAGE_KINDS:
         hint = ("POST ECGs to /v1/ecg/records or /v1/ecg/beats." if kind in _ECG_KINDS
@@ -88,9 +84,9 @@ async def xray_heart(
         if format == "png":
             return Response(png, media_type="image/png")
         if format == "html":
-            return html_download(render_xray_report(out, png, stem), stem)
+            return responses.html_download(render_xray_report(out, png, stem), stem)
         out["images"] = {"overlay": png_data_uri(png)}
         return out
 
     result = await gate.run(job)
-    return result if isinstance(result, Response) else SafeJSONResponse(result)
+    return result if isinstance(result, Response) else responses.SafeJSONResponse(result)
