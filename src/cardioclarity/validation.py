@@ -14,11 +14,16 @@ import numpy as np
 
 from cardioclarity.errors import InvalidInputError
 
-__all__ = ["check_finite_matrix", "check_fs", "to_jsonable"]
+__all__ = ["MAX_FS_HZ", "check_finite_matrix", "check_fs", "to_jsonable"]
+
+#: Highest sampling rate accepted anywhere (Hz). ECG is recorded at 125 Hz to 10 kHz (pacemaker
+#: spike detection); a larger value is a unit mistake, and buffers sized by ``fs`` (quality
+#: windows, filters) would otherwise grow without bound.
+MAX_FS_HZ = 20_000.0
 
 
-def check_fs(fs: Any, name: str = "fs", *, minimum: float = 0.0, source: str | None = None,
-             hint: str | None = None) -> float:
+def check_fs(fs: Any, name: str = "fs", *, minimum: float = 0.0, maximum: float = MAX_FS_HZ,
+             source: str | None = None, hint: str | None = None) -> float:
     """Validate a sampling rate in Hz and return it as a float.
 
     Parameters
@@ -29,6 +34,8 @@ def check_fs(fs: Any, name: str = "fs", *, minimum: float = 0.0, source: str | N
         How the argument is called in the message (``"fs"``, ``"form field fs"``).
     minimum : float
         Smallest rate accepted; 0 means "any positive rate".
+    maximum : float
+        Largest rate accepted (default :data:`MAX_FS_HZ`).
     source : str, optional
         What the rate belongs to ("'100.hea'"), for the message.
     hint : str, optional
@@ -37,7 +44,8 @@ def check_fs(fs: Any, name: str = "fs", *, minimum: float = 0.0, source: str | N
     Raises
     ------
     InvalidInputError
-        ``fs`` is missing, not a number, not finite, not positive or below ``minimum``.
+        ``fs`` is missing, not a number, not finite, not positive, below ``minimum`` or above
+        ``maximum``.
     """
     of = f" of {source}" if source else ""
     if fs is None:
@@ -51,6 +59,11 @@ def check_fs(fs: Any, name: str = "fs", *, minimum: float = 0.0, source: str | N
     if not math.isfinite(value) or value <= 0:
         raise InvalidInputError(f"{name} must be a positive sampling rate in Hz, got {fs!r}.",
                                 hint=hint or "give fs in Hz, e.g. fs=360.")
+    if value > maximum:
+        raise InvalidInputError(
+            f"Sampling rate {value:g} Hz{of} is above the maximum of {maximum:g} Hz; ECG is "
+            "recorded at 125 Hz to 10 kHz.",
+            hint=hint or "check the unit of fs (Hz, not kHz or samples per minute).")
     if value < minimum:
         raise InvalidInputError(
             f"Sampling rate {value:g} Hz{of} is below the minimum of {minimum:g} Hz: the QRS "
