@@ -310,3 +310,85 @@ def test_real_cr_with_two_window_presets(shared_data):
     two = read_xray(_edit(data, WindowCenter=[float(lo + hi) / 2, 1000], WindowWidth=[float(hi - lo), 800]))
     assert two.metadata["window"]["presets"] == 2 and two.size == plain.size
     assert _corr(two.pixels[::8, ::8], plain.pixels[::8, ::8]) > 0.9
+
+
+# --------------------------------------------------------------------- files that are not one film
+def _message(excinfo) -> str:
+    return excinfo.value.message
+
+
+def test_truncated_pixel_data_message_is_whole(film):
+    data = write_dicom(None, film)
+    with pytest.raises(InvalidInputError) as e:
+        read_xray(data[:-100], name="cut.dcm")
+    msg = _message(e)
+    # pydicom's own explanation comes through whole (it used to be cut after 160 characters).
+    assert "\n" not in str(e.value) and msg.endswith(")."), msg
+    assert "less than expected" in msg and "transfer syntax may be incorrect" in msg
+
+
+def test_decoder_failure_names_the_transfer_syntax_and_each_plugin(monkeypatch, film):
+    import pydicom
+
+    text = ("Unable to decode as exceptions were raised by all available plugins:\n"
+            "  pylibjpeg: failed to read the header\n  pillow: unsupported")
+
+    def broken(self):
+        raise RuntimeError(text)
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(broken))
+    with pytest.raises(InvalidInputError) as e:
+        read_xray(write_dicom(None, film, compress="jpeg"), name="j.dcm")
+    msg = _message(e)
+    assert "JPEG Baseline" in msg and "pylibjpeg: failed to read the header; pillow: unsupported" in msg
+    assert not msg.rstrip(".)").endswith(":")
+
+
+def test_missing_decoder_plugins_are_named(monkeypatch, film):
+    import pydicom
+
+    text = ("Unable to decompress 'JPEG Baseline (Process 1)' pixel data because all plugins are "
+            "missing dependencies:\n    gdcm - requires gdcm>=3.0.10\n    pylibjpeg - requires "
+            "pylibjpeg>=2.0 and pylibjpeg-libjpeg>=2.1")
+
+    def missing(self):
+        raise RuntimeError(text)
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(missing))
+    with pytest.raises(UnsupportedFormatError) as e:
+        read_xray(write_dicom(None, film, compress="jpeg"), name="j.dcm")
+    assert "gdcm - requires gdcm>=3.0.10; pylibjpeg - requires" in _message(e)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("test-SR.dcm", "structured report"), ("rtplan.dcm", "radiotherapy object"),
+    ("waveform_ecg.dcm", "waveform recording"),
+])
+def test_non_image_dicoms_say_what_they_are(name, what):
+    from pydicom.data import get_testdata_file
+
+    with pytest.raises(InvalidInputError, match=f"{name}: DICOM has no pixel data: it is an? {what}"):
+        read_xray(get_testdata_file(name))
+
+
+def test_multi_frame_volume_is_refused(film):
+    with pytest.raises(InvalidInputError, match="a 3-frame CT DICOM is a volume"):
+        read_xray(write_dicom(None, np.stack([film] * 3), Modality="CT"))
+
+
+def test_dicom_without_transfer_syntax_is_read_as_encoded(film):
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(write_dicom(None, film)))
+    del ds.file_meta.TransferSyntaxUID
+    buf = io.BytesIO()
+    ds.save_as(buf, implicit_vr=True, little_endian=True)
+    img = read_xray(buf.getvalue())
+    assert _corr(img.pixels, film) > 0.99
+    assert any("no Transfer Syntax UID" in w for w in img.warnings)
+
+
+def test_folder_is_not_a_file(tmp_path):
+    with pytest.raises(InputFileNotFoundError, match="is a folder, not a file"):
+        read_xray(tmp_path)

@@ -165,7 +165,7 @@ def _read_raster(data: bytes, name: str, fmt: str) -> XrayImage:
 
 # ---------------------------------------------------------------------------------------- DICOM
 #: Modalities whose multi-frame files are volumes or cine loops, never one projection film.
-_VOLUME_MODALITIES = {"CT", "MR", "PT", "NM", "US", "OPT", "IVOCT", "IVUS"}
+_VOLUME_MODALITIES = {"CT", "MR", "PT", "NM", "US", "OPT", "IVOCT", "IVUS", "RTDOSE"}
 
 
 def _read_dicom(data: bytes, name: str) -> XrayImage:
