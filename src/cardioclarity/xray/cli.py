@@ -238,6 +238,7 @@ def _evaluation_figures(rows: list[dict]) -> list[tuple[str, bytes]]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``xray`` command group."""
+    # Long but flat: one add_argument per option, each command's options read in one place.
     p = sub.add_parser("xray", help="chest X-ray heart detection: heart box, CTR, cardiomegaly",
                        description="Chest X-ray heart detection (DICOM/PNG/JPEG): heart box, "
                        "cardiothoracic ratio, cardiomegaly flag. " + DISCLAIMER)

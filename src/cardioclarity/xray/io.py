@@ -9,8 +9,10 @@ DICOM handling, in the order the standard applies it (PS3.3 C.11):
 1. decode pixel data (uncompressed, or JPEG baseline / JPEG 2000 / JPEG-LS / RLE through the
    pylibjpeg plugins), honouring *Bits Stored* (values above it are masked off by pydicom);
 2. modality LUT (Rescale Slope/Intercept or a Modality LUT Sequence);
-3. VOI LUT or window centre/width when the file carries one, otherwise the full value range
-   (1st-99.9th percentile, robust to burnt-in labels and collimator edges);
+3. the first VOI LUT, else the first window centre/width (the default preset, PS3.3 C.11.2.1.2)
+   when the file carries one, otherwise the full value range (0.5th-99.9th percentile, robust to
+   burnt-in labels and collimator edges); malformed VOI or rescale values, or a window that
+   leaves a constant image, fall back to that range with a warning in ``XrayImage.warnings``;
 4. MONOCHROME1 inversion, so that 0 is always black.
 
 Patient identifiers are never copied into :attr:`XrayImage.metadata`, never logged and never put
