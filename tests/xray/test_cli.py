@@ -103,3 +103,98 @@ def test_train_and_evaluate_on_a_tiny_layout(tmp_path):
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert m["part"] == "val" and 0 <= m["metrics"]["pooled"]["box_iou"] <= 1
     assert (tmp_path / "ev" / "report.html").exists()
+
+
+# ------------------------------------------------------------ a batch never stops on one file
+@pytest.fixture()
+def failing_reader(monkeypatch):
+    """read_xray raising a non-CardioClarity exception (a bug) on files named boom*."""
+    import torch
+
+    import cardioclarity.xray.io as xio
+
+    real, threads = xio.read_xray, torch.get_num_threads()
+
+    def reader(path, **kw):
+        if str(path).rsplit("/", 1)[-1].startswith("boom"):
+            raise RuntimeError("simulated decoder bug\nsecond line")
+        return real(path, **kw)
+
+    monkeypatch.setattr(xio, "read_xray", reader)
+    yield
+    torch.set_num_threads(threads)  # main() sets --threads for the whole process
+
+
+def test_unexpected_exception_on_one_file_becomes_an_error_row(tmp_path, failing_reader, capsys):
+    from cardioclarity.cli import main
+
+    d = tmp_path / "films"
+    d.mkdir()
+    film = synthetic_film(96)[0]
+    for name in ("a.dcm", "boom.dcm", "c.dcm"):
+        write_dicom(d / name, film)
+    out = tmp_path / "out"
+    assert main(["xray", "detect", str(d), "--out", str(out), "--no-overlay"]) == 1
+    err = capsys.readouterr().err
+    assert "boom.dcm: unexpected error (RuntimeError: simulated decoder bug second line)" in err
+    assert "Traceback" not in err
+    rows = {r["file"]: r for r in csv.DictReader((out / "summary.csv").open())}
+    assert rows["a.dcm"]["x_min"] and rows["c.dcm"]["x_min"] and not rows["boom.dcm"]["x_min"]
+    errors = list(csv.DictReader((out / "errors.csv").open()))
+    assert [e["file"] for e in errors] == ["boom.dcm"] and "RuntimeError" in errors[0]["error"]
+    assert (out / "a.json").exists() and (out / "c.json").exists()
+
+
+def test_unexpected_exception_on_a_single_file_exits_70(tmp_path, failing_reader):
+    from cardioclarity.cli import main
+
+    write_dicom(tmp_path / "boom.dcm", synthetic_film(96)[0])
+    assert main(["xray", "detect", str(tmp_path / "boom.dcm"), "--out", str(tmp_path / "o")]) == 70
+
+
+# ------------------------------------------------------------------------- options and threads
+def _xray_parsers():
+    import argparse
+
+    from cardioclarity.cli import build_parser
+
+    def subparsers(p):
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                yield from a.choices.items()
+
+    xray = dict(subparsers(build_parser()))["xray"]
+    return dict(subparsers(xray))
+
+
+def test_every_xray_option_has_help():
+    missing = [f"xray {cmd} {a.option_strings or a.dest}" for cmd, p in _xray_parsers().items()
+               for a in p._actions if not a.help]
+    assert not missing
+
+
+@pytest.mark.parametrize("cmd", ["detect", "evaluate"])
+def test_threads_option(cmd):
+    p = _xray_parsers()[cmd]
+    assert "--threads" in p.format_help()
+    required = ["x"] if cmd == "detect" else []
+    assert p.parse_args([*required, "--out", "o"]).threads == 1
+    assert p.parse_args([*required, "--out", "o", "--threads", "0"]).threads == 0
+
+
+def test_set_threads():
+    import torch
+
+    from cardioclarity.errors import InvalidInputError
+    from cardioclarity.xray.cli import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_threads(1)
+        assert torch.get_num_threads() == 1
+        set_threads(0)  # leaves torch's setting alone
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(InvalidInputError, match="--threads"):
+        set_threads(-1)

@@ -116,3 +116,15 @@ def test_load_protocol_and_card(seg, sample, tmp_path):
     assert model == {"name": "cxr-heart-seg", "architecture": "seg", "kind": "xray-heart-seg",
                      "input_size": 320, "created_utc": card["created_utc"], "ctr_threshold": 0.5}
     assert not hasattr(HeartDetector, "from_pretrained") and not hasattr(seg, "info")
+
+
+def test_implausible_physical_sizes_fail_the_quality_check(seg, sample):
+    # The bundled film's thorax is ~431 px wide: 0.32 mm pixels make it ~138 mm, no adult's.
+    small = read_xray(write_dicom(None, sample.pixels, PixelSpacing=[0.32, 0.32]))
+    r = seg.detect(small)
+    assert 130 < r.measurements["thorax_width_mm"] < 145
+    assert r.quality["ok"] is False
+    assert any(n.startswith("implausible thorax width") for n in r.quality["notes"])
+    assert set(r.to_dict()) == set(seg.detect(sample).to_dict())  # same schema keys
+    adult = seg.detect(read_xray(write_dicom(None, sample.pixels, PixelSpacing=[0.7, 0.7])))
+    assert 200 < adult.measurements["thorax_width_mm"] < 450 and adult.quality["ok"] is True

@@ -205,3 +205,190 @@ def test_real_dicoms(shared_data):
     assert lungs < spine
     siim = read_xray(next(d.glob("1.2.276*.dcm")))  # JPEG baseline
     assert siim.size == (1024, 1024) and siim.metadata["pixel_spacing_mm"] is not None
+
+
+# ------------------------------------------------------------------------------ VOI: windows, LUTs
+def _edit(data: bytes, **changes) -> bytes:
+    """The DICOM ``data`` with attributes set (value None deletes), re-encoded."""
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(data))
+    for k, v in changes.items():
+        if v is None:
+            delattr(ds, k)
+        else:
+            setattr(ds, k, v)
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    return buf.getvalue()
+
+
+def test_multi_valued_window_uses_the_first_preset(film):
+    # CR/DX exports often carry several presets; PS3.3 C.11.2.1.2: the first is the default.
+    data = write_dicom(None, film, WindowCenter=[2048, 1000], WindowWidth=[4096, 500])
+    img = read_xray(data)
+    w = img.metadata["window"]
+    assert (w["type"], w["center"], w["width"], w["presets"]) == ("window", 2048.0, 4096.0, 2)
+    single = read_xray(write_dicom(None, film, WindowCenter=2048, WindowWidth=4096))
+    assert np.abs(img.pixels - single.pixels).max() < 1e-6
+    assert not img.warnings
+
+
+@pytest.mark.parametrize(("centre", "width"), [
+    ("abc", "100"),          # not a number
+    ("2048", "0"),           # zero width
+    ("2048", "-5"),          # negative width
+    ("", "4096"),            # empty centre
+    ("NaN", "4096"),         # not finite
+])
+def test_malformed_window_falls_back_to_full_range_with_warning(film, centre, width):
+    # pydicom will not build such values, so write digits and overwrite the encoded bytes.
+    c, w = (v.ljust(8) if v else "" for v in (centre, width))
+    data = write_dicom(None, film, WindowCenter="7" * 8, WindowWidth="8" * 8)
+    data = data.replace(b"8" * len(w), w.encode(), 1)
+    if c:
+        data = data.replace(b"7" * len(c), c.encode(), 1)
+    else:
+        data = _edit(data, WindowCenter="")
+    img = read_xray(data, name="w.dcm")
+    assert img.metadata["window"] is None
+    assert any("window centre/width unusable" in w for w in img.warnings)
+    assert _corr(img.pixels, film) > 0.99
+
+
+def test_window_outside_the_data_falls_back(film):
+    # A window far above every stored value would leave a constant (black) image.
+    img = read_xray(write_dicom(None, film, WindowCenter=60000, WindowWidth=100))
+    assert img.metadata["window"] is None and any("constant" in w for w in img.warnings)
+    assert _corr(img.pixels, film) > 0.99
+
+
+def _voi_lut_item(first: int, entries: list[int], bits: int = 16):
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.LUTDescriptor = [len(entries), first, bits]
+    item.add_new(0x00283006, "US", entries)  # LUT Data
+    return item
+
+
+def test_voi_lut_sequence_is_applied_to_modality_output(film):
+    # An inverting LUT over the stored range 0..4095, after a rescale intercept of +100.
+    lut = [4095 - i for i in range(4096)]
+    data = _edit(write_dicom(None, film, RescaleSlope=1, RescaleIntercept=100),
+                 VOILUTSequence=[_voi_lut_item(100, lut)])
+    img = read_xray(data)
+    assert img.metadata["window"]["type"] == "VOI LUT"
+    assert _corr(img.pixels, 1 - film) > 0.99
+
+
+def test_broken_voi_lut_falls_back_to_window_then_range(film):
+    broken = _voi_lut_item(0, [1, 2, 3], bits=12)  # 12 bits per entry: not allowed
+    with_window = read_xray(_edit(write_dicom(None, film, WindowCenter=2048, WindowWidth=4096),
+                                  VOILUTSequence=[broken]))
+    assert with_window.metadata["window"]["type"] == "window"
+    assert any("VOI LUT Sequence unusable" in w for w in with_window.warnings)
+    bare = read_xray(_edit(write_dicom(None, film), VOILUTSequence=[broken]))
+    assert bare.metadata["window"] is None and _corr(bare.pixels, film) > 0.99
+
+
+def test_malformed_rescale_falls_back_to_stored_values(film):
+    data = write_dicom(None, film, RescaleSlope="9999", RescaleIntercept=0)
+    img = read_xray(data.replace(b"9999", b"x   ", 1))
+    assert any("rescale values unusable" in w for w in img.warnings)
+    assert _corr(img.pixels, film) > 0.99
+
+
+@pytest.mark.shared_data
+def test_real_cr_with_two_window_presets(shared_data):
+    # RG1 (NEMA WG04 CR) re-exported the way CR/DX consoles do: two window presets.
+    data = (shared_data / "dicom" / "RG1_UNCR.dcm").read_bytes()
+    plain = read_xray(data)
+    import pydicom
+
+    lo, hi = np.percentile(pydicom.dcmread(io.BytesIO(data)).pixel_array[::8, ::8], [1, 99])
+    two = read_xray(_edit(data, WindowCenter=[float(lo + hi) / 2, 1000], WindowWidth=[float(hi - lo), 800]))
+    assert two.metadata["window"]["presets"] == 2 and two.size == plain.size
+    assert _corr(two.pixels[::8, ::8], plain.pixels[::8, ::8]) > 0.9
+
+
+# --------------------------------------------------------------------- files that are not one film
+def _message(excinfo) -> str:
+    return excinfo.value.message
+
+
+def test_truncated_pixel_data_message_is_whole(film):
+    data = write_dicom(None, film)
+    with pytest.raises(InvalidInputError) as e:
+        read_xray(data[:-100], name="cut.dcm")
+    msg = _message(e)
+    # pydicom's own explanation comes through whole (it used to be cut after 160 characters).
+    assert "\n" not in str(e.value) and msg.endswith(")."), msg
+    assert "less than expected" in msg and "transfer syntax may be incorrect" in msg
+
+
+def test_decoder_failure_names_the_transfer_syntax_and_each_plugin(monkeypatch, film):
+    import pydicom
+
+    text = ("Unable to decode as exceptions were raised by all available plugins:\n"
+            "  pylibjpeg: failed to read the header\n  pillow: unsupported")
+
+    def broken(self):
+        raise RuntimeError(text)
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(broken))
+    with pytest.raises(InvalidInputError) as e:
+        read_xray(write_dicom(None, film, compress="jpeg"), name="j.dcm")
+    msg = _message(e)
+    assert "JPEG Baseline" in msg and "pylibjpeg: failed to read the header; pillow: unsupported" in msg
+    assert not msg.rstrip(".)").endswith(":")
+
+
+def test_missing_decoder_plugins_are_named(monkeypatch, film):
+    import pydicom
+
+    text = ("Unable to decompress 'JPEG Baseline (Process 1)' pixel data because all plugins are "
+            "missing dependencies:\n    gdcm - requires gdcm>=3.0.10\n    pylibjpeg - requires "
+            "pylibjpeg>=2.0 and pylibjpeg-libjpeg>=2.1")
+
+    def missing(self):
+        raise RuntimeError(text)
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(missing))
+    with pytest.raises(UnsupportedFormatError) as e:
+        read_xray(write_dicom(None, film, compress="jpeg"), name="j.dcm")
+    assert "gdcm - requires gdcm>=3.0.10; pylibjpeg - requires" in _message(e)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("test-SR.dcm", "structured report"), ("rtplan.dcm", "radiotherapy object"),
+    ("waveform_ecg.dcm", "waveform recording"),
+])
+def test_non_image_dicoms_say_what_they_are(name, what):
+    from pydicom.data import get_testdata_file
+
+    with pytest.raises(InvalidInputError, match=f"{name}: DICOM has no pixel data: it is an? {what}"):
+        read_xray(get_testdata_file(name))
+
+
+def test_multi_frame_volume_is_refused(film):
+    with pytest.raises(InvalidInputError, match="a 3-frame CT DICOM is a volume"):
+        read_xray(write_dicom(None, np.stack([film] * 3), Modality="CT"))
+
+
+def test_dicom_without_transfer_syntax_is_read_as_encoded(film):
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(write_dicom(None, film)))
+    del ds.file_meta.TransferSyntaxUID
+    buf = io.BytesIO()
+    ds.save_as(buf, implicit_vr=True, little_endian=True)
+    img = read_xray(buf.getvalue())
+    assert _corr(img.pixels, film) > 0.99
+    assert any("no Transfer Syntax UID" in w for w in img.warnings)
+
+
+def test_folder_is_not_a_file(tmp_path):
+    with pytest.raises(InputFileNotFoundError, match="is a folder, not a file"):
+        read_xray(tmp_path)

@@ -77,3 +77,12 @@ def test_mask_ctr_agrees_with_expert(shared_data):
     with_ctr = [s for s in samples if s.expert_ctr is not None][:25]
     err = [abs(measure_masks(*s.load_masks()).ctr - s.expert_ctr) for s in with_ctr]
     assert np.mean(err) < 0.005  # the dataset's own definition: widths from the masks
+
+
+def test_implausible_sizes():
+    from cardioclarity.xray.measure import implausible_sizes
+
+    assert implausible_sizes(140.0, 300.0) == [] and implausible_sizes(None, None) == []
+    (note,) = implausible_sizes(140.0, 137.8)
+    assert note.startswith("implausible thorax width 137.8 mm (adult range 200-450 mm)")
+    assert [n.split()[1] for n in implausible_sizes(30.0, 900.0)] == ["heart", "thorax"]

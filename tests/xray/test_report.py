@@ -85,3 +85,16 @@ def test_render_xray_report(sample):
     # Without quality and model there are only the result and overlay sections.
     bare = render_xray_report({"ctr": None, "heart_box": [1, 2, 3, 4]}, png, "x")
     assert ">Result<" in bare and ">Quality<" not in bare and ">Model<" not in bare
+
+
+def test_gradcam_png_has_a_colour_bar(sample):
+    from matplotlib import colormaps
+
+    from cardioclarity.xray.report import colour_bar_box
+
+    png = _png(gradcam_png(HeartDetector.load("box"), sample))
+    x0, y0, x1, y1 = colour_bar_box((png.shape[1], png.shape[0]))
+    column = png[y0:y1, (x0 + x1) // 2].astype(float)
+    expected = colormaps["jet"](np.linspace(1, 0, y1 - y0))[:, :3] * 255
+    assert np.abs(column - expected).max() < 3  # the bar itself, unblended: high on top
+    assert (png[y0 - 2, x0:x1] == 0).all()  # on a black backing panel

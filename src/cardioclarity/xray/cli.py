@@ -11,6 +11,7 @@ from pathlib import Path
 from cardioclarity import DISCLAIMER
 from cardioclarity.errors import (
     EX_PARTIAL,
+    EX_SOFTWARE,
     CardioClarityError,
     InputFileNotFoundError,
     InvalidInputError,
@@ -56,12 +57,50 @@ def _unique_stems(files: list[Path], root: Path) -> dict[Path, str]:
     return out
 
 
-def _cmd_detect(args: argparse.Namespace) -> int:
-    from cardioclarity.reporting import progress
-    from cardioclarity.xray.detect import HeartDetector
+#: Default torch threads per process: one. On a shared or busy machine torch's default (one per
+#: core) ran 2-12x slower than one thread (BENCHMARKS.md, xray-threads); on an idle machine a
+#: second thread gains little, since reading and measuring a film are single-threaded anyway.
+DEFAULT_THREADS = 1
+
+
+def set_threads(n: int) -> None:
+    """Torch intra-op threads for this process (``0``: leave torch's default, one per core)."""
+    if n < 0:
+        raise InvalidInputError(f"--threads must be 0 or more, got {n}.",
+                                hint="1 (the default) suits batches and shared machines.")
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> dict:
+    """Read, detect and write one film; returns its summary row (raises on any failure)."""
     from cardioclarity.xray.io import read_xray
     from cardioclarity.xray.report import overlay_png
 
+    img = read_xray(f)
+    res = det.detect(img)
+    doc = res.to_dict()
+    doc["file"] = rel
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2))
+    if overlay:
+        (out / f"{stem}_overlay.png").write_bytes(overlay_png(img, res))
+    for w in img.warnings:
+        print(f"cardioclarity: warning: {rel}: {w}", file=sys.stderr)
+    return res.summary_row(rel)
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from cardioclarity.reporting import progress
+    from cardioclarity.xray.detect import HeartDetector
+
+    set_threads(args.threads)
     src = Path(args.input)
     files = list_inputs(src, args.recursive)
     det = HeartDetector.load(args.model, ctr_threshold=args.ctr_threshold)
@@ -72,22 +111,16 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     for f in progress(files, desc="xray detect", unit="img"):
         rel = str(f.relative_to(src)) if src.is_dir() else f.name
         try:
-            img = read_xray(f)
-            res = det.detect(img)
+            rows.append(_detect_one(f, rel, stems[f], det, out, not args.no_overlay))
         except CardioClarityError as exc:
-            failures.append((rel, exc))
-            print(f"cardioclarity: error: {exc}", file=sys.stderr)
-            rows.append({"file": rel})
+            failures.append((rel, str(exc), exc.exit_code))
+        except Exception as exc:  # noqa: BLE001 - one file's bug must not end a batch of hundreds
+            failures.append((rel, f"{rel}: unexpected error ({_one_line(exc)}); please report it.",
+                             EX_SOFTWARE))
+        else:
             continue
-        stem = stems[f]
-        doc = res.to_dict()
-        doc["file"] = rel
-        (out / f"{stem}.json").write_text(json.dumps(doc, indent=2))
-        if not args.no_overlay:
-            (out / f"{stem}_overlay.png").write_bytes(overlay_png(img, res))
-        for w in img.warnings:
-            print(f"cardioclarity: warning: {rel}: {w}", file=sys.stderr)
-        rows.append(res.summary_row(rel))
+        print(f"cardioclarity: error: {failures[-1][1]}", file=sys.stderr)
+        rows.append({"file": rel})
     with (out / "summary.csv").open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
         wr.writeheader()
@@ -97,14 +130,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         with (out / "errors.csv").open("w", newline="") as fh:
             wr = csv.writer(fh)
             wr.writerow(["file", "error"])
-            wr.writerows([(f, str(e)) for f, e in failures])
+            wr.writerows([(f, e) for f, e, _ in failures])
     n_ok = len(files) - len(failures)
     print(f"{n_ok}/{len(files)} image(s) processed -> {out / 'summary.csv'}"
           + (f"; {len(failures)} failed (see {out / 'errors.csv'})" if failures else ""))
     print(DISCLAIMER)
     if failures:
-        # One file given: its own error code (65 bad data, 66 missing); a batch: 1 (partial).
-        return failures[0][1].exit_code if len(files) == 1 else EX_PARTIAL
+        # One file given: its own error code (65 bad data, 66 missing, 70 a bug); a batch: 1.
+        return failures[0][2] if len(files) == 1 else EX_PARTIAL
     return 0
 
 
@@ -149,6 +182,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from cardioclarity.xray.detect import HeartDetector
     from cardioclarity.xray.evaluate import evaluate_detector
 
+    set_threads(args.threads)
     root = _layout_root(args.data_dir)
     samples, qc = load_mask_layout(root, tuple(args.sets) if args.sets else None)
     print("label QC: " + qc.summary(), file=sys.stderr)
@@ -204,6 +238,7 @@ def _evaluation_figures(rows: list[dict]) -> list[tuple[str, bytes]]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``xray`` command group."""
+    # Long but flat: one add_argument per option, each command's options read in one place.
     p = sub.add_parser("xray", help="chest X-ray heart detection: heart box, CTR, cardiomegaly",
                        description="Chest X-ray heart detection (DICOM/PNG/JPEG): heart box, "
                        "cardiothoracic ratio, cardiomegaly flag. " + DISCLAIMER)
@@ -224,6 +259,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="cardiomegaly cut-off on the CTR (default: %(default)s, PA films)")
     d.add_argument("--no-overlay", action="store_true", help="skip the overlay PNGs (faster)")
     d.add_argument("--recursive", action="store_true", help="also look in sub-folders")
+    _threads_option(d)
     d.set_defaults(func=_cmd_detect)
 
     t = s.add_parser("train", help="train a seg or box model on a mask-layout dataset",
@@ -232,27 +268,44 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "on the validation part; saves a self-describing checkpoint.")
     t.add_argument("--data-dir", type=Path, default=_default_data_dir(),
                    help="folder holding cxr_heart/ (or the layout itself; default: $CARDIOCLARITY_DATA_DIR or ../shared/data)")
-    t.add_argument("--model", choices=["seg", "box"], default="seg")
+    t.add_argument("--model", choices=["seg", "box"], default="seg",
+                   help="seg: heart + lung masks, gives the CTR; box: heart box only "
+                   "(default: %(default)s)")
     t.add_argument("--out", required=True, help="checkpoint path to write (.pt)")
     t.add_argument("--split", type=Path, help="split JSON (default: a new seeded 70/15/15 split saved beside --out)")
     t.add_argument("--sets", nargs="+", help="only these sets (e.g. jsrt)")
-    t.add_argument("--epochs", type=int, default=60)
+    t.add_argument("--epochs", type=int, default=60,
+                   help="most training epochs; early stopping may end sooner (default: %(default)s)")
     t.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget (default: %(default)s)")
-    t.add_argument("--batch-size", type=int, default=8)
-    t.add_argument("--lr", type=float, default=3e-3)
-    t.add_argument("--patience", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=8, help="images per step (default: %(default)s)")
+    t.add_argument("--lr", type=float, default=3e-3, help="learning rate (default: %(default)s)")
+    t.add_argument("--patience", type=int, default=10,
+                   help="stop after this many epochs without a better validation score "
+                   "(default: %(default)s)")
     t.add_argument("--input-size", type=int, help="network input size (default: the model's, 320 seg / 224 box)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of the split and of training (default: %(default)s)")
     t.set_defaults(func=_cmd_train)
 
     e = s.add_parser("evaluate", help="evaluate a model on labelled films (box IoU, Dice, CTR, cardiomegaly)",
                      description="Writes OUT/metrics.json, OUT/per_image.csv and OUT/report.html "
                      "(Bland-Altman plots).")
-    e.add_argument("--data-dir", type=Path, default=_default_data_dir())
+    e.add_argument("--data-dir", type=Path, default=_default_data_dir(),
+                   help="folder holding cxr_heart/ (or a folder in that layout; default: "
+                   "$CARDIOCLARITY_DATA_DIR or ../shared/data)")
     e.add_argument("--model", default=None, help="bundled name or checkpoint path (default: cxr-heart-seg)")
     e.add_argument("--split", type=Path, help="split JSON; evaluate only its --part")
     e.add_argument("--part", default="test", help="split part (default: %(default)s)")
     e.add_argument("--sets", nargs="+", help="only these sets")
-    e.add_argument("--ctr-threshold", type=float, default=0.5)
+    e.add_argument("--ctr-threshold", type=float, default=0.5,
+                   help="cardiomegaly cut-off on the CTR (default: %(default)s, PA films)")
     e.add_argument("--out", required=True, help="output folder")
+    _threads_option(e)
     e.set_defaults(func=_cmd_evaluate)
+
+
+def _threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS, metavar="N",
+                   help="torch threads for this process (default: %(default)s, fastest for batches "
+                   "and on shared machines; 0 = torch's default, one per core; to use more cores "
+                   "run several processes on parts of the folder)")

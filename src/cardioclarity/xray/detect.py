@@ -24,7 +24,7 @@ from cardioclarity import DISCLAIMER
 from cardioclarity.checkpoints import card_from_checkpoint, load_checkpoint
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.xray.io import XrayImage
-from cardioclarity.xray.measure import CTR_THRESHOLD, clean_mask, measure_masks
+from cardioclarity.xray.measure import CTR_THRESHOLD, clean_mask, implausible_sizes, measure_masks
 from cardioclarity.xray.models import KINDS, build_model, preprocess
 
 __all__ = ["DEFAULT_MODEL", "HeartDetector", "HeartResult"]
@@ -193,6 +193,8 @@ class HeartDetector:
         spacing = image.metadata.get("pixel_spacing_mm")
         if spacing and box is not None:
             _add_millimetres(measurements, box, spacing, image.metadata.get("spacing_source"))
+            notes += implausible_sizes(measurements.get("heart_width_mm"),
+                                       measurements.get("thorax_width_mm"))
         view = image.metadata.get("view_position")
         if view == "AP":
             notes.append("AP film: the heart is magnified, CTR > 0.5 is a less reliable sign of cardiomegaly")
@@ -256,4 +258,5 @@ def _add_millimetres(measurements: dict[str, Any], box: list[float], spacing: li
 
 def _is_serious(note: str) -> bool:
     """Notes that make the CTR unreliable (as opposed to informational ones)."""
-    return any(k in note for k in ("lateral", "cut off", "not found", "no heart", "flipped", "AP film"))
+    return any(k in note for k in ("lateral", "cut off", "not found", "no heart", "flipped", "AP film",
+                                   "implausible"))

@@ -9,8 +9,10 @@ DICOM handling, in the order the standard applies it (PS3.3 C.11):
 1. decode pixel data (uncompressed, or JPEG baseline / JPEG 2000 / JPEG-LS / RLE through the
    pylibjpeg plugins), honouring *Bits Stored* (values above it are masked off by pydicom);
 2. modality LUT (Rescale Slope/Intercept or a Modality LUT Sequence);
-3. VOI LUT or window centre/width when the file carries one, otherwise the full value range
-   (1st-99.9th percentile, robust to burnt-in labels and collimator edges);
+3. the first VOI LUT, else the first window centre/width (the default preset, PS3.3 C.11.2.1.2)
+   when the file carries one, otherwise the full value range (0.5th-99.9th percentile, robust to
+   burnt-in labels and collimator edges); malformed VOI or rescale values, or a window that
+   leaves a constant image, fall back to that range with a warning in ``XrayImage.warnings``;
 4. MONOCHROME1 inversion, so that 0 is always black.
 
 Patient identifiers are never copied into :attr:`XrayImage.metadata`, never logged and never put
@@ -104,10 +106,18 @@ def read_xray(source: str | Path | bytes, *, name: str | None = None) -> XrayIma
     else:
         path = Path(source)
         name = name or path.name
+        if path.is_dir():
+            raise InputFileNotFoundError(
+                f"{name}: is a folder, not a file ({path}).",
+                hint="give one DICOM, PNG or JPEG file (`cardioclarity xray detect` takes folders).")
         if not path.is_file():
             raise InputFileNotFoundError(
                 f"{name}: no such file ({path}).", hint="check the path; give a DICOM, PNG or JPEG file.")
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputFileNotFoundError(f"{name}: cannot be read ({exc.strerror or type(exc).__name__}).",
+                                         hint="check the file's permissions.") from exc
     # The content decides, not the name: cardioclarity.sniff is the one sniffer every door uses.
     fmt = sniff(data)
     if fmt not in IMAGE_KINDS:
@@ -156,44 +166,43 @@ def _read_raster(data: bytes, name: str, fmt: str) -> XrayImage:
 
 
 # ---------------------------------------------------------------------------------------- DICOM
-def _read_dicom(data: bytes, name: str) -> XrayImage:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+#: Modalities whose multi-frame files are volumes or cine loops, never one projection film.
+_VOLUME_MODALITIES = {"CT", "MR", "PT", "NM", "US", "OPT", "IVOCT", "IVUS", "RTDOSE"}
 
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidInputError(f"{name}: DICOM header could not be parsed ({type(exc).__name__}).",
-                                hint="the file may be truncated or corrupt.") from exc
-    if "PixelData" not in ds and "FloatPixelData" not in ds:
-        raise InvalidInputError(
-            f"{name}: DICOM has no pixel data (SOP class "
-            f"{getattr(ds.get('SOPClassUID'), 'name', 'unknown')}).",
-            hint="give an image DICOM (a radiograph), not a structured report or presentation state.")
+
+def _read_dicom(data: bytes, name: str) -> XrayImage:
     warn: list[str] = []
+    ds, tsyntax = _parse_dicom(data, name, warn)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    fm = getattr(ds, "file_meta", None)
-    tsyntax = fm.get("TransferSyntaxUID") if fm is not None else None
+    frames = _int(ds, "NumberOfFrames", 1)
+    modality = str(ds.get("Modality", "") or "").strip().upper() or None
+    if frames > 1 and modality in _VOLUME_MODALITIES:
+        raise InvalidInputError(
+            f"{name}: a {frames}-frame {modality} DICOM is a volume or cine loop, not a chest "
+            "radiograph.", hint="give one projection film (CR, DX or a secondary capture).")
     arr = _decode_pixels(ds, name, tsyntax)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
     if frames > 1:
         warn.append(f"multi-frame DICOM ({frames} frames): the first frame was used")
         arr = arr[0]
-    if samples > 1 or arr.ndim == 3:
+    if arr.ndim == 3 and arr.shape[-1] not in (3, 4):
+        raise InvalidInputError(f"{name}: pixel data of shape {tuple(arr.shape)} is a 3-D volume, "
+                                "not one image.", hint="give one projection film.")
+    if _int(ds, "SamplesPerPixel", 1) > 1 or arr.ndim == 3:
         arr = _colour_to_grey(ds, arr, photometric)
         warn.append(f"colour DICOM ({photometric}) converted to greyscale")
         photometric_out = "MONOCHROME2"
         rescaled = arr.astype(np.float64)
         # Colour images are display-ready (like a PNG): keep their full nominal range.
-        window = {"type": "range", "range": [0.0, float(2 ** int(ds.get("BitsStored", 8) or 8) - 1)]}
+        window = {"type": "range", "range": [0.0, float(2 ** _int(ds, "BitsStored", 8) - 1)]}
     else:
         photometric_out = photometric
-        rescaled = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64)
-        rescaled, window = _apply_voi(ds, arr, rescaled, apply_voi_lut)
-    lo, hi = _display_range(rescaled, window)
-    img = np.clip((rescaled - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+        rescaled = _modality_lut(ds, arr, warn)
+        rescaled, window = _apply_voi(ds, rescaled, warn)
+    img = _to_unit(rescaled, window)
+    if window is not None and float(img.max() - img.min()) < 1e-6:
+        warn.append("the file's VOI window leaves a constant image: full value range used instead")
+        window = None
+        img = _to_unit(rescaled, window)
     if photometric_out == "MONOCHROME1":
         img = 1.0 - img  # MONOCHROME1: minimum value is displayed white; flip so 0 = black
     spacing, source = _pixel_spacing(ds)
@@ -205,32 +214,132 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
         "spacing_source": source,
         "view_position": view,
         "photometric": photometric,
-        "bits_stored": int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8),
+        "bits_stored": _int(ds, "BitsStored", _int(ds, "BitsAllocated", 8)),
         "transfer_syntax": str(getattr(tsyntax, "name", tsyntax)) if tsyntax else None,
-        "modality": str(ds.get("Modality", "")) or None,
+        "modality": modality,
         "window": window,
         "frames": frames,
     }
     return XrayImage(img.astype(np.float32), meta, warn)
 
 
+def _to_unit(values: np.ndarray, window: dict | None) -> np.ndarray:
+    lo, hi = _display_range(values, window)
+    return np.clip((values - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+
+
+def _int(ds: Any, key: str, default: int) -> int:
+    """An integer attribute, or ``default`` when absent, empty or malformed (e.g. "1A")."""
+    try:
+        v = ds.get(key, default)
+        return int(v) if v not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's text as one line: lines joined by "; ", cut at a word boundary with "..."."""
+    lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+    text = " ".join(f"{s};" if i < len(lines) - 1 and not s.endswith(":") else s
+                    for i, s in enumerate(lines))
+    if not text:
+        return f"{type(exc).__name__} without a message"
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
+    return text
+
+
+def _parse_dicom(data: bytes, name: str, warn: list[str]) -> tuple[Any, Any]:
+    """The data set and its transfer syntax; refuses files that hold no image."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError,
+                AttributeError, NotImplementedError) as exc:
+            raise InvalidInputError(
+                f"{name}: DICOM header could not be parsed ({type(exc).__name__}: {_one_line(exc)}).",
+                hint="the file may be truncated or corrupt.") from exc
+    truncated = any("End of file" in str(w.message) or "truncat" in str(w.message).lower()
+                    for w in caught)
+    if "PixelData" not in ds and "FloatPixelData" not in ds:
+        what, hint = _what_without_pixels(ds)
+        ending = " and ends early (truncated?)" if truncated else ""
+        raise InvalidInputError(f"{name}: DICOM has no pixel data{ending}: it is {what}.", hint=hint)
+    fm = getattr(ds, "file_meta", None)
+    tsyntax = fm.get("TransferSyntaxUID") if fm is not None else None
+    if tsyntax is None:
+        tsyntax = _infer_transfer_syntax(ds, name)
+        warn.append(f"no Transfer Syntax UID in the file meta: read as {tsyntax.name}, the "
+                    "encoding of its data set")
+    return ds, tsyntax
+
+
+def _what_without_pixels(ds: Any) -> tuple[str, str]:
+    """What a DICOM without pixel data is (from its SOP class), and a hint."""
+    fm = getattr(ds, "file_meta", None)
+    uid = ds.get("SOPClassUID") or (fm.get("MediaStorageSOPClassUID") if fm is not None else None)
+    sop = str(getattr(uid, "name", uid) or "") if uid else ""
+    image_hint = "give an image DICOM (a chest radiograph: CR, DX or a secondary capture)."
+    if "Directory" in sop or "DirectoryRecordSequence" in ds:
+        return "a DICOMDIR (an index of other files)", "give one of the image files it lists."
+    if "Image" in sop:
+        return f"SOP class {sop}, with no image stored", image_hint
+    for key, what in (("SR", "a structured report"), ("RT ", "a radiotherapy object"),
+                      ("Waveform", "a waveform recording (e.g. an ECG)"),
+                      ("Presentation State", "a presentation state"), ("Encapsulated", "an encapsulated document")):
+        if key in sop:
+            return f"{what} (SOP class {sop}), not an image", image_hint
+    return f"SOP class {sop or 'not stated'}, with no image stored", image_hint
+
+
+def _infer_transfer_syntax(ds: Any, name: str) -> Any:
+    """Transfer syntax of a file without one in its meta: uncompressed, as its data set is encoded."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    elem = ds["PixelData"] if "PixelData" in ds else None
+    if elem is not None and elem.is_undefined_length:
+        raise UnsupportedFormatError(
+            f"{name}: compressed pixel data, but the file meta names no Transfer Syntax UID, so the "
+            "codec is unknown.", hint="export the file again with its file meta (a Part 10 file).")
+    ts = (ImplicitVRLittleEndian if implicit else
+          ExplicitVRLittleEndian if little in (True, None) else ExplicitVRBigEndian)
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ts
+    return ts
+
+
 def _decode_pixels(ds: Any, name: str, tsyntax: Any) -> np.ndarray:
     """The stored pixel values (step 1 of the module docstring), with messages that say why not."""
+    ts = getattr(tsyntax, "name", tsyntax)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return ds.pixel_array
-    except NotImplementedError as exc:
-        raise UnsupportedFormatError(
-            f"{name}: pixel data in transfer syntax "
-            f"{getattr(tsyntax, 'name', tsyntax)} cannot be decoded here ({exc}).",
-            hint="install the pylibjpeg plugins (pylibjpeg-libjpeg, pylibjpeg-openjpeg) or "
-            "decompress the file (e.g. `gdcmconv --raw`).") from exc
+    except (NotImplementedError, RuntimeError) as exc:
+        detail = _one_line(exc).replace("Unable to decode as exceptions were raised by all "
+                                        "available plugins: ", "")
+        if isinstance(exc, NotImplementedError) or "missing" in detail or "no pixel data handlers" in detail:
+            raise UnsupportedFormatError(
+                f"{name}: no decoder for pixel data in transfer syntax {ts} is installed "
+                f"(pydicom: {detail}).",
+                hint="install the pylibjpeg plugins (pylibjpeg-libjpeg, pylibjpeg-openjpeg) or "
+                "python-gdcm, or decompress the file (e.g. `gdcmconv --raw`).") from exc
+        raise InvalidInputError(
+            f"{name}: the installed decoders could not decode the {ts} pixel data ({detail}).",
+            hint="the file may be corrupt or use a codec variant the decoders lack; try "
+            "python-gdcm, or decompress it (e.g. `gdcmconv --raw`).") from exc
     except Exception as exc:  # truncated data, bad lengths: pydicom raises several types
         raise InvalidInputError(
-            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:160] if str(exc) else 'no detail'}).",
-            hint="the file may be truncated; export it again.") from exc
+            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: {_one_line(exc)}).",
+            hint="the file may be truncated, or its image header (rows, columns, bits) wrong; "
+            "export it again.") from exc
 
 
 def _colour_to_grey(ds: Any, arr: np.ndarray, photometric: str) -> np.ndarray:
@@ -246,21 +355,80 @@ def _colour_to_grey(ds: Any, arr: np.ndarray, photometric: str) -> np.ndarray:
     return arr
 
 
-def _apply_voi(ds: Any, raw: np.ndarray, rescaled: np.ndarray, apply_voi_lut) -> tuple[np.ndarray, dict | None]:
-    """Apply the file's VOI LUT or first window; return the values and a description."""
+def _modality_lut(ds: Any, arr: np.ndarray, warn: list[str]) -> np.ndarray:
+    """Step 2 (Rescale Slope/Intercept or Modality LUT); stored values when those are malformed."""
+    from pydicom.pixels import apply_modality_lut
+
+    try:
+        out = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64)
+        if out.shape == arr.shape and np.isfinite(out).all():
+            return out
+        problem = "gives non-finite values or another shape"
+    except Exception as exc:  # malformed slope/intercept or LUT: pydicom raises several types
+        problem = _one_line(exc, 120)
+    warn.append(f"modality LUT / rescale values unusable ({problem}): stored values used")
+    return arr.astype(np.float64)
+
+
+def _apply_voi(ds: Any, rescaled: np.ndarray, warn: list[str]) -> tuple[np.ndarray, dict | None]:
+    """Step 3: the file's first VOI LUT, else its first window (the default one, PS3.3 C.11.2.1.2).
+
+    Malformed VOI values fall back to the full value range with a warning, never an error.
+    """
     if "VOILUTSequence" in ds:
         try:
-            out = np.asarray(apply_voi_lut(raw, ds, index=0), dtype=np.float64)
-            return out, {"type": "VOI LUT", "range": [float(out.min()), float(out.max())]}
-        except Exception:  # a broken LUT is common in the wild: fall back to the full range
-            return rescaled, None
-    if "WindowCenter" in ds and "WindowWidth" in ds:
-        wc, ww = ds.WindowCenter, ds.WindowWidth
-        wc = float(wc[0] if getattr(wc, "VM", 1) > 1 else wc)
-        ww = float(ww[0] if getattr(ww, "VM", 1) > 1 else ww)
-        if ww > 1:
-            return rescaled, {"type": "window", "center": wc, "width": ww}
+            out = _voi_lut(ds, rescaled)
+            if out.max() > out.min():
+                return out, {"type": "VOI LUT", "range": [float(out.min()), float(out.max())]}
+            problem = "it maps the image to one value"
+        except Exception as exc:  # a broken LUT is common in the wild: fall back
+            problem = _one_line(exc, 120)
+        warn.append(f"VOI LUT Sequence unusable ({problem}): ignored")
+    if "WindowCenter" in ds or "WindowWidth" in ds:
+        window, problem = _first_window(ds)
+        if window is not None:
+            return rescaled, window
+        warn.append(f"window centre/width unusable ({problem}): full value range used instead")
     return rescaled, None
+
+
+def _voi_lut(ds: Any, rescaled: np.ndarray) -> np.ndarray:
+    """The first VOI LUT of the sequence applied to the modality-LUT output."""
+    from pydicom.pixels import apply_voi
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = np.rint(rescaled).astype(np.int64)  # LUT inputs are integers (PS3.3 C.11.2.1.1)
+        return np.asarray(apply_voi(values, ds, index=0), dtype=np.float64)
+
+
+def _values(v: Any) -> list[Any]:
+    if v is None or isinstance(v, str | bytes):
+        return [] if v in (None, "", b"") else [v]
+    try:
+        return list(v)  # MultiValue, list, tuple
+    except TypeError:
+        return [v]
+
+
+def _first_window(ds: Any) -> tuple[dict | None, str]:
+    """The first (default) window preset, or None and what is wrong with the values."""
+    try:
+        centres, widths = _values(ds.get("WindowCenter")), _values(ds.get("WindowWidth"))
+    except Exception as exc:  # an undecodable DS value raises on access
+        return None, _one_line(exc, 120)
+    if not centres or not widths:
+        return None, "centre or width missing or empty"
+    try:
+        wc, ww = float(centres[0]), float(widths[0])
+    except (TypeError, ValueError):
+        return None, f"not numbers: {str(centres[0])[:20]!r} / {str(widths[0])[:20]!r}"
+    if not (np.isfinite(wc) and np.isfinite(ww)) or ww <= 1:
+        return None, f"centre {wc:g}, width {ww:g}: the width must be a finite number above 1"
+    window = {"type": "window", "center": wc, "width": ww}
+    if max(len(centres), len(widths)) > 1:
+        window["presets"] = max(len(centres), len(widths))
+    return window, ""
 
 
 def _display_range(values: np.ndarray, window: dict | None) -> tuple[float, float]:

@@ -26,8 +26,11 @@ from cardioclarity.errors import InvalidInputError
 
 __all__ = [
     "CTR_THRESHOLD",
+    "HEART_WIDTH_MM",
+    "THORAX_WIDTH_MM",
     "CardiacMeasurement",
     "clean_mask",
+    "implausible_sizes",
     "mask_to_box",
     "measure_masks",
     "widest_row_span",
@@ -35,6 +38,17 @@ __all__ = [
 
 #: Default cardiomegaly cut-off on the CTR (PA films).
 CTR_THRESHOLD = 0.5
+
+# Plausible physical sizes on an adult frontal film, in mm. Radiology references give an adult
+# transverse cardiac diameter of about 110-160 mm (larger in cardiomegaly) and an inner thoracic
+# diameter of about 250-350 mm on a PA film; the bounds are set wide around those so that big
+# hearts, small or large adults and the ~10 % geometric magnification of detector-plane spacing
+# all pass, while a wrong pixel spacing (or a child's film, a cropped figure, a failed
+# segmentation) does not.
+#: Plausible adult heart width (transverse cardiac diameter), mm.
+HEART_WIDTH_MM = (80.0, 250.0)
+#: Plausible adult inner thoracic width, mm.
+THORAX_WIDTH_MM = (200.0, 450.0)
 
 
 @dataclass
@@ -150,3 +164,16 @@ def measure_masks(heart: np.ndarray, right_lung: np.ndarray, left_lung: np.ndarr
         thorax_line=[thorax_span[0], thorax_span[1], thorax_span[2]] if thorax_span else None,
         notes=notes,
     )
+
+
+def implausible_sizes(heart_width_mm: float | None, thorax_width_mm: float | None) -> list[str]:
+    """Quality notes for widths outside the adult ranges :data:`HEART_WIDTH_MM` and
+    :data:`THORAX_WIDTH_MM` (empty when both are plausible or unknown)."""
+    notes = []
+    for label, value, (lo, hi) in (("heart width", heart_width_mm, HEART_WIDTH_MM),
+                                   ("thorax width", thorax_width_mm, THORAX_WIDTH_MM)):
+        if value is not None and not lo <= value <= hi:
+            notes.append(f"implausible {label} {value:.1f} mm (adult range {lo:.0f}-{hi:.0f} mm): "
+                         "pixel spacing or segmentation likely wrong, not an adult PA/AP film, "
+                         "or the film is cropped")
+    return notes

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_OVERLAY_SIDE",
     "bland_altman_png",
+    "colour_bar_box",
     "gradcam_map",
     "gradcam_png",
     "overlay_png",
@@ -144,7 +145,8 @@ def gradcam_map(detector: HeartDetector, image: XrayImage, target_layer: str = "
 
 def gradcam_png(detector: HeartDetector, image: XrayImage,
                 result: HeartResult | None = None) -> bytes:
-    """PNG bytes: the Grad-CAM map of the box model blended over the film (box drawn if given)."""
+    """PNG bytes: the Grad-CAM map of the box model blended over the film (box drawn if given),
+    with a colour bar (:func:`colour_bar_box`) saying which colours mean high and low saliency."""
     from matplotlib import colormaps
 
     cam = gradcam_map(detector, image)
@@ -157,9 +159,35 @@ def gradcam_png(detector: HeartDetector, image: XrayImage,
     if result is not None and result.heart_box is not None:
         ImageDraw.Draw(out).rectangle([v * scale for v in result.heart_box], outline=(255, 255, 255),
                                       width=max(2, round(min(out.size) / 256)))
+    _colour_bar(out, colormaps["jet"])
     buf = io.BytesIO()
     out.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def colour_bar_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where :func:`gradcam_png` draws its colour bar on an image of ``size`` (w, h): the bar's
+    ``(x0, y0, x1, y1)``, inset at the right edge, the top meaning saliency 1, the bottom 0."""
+    w, h = size
+    bw, bh = max(6, w // 40), max(20, int(h * 0.4))
+    x1 = w - max(4, w // 64) - max(20, w // 14)  # room for the labels on the right
+    y0 = (h - bh) // 2
+    return x1 - bw, y0, x1, y0 + bh
+
+
+def _colour_bar(img: Image.Image, cmap) -> None:
+    """Draw the saliency colour bar (high at the top, low at the bottom) on ``img`` in place."""
+    x0, y0, x1, y1 = colour_bar_box(img.size)
+    ramp = np.linspace(1.0, 0.0, y1 - y0)
+    strip = (cmap(ramp)[:, :3] * 255).astype(np.uint8)[:, None, :].repeat(x1 - x0, axis=1)
+    draw = ImageDraw.Draw(img)
+    font = _font(max(10, img.height // 48))
+    pad = 3
+    draw.rectangle([x0 - pad, y0 - pad, img.width - 1, y1 + pad], fill=(0, 0, 0))
+    img.paste(Image.fromarray(strip), (x0, y0))
+    draw.text((x1 + pad, y0), "high", fill=(255, 255, 255), font=font)
+    draw.text((x1 + pad, y1 - font.size if hasattr(font, "size") else y1 - 10), "low",
+              fill=(255, 255, 255), font=font)
 
 
 def bland_altman_png(measured: Sequence[float] | np.ndarray, reference: Sequence[float] | np.ndarray,
