@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from _common import REPO, machine, median_time, md_table, write_section
+from _common import REPO, machine, md_table, median_time, write_section
 
 
 def _run(*args: str) -> None:
