@@ -165,3 +165,12 @@ def test_saturated_server_answers_503_retry_after(small_client):
         release.set()
         job.result(timeout=5)
     assert gate.admitted == 0
+
+
+def test_gate_serves_again_after_shutdown_on_a_new_event_loop():
+    # An app whose lifespan runs twice (two test clients, an in-process restart) keeps working.
+    gate = InferenceGate(1, 0, 5)
+    assert asyncio.run(gate.run(lambda: 1)) == 1
+    gate.shutdown()
+    assert asyncio.run(gate.run(lambda: 2)) == 2
+    gate.shutdown()

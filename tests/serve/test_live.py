@@ -214,12 +214,65 @@ def test_page_shows_a_clear_error_for_an_image_sent_as_ecg(browser, server, shar
     assert browser.find_element(By.ID, "error").is_displayed()
     assert "415" in browser.find_element(By.ID, "error-title").text
     assert "PNG image, not an ECG" in browser.find_element(By.ID, "error-detail").text
-    assert "/v1/xray/heart" in browser.find_element(By.ID, "error-hint").text
+    hint = browser.find_element(By.ID, "error-hint").text
+    assert "Chest X-ray" in hint and "/v1/" not in hint  # what to do on the page, not a route
     assert "Research use only" in browser.find_element(By.ID, "disclaimer").text
     # The page loaded nothing from outside this server.
     hosts = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => new URL(e.name).host)")
     assert set(hosts) <= {server.removeprefix("http://")}
+
+
+SAMPLES = REPO / "src" / "cardioclarity" / "samples"
+
+
+def test_automatic_mode_reads_a_beat_table_by_its_content(browser, server, tmp_path):
+    # A text table of beats, whatever its name: scored as beats, with its HTML report offered.
+    misnamed = tmp_path / "beats.dcm"
+    misnamed.write_bytes((SAMPLES / "ecg5000_test_sample.csv").read_bytes())
+    for path in (SAMPLES / "ecg5000_test_sample.csv", misnamed):
+        By = _upload(browser, server, [path])
+        if _models(server)["ecg-beats"] != "loaded":
+            pytest.skip("beat pipeline not in this build")
+        assert "ECG beats" in browser.find_element(By.ID, "result-title").text, path
+        assert "beats flagged" in browser.find_element(By.ID, "flags").text
+        assert browser.find_element(By.ID, "download-report").is_displayed()
+
+
+def test_automatic_mode_says_what_to_do_with_two_images(browser, server, tmp_path):
+    png = SAMPLES / "cxr_nih_00000001_000.png"
+    other = tmp_path / "second.png"
+    other.write_bytes(png.read_bytes())
+    By = _upload(browser, server, [png, other])
+    detail = browser.find_element(By.ID, "error-detail").text
+    assert "Two images were dropped: drop one chest X-ray at a time." in detail
+    assert "/v1/" not in browser.find_element(By.ID, "error").text
+
+
+def test_automatic_mode_asks_for_the_rate_of_a_one_column_signal(browser, server, tmp_path):
+    signal = tmp_path / "strip.csv"
+    signal.write_text("\n".join(str((i % 300) / 300) for i in range(3600)) + "\n")
+    By = _upload(browser, server, [signal])
+    assert "sampling rate" in browser.find_element(By.ID, "error-detail").text
+    By = _upload(browser, server, [signal], fs="360")
+    # With the rate given it is sent as a record: a result, or the server's verdict on the signal.
+    if browser.find_element(By.ID, "result").is_displayed():
+        assert "ECG record" in browser.find_element(By.ID, "result-title").text
+    else:
+        assert browser.find_element(By.ID, "error-title").text != "Nothing was analysed"
+
+
+def test_quality_table_has_readable_labels_and_rounded_numbers(browser, server):
+    rec = SAMPLES / "mitdb219_5m"
+    By = _upload(browser, server, [rec.with_suffix(".hea"), rec.with_suffix(".dat")])
+    if _models(server)["ecg-records"] != "loaded":
+        pytest.skip("record pipeline not in this build")
+    tables = browser.find_element(By.ID, "tables").text
+    assert "Usable signal" in tables and "Window (s)" in tables
+    assert "usable_fraction" not in tables and "window_s" not in tables
+    import re
+
+    assert not re.search(r"\d\.\d{4,}", tables.split("Signal quality", 1)[1])
 
 
 def test_server_log_is_free_of_uploaded_identifiers(server):

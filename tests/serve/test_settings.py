@@ -51,3 +51,19 @@ def test_empty_api_key_means_no_auth():
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(InvalidInputError, match=name):
         Settings.from_env({name: value})
+
+
+def test_memory_debug_page_is_off_by_default_and_on_by_setting():
+    from fastapi.testclient import TestClient
+
+    from cardioclarity.serve.app import create_app
+
+    assert Settings.from_env({}).debug_memory is False
+    with TestClient(create_app(Settings(preload=False, log_requests=False))) as c:
+        assert c.get("/debug/memory").status_code == 404
+    on = Settings.from_env({"CARDIOCLARITY_DEBUG_MEMORY": "1"}, preload=False, log_requests=False)
+    with TestClient(create_app(on)) as c:
+        body = c.get("/debug/memory?top=5").json()
+        assert body["tracing"] is True and len(body["top"]) <= 5
+        assert "/debug" not in str(c.get("/openapi.json").json()["paths"])
+        assert c.post("/debug/memory/trim").status_code == 200

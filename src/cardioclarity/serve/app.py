@@ -29,6 +29,7 @@ from cardioclarity.serve.edge import EdgeMiddleware
 from cardioclarity.serve.limits import BodyLimitMiddleware, InferenceGate
 from cardioclarity.serve.problems import install_problem_handlers
 from cardioclarity.serve.routes import ROUTERS
+from cardioclarity.serve.routes.health import debug_router
 from cardioclarity.serve.routes.pages import STATIC_DIR
 from cardioclarity.serve.services import PipelineService, build_services
 from cardioclarity.serve.settings import Settings
@@ -77,6 +78,10 @@ def create_app(settings: Settings | None = None, *,
 
         # Inference threads share the CPU with the event loop and each other: cap intra-op threads.
         torch.set_num_threads(settings.effective_torch_threads)
+        if settings.debug_memory:
+            import tracemalloc
+
+            tracemalloc.start()
         if settings.preload:
             loop = asyncio.get_running_loop()
             for service in services.values():
@@ -87,6 +92,10 @@ def create_app(settings: Settings | None = None, *,
             yield
         finally:
             gate.shutdown()
+            if settings.debug_memory:
+                import tracemalloc
+
+                tracemalloc.stop()
 
     app = FastAPI(title="CardioClarity API", version=__version__, description=_DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None, license_info={"name": "MIT"})
@@ -96,6 +105,8 @@ def create_app(settings: Settings | None = None, *,
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.debug_memory:
+        app.include_router(debug_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Middleware: the last added runs first.

@@ -135,9 +135,9 @@ class InferenceGate:
         self.max_queue = max(0, max_queue)
         self.timeout_s = timeout_s
         self.retry_after_s = retry_after_s
-        self._executor = ThreadPoolExecutor(max_workers=max_concurrency,
-                                            thread_name_prefix="cardioclarity-infer")
+        self._executor: ThreadPoolExecutor | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.admitted = 0  # running + waiting
         self.rejected = 0
         self.timed_out = 0
@@ -169,15 +169,16 @@ class InferenceGate:
         ApiProblem
             503 when saturated (``Retry-After``) or when the timeout passes.
         """
-        if self._slots is None:  # created lazily: it must belong to the serving event loop
-            self._slots = asyncio.Semaphore(self.max_concurrency)
+        loop = asyncio.get_running_loop()
+        if self._executor is None or self._loop is not loop:
+            self._start(loop)
+        slots, executor = self._slots, self._executor
         if self.admitted >= self.capacity:
             raise self._busy()
         self.admitted += 1
-        loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.timeout_s)
+            await asyncio.wait_for(slots.acquire(), self.timeout_s)
         except TimeoutError:
             self.admitted -= 1
             raise self._timeout() from None
@@ -185,14 +186,14 @@ class InferenceGate:
             self.admitted -= 1
             raise
         try:
-            future = loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+            future = loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
         except BaseException:
-            self._slots.release()
+            slots.release()
             self.admitted -= 1
             raise
 
         def _finished(f: asyncio.Future) -> None:
-            self._slots.release()
+            slots.release()
             self.admitted -= 1
             if not f.cancelled():
                 f.exception()  # mark retrieved: an abandoned job's error must not warn at exit
@@ -203,6 +204,22 @@ class InferenceGate:
         except TimeoutError:
             raise self._timeout() from None
 
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Threads and slots for the event loop now serving.
+
+        Created on first use, not in ``__init__``: the semaphore must belong to the serving loop,
+        and an application whose lifespan runs again (a test client opened twice, a server
+        restarted in process) gets fresh workers instead of a pool that was shut down.
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.max_concurrency,
+                                                thread_name_prefix="cardioclarity-infer")
+        if self._loop is not loop:
+            self._slots = asyncio.Semaphore(self.max_concurrency)
+            self._loop = loop
+
     def shutdown(self) -> None:
-        """Stop the worker threads (running jobs finish first)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker threads (running jobs finish first); the next :meth:`run` restarts them."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)

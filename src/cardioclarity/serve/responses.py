@@ -12,7 +12,12 @@ from cardioclarity.serve.problems import ApiProblem
 from cardioclarity.serve.uploads import Upload
 from cardioclarity.validation import to_jsonable
 
-__all__ = ["ERROR_RESPONSES", "SafeJSONResponse", "body_doc", "html_download", "single_file"]
+__all__ = ["BINARY", "ERROR_RESPONSES", "NUMBER", "PROBLEM_SCHEMA", "TEXT", "obj", "SafeJSONResponse", "body_doc",
+           "html_download", "json_content", "single_file"]
+
+#: OpenAPI schemas of non-JSON answers: a text document (CSV, HTML) and binary bytes (PNG).
+TEXT: dict[str, Any] = {"schema": {"type": "string"}}
+BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
 
 _ERRORS = {
     400: {"description": "empty body or malformed multipart form"},
@@ -21,8 +26,18 @@ _ERRORS = {
     415: {"description": "the content is not something this route reads (sniffed by magic bytes)"},
     422: {"description": "the content is of the right kind but invalid (NaN, truncated, ...)"},
     503: {"description": "server at capacity or timed out (Retry-After), or model not available"},
+    500: {"description": "internal error: one line, no traceback (a bug; please report it)"},
 }
-_PROBLEM = {"content": {"application/problem+json": {"example": {
+#: JSON Schema of every problem+json answer (RFC 9457 members plus ``hint`` and ``disclaimer``).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["type", "title", "status", "detail", "disclaimer"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"}, "hint": {"type": "string"}, "instance": {"type": "string"},
+        "disclaimer": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}}}}
+_PROBLEM = {"content": {"application/problem+json": {"schema": PROBLEM_SCHEMA, "example": {
     "type": "https://cardioclarity.dev/problems/unsupported-media-type",
     "title": "Unsupported Media Type", "status": 415,
     "detail": "The upload 'film.png' is a PNG image, not an ECG.",
@@ -41,12 +56,39 @@ class SafeJSONResponse(JSONResponse):
                           separators=(",", ":")).encode("utf-8")
 
 
-def body_doc(*media: str, description: str) -> dict:
-    """OpenAPI ``requestBody`` of a route that takes a raw body or a multipart form."""
-    content: dict[str, Any] = {m: {"schema": {"type": "string", "format": "binary"}} for m in media}
-    content["multipart/form-data"] = {"schema": {"type": "object", "properties": {
-        "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
-        "fs": {"type": "number"}, "lead": {"type": "string"}}}}
+def obj(*required: str, **properties: Any) -> dict:
+    """JSON Schema of an object with these ``required`` keys and ``properties`` (others allowed)."""
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+#: A number that is ``null`` when it could not be computed (NaN is written as null).
+NUMBER: dict[str, Any] = {"type": ["number", "null"]}
+
+
+def json_content(schema: dict, example: dict) -> dict:
+    """The ``application/json`` entry of an OpenAPI response: its schema and a short example."""
+    return {"application/json": {"schema": schema, "example": example}}
+
+
+def body_doc(*media: str, description: str, fields: dict | None = None,
+             json_schema: dict | None = None) -> dict:
+    """OpenAPI ``requestBody`` of a route that takes a raw body or a multipart form.
+
+    ``fields`` are the text fields the multipart form may carry besides its files (``fs``, ``lead``);
+    ``json_schema`` describes the ``application/json`` form of the body.
+    Bodies must be non-empty; whether the bytes are what the route reads is decided by sniffing
+    them, which a schema cannot express (a wrong kind is a 415, a broken file a 422).
+    """
+    binary = {"type": "string", "format": "binary", "minLength": 1}
+    # Text bodies go over the wire as their characters: a number is text too, so no "type".
+    text = {"minLength": 1}
+    content: dict[str, Any] = {m: {"schema": text if m.startswith("text/") else binary}
+                               for m in media}
+    if json_schema is not None:
+        content["application/json"] = {"schema": json_schema}
+    content["multipart/form-data"] = {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "array", "minItems": 1, "items": binary}, **(fields or {})}}}
     return {"requestBody": {"required": True, "description": description, "content": content}}
 
 

@@ -76,6 +76,10 @@ class Settings:
     log_requests : bool
         One log line per request (method, route, status, size, duration; never content,
         file names or patient identifiers).
+    debug_memory : bool
+        Trace Python allocations (:mod:`tracemalloc`) and serve ``GET /debug/memory`` (resident
+        memory, the largest allocation sites) and ``POST /debug/memory/trim``. Off by default:
+        tracing slows every request, and the page tells where code allocates.
     """
 
     api_key: str | None = None
@@ -89,6 +93,7 @@ class Settings:
     max_zip_entries: int = 64
     preload: bool = True
     log_requests: bool = True
+    debug_memory: bool = False
 
     @property
     def effective_torch_threads(self) -> int:
@@ -122,7 +127,7 @@ class Settings:
                 values[f.name] = raw or None
             elif f.name == "cors_origins":
                 values[f.name] = tuple(o.strip() for o in raw.split(",") if o.strip())
-            elif f.name in {"preload", "log_requests"}:
+            elif f.name in {"preload", "log_requests", "debug_memory"}:
                 values[f.name] = _parse_bool(name, raw)
             elif f.name in {"max_upload_mb", "request_timeout_s"}:
                 values[f.name] = float(_parse_number(name, raw, float))

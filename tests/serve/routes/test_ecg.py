@@ -187,3 +187,48 @@ def test_nan_beats_json(client):
     r = client.post("/v1/ecg/beats", content=b'{"beats": [[0.1, NaN, 0.2]]}')
     problem(r, 422, "NaN")
 
+
+
+# --- parameter bounds and the beat report -------------------------------------------------------
+
+SAMPLE_BEATS = SAMPLES / "ecg5000_test_sample.csv"
+
+
+@pytest.mark.parametrize("query", ["fs=20001", "fs=1e300", "fs=0", "fs=-5", "lead=" + "L" * 65])
+def test_record_query_parameters_are_bounded(client, query):
+    r = client.post(f"/v1/ecg/records?{query}", content=b"1\n2\n3\n")
+    problem(r, 422)
+
+
+def test_form_lead_is_bounded_like_the_query(client):
+    r = client.post("/v1/ecg/records", files={"file": ("s.csv", b"1\n2\n3\n")},
+                    data={"fs": "360", "lead": "L" * 65})
+    problem(r, 422, "64")
+
+
+def test_a_record_too_short_to_analyse_is_a_422(client):
+    require(client, "ecg-records")
+    r = client.post("/v1/ecg/records?fs=106", content=b"0\n1\n0\n")
+    problem(r, 422, "at least 3 s")
+
+
+def test_beats_html_is_the_report_ecg_score_writes(client):
+    detector = require(client, "ecg-beats")
+    import re
+
+    from cardioclarity.ecg.beats import detector as ecg_detector
+    from cardioclarity.ecg.beats.io import read_beats
+    from cardioclarity.ecg.beats.report import render_beat_report
+
+    data = SAMPLE_BEATS.read_bytes()
+    r = client.post("/v1/ecg/beats?format=html&filename=sample.csv", content=data)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-disposition"] == 'attachment; filename="sample_report.html"'
+    beats = read_beats(data)
+    scores = np.array([row["score"] for row in ecg_detector.score_table(detector, beats.X)])
+    expected = render_beat_report(detector, beats.X, scores, labels=beats.y, source="sample.csv")
+    # The same sections, figures and numbers; only the generation time may differ.
+    strip = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?(\.\d+)?Z?( UTC)?")
+    assert strip.sub("", r.text) == strip.sub("", expected)
+    assert "Research use only" in r.text and "data:image/png;base64," in r.text

@@ -22,7 +22,7 @@ from cardioclarity.serve.problems import ApiProblem
 from cardioclarity.serve.services import PipelineService, guarded_read
 from cardioclarity.serve.uploads import Upload
 from cardioclarity.sniff import IMAGE_KINDS, describe_kind, sniff
-from cardioclarity.validation import check_fs
+from cardioclarity.validation import MAX_FS_HZ, check_fs
 
 __all__ = ["router"]
 
@@ -48,15 +48,53 @@ _RECORD_EXAMPLE = {
     "quality": {"usable_fraction": 1.0}, "model": {"beats": {}, "rhythm": {}},
     "disclaimer": DISCLAIMER}
 
+_N, _obj = responses.NUMBER, responses.obj
+_BEATS_SCHEMA = _obj(
+    "n_beats", "n_anomalies", "threshold", "input_length", "beats", "model", "disclaimer",
+    n_beats={"type": "integer"}, n_anomalies={"type": "integer"}, threshold=_N,
+    input_length={"type": "integer"}, input={"type": "object"}, model={"type": "object"},
+    disclaimer={"type": "string"},
+    beats={"type": "array", "items": _obj("index", "score", "is_anomaly", index={"type": "integer"},
+                                           score=_N, is_anomaly={"type": "boolean"},
+                                           label={"type": "integer"})})
+_RECORD_SCHEMA = _obj(
+    "record", "sampling_rate", "duration_s", "n_beats", "beats", "rhythm", "quality", "model",
+    "disclaimer",
+    record={"type": "string"}, sampling_rate={"type": "number"}, lead={"type": ["string", "null"]},
+    leads={"type": "array", "items": {"type": "string"}}, duration_s={"type": "number"},
+    n_beats={"type": "integer"}, rhythm={"type": "object"}, quality={"type": "object"},
+    model={"type": "object"}, disclaimer={"type": "string"},
+    images=_obj("strip", strip={"type": "string"}),
+    beats={"type": "array", "items": _obj("sample", "time_s", sample={"type": "integer"},
+                                           time_s={"type": "number"}, score=_N,
+                                           is_anomaly={"type": ["boolean", "null"]})})
+_FORM_FIELDS = {
+    "fs": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_FS_HZ,
+           "description": "sampling rate in Hz (CSV/TXT signals)"},
+    "lead": {"type": "string", "maxLength": 64, "description": "lead to analyse"}}
+
+# The JSON forms of the bodies. No top-level type: the same route also reads CSV/NPY bytes, and a
+# body is read by what it is, so only the members a JSON object must get right are constrained.
+_ROWS = {"type": "array", "items": {"anyOf": [
+    {"type": "array", "items": {"type": "number"}}, {"type": "number"}]}}
+_BEATS_JSON = {"description": '{"beats": [[...], ...]} or a bare list of rows (a flat list is one '
+               'beat)',
+               "properties": {"beats": _ROWS}}
+_RECORD_JSON = {"description": '{"signal": [...], "fs": 360, "lead": "MLII"}',
+                "properties": {"signal": {"type": "array", "items": {"type": "number"}},
+                               "fs": _FORM_FIELDS["fs"]}}
+
 _BEATS_BODY = responses.body_doc(
     "text/csv", "text/plain", "application/json", "application/octet-stream",
     description="Beats, one per row: CSV/UCR text (label column detected as in `ecg score`), a "
-    'NumPy .npy matrix, or JSON `{"beats": [[...], ...]}`. Raw body or one multipart file.')
+    'NumPy .npy matrix, or JSON `{"beats": [[...], ...]}`. Raw body or one multipart file.',
+    json_schema=_BEATS_JSON)
 _RECORD_BODY = responses.body_doc(
     "application/zip", "text/csv", "text/plain", "application/json", "application/octet-stream",
     description="A WFDB record (`.hea` + `.dat`/`.mat`, optionally `.atr`) as multipart files or "
     "one zip; or one CSV/TXT signal (needs `fs`), EDF file, or JSON "
-    '`{"signal": [...], "fs": 360, "lead": "MLII"}`.')
+    '`{"signal": [...], "fs": 360, "lead": "MLII"}`.', fields=_FORM_FIELDS,
+    json_schema=_RECORD_JSON)
 
 
 def _not_ecg(name: str, kind: str, what: str = "an ECG") -> ApiProblem:
@@ -72,15 +110,19 @@ def _not_ecg(name: str, kind: str, what: str = "an ECG") -> ApiProblem:
     "/ecg/beats", summary="Score heartbeats: per-beat anomaly score and flag",
     response_class=responses.SafeJSONResponse,
     responses={**responses.ERROR_RESPONSES, 200: {"description": "per-beat scores", "content": {
-        "application/json": {"example": _BEATS_EXAMPLE}, "text/csv": {}}}},
+        **responses.json_content(_BEATS_SCHEMA, _BEATS_EXAMPLE), "text/csv": responses.TEXT,
+        "text/html": responses.TEXT}}},
     openapi_extra=_BEATS_BODY,
 )
 async def ecg_beats(
-    format: Literal["json", "csv"] = Query("json", description="`csv`: exactly `scores.csv`"),
+    format: Literal["json", "csv", "html"] = Query(
+        "json", description="`csv`: exactly `scores.csv`; `html`: the report `ecg score` writes "
+        "(download)"),
     resample: bool = Query(False, description="resample beats of another length to the model's "
                            "input length (as `ecg score --resample`); otherwise a length "
                            "mismatch is a 422"),
-    filename: str | None = Query(None, description="name of a raw-body upload (not used to sniff)"),
+    filename: str | None = Query(None, max_length=255,
+                                 description="name of a raw-body upload (not used to sniff)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("ecg-beats")),
     gate: InferenceGate = Depends(get_gate),
@@ -109,6 +151,9 @@ async def ecg_beats(
         rows = score_table(detector, beats.X, resample=resample)
         if format == "csv":
             return Response(scores_csv(rows, beats.y), media_type="text/csv; charset=utf-8")
+        if format == "html":
+            return responses.html_download(_beat_report(detector, beats, rows, name),
+                                           PurePosixPath(name).stem or "beats")
         if beats.y is not None:
             rows = [{**r, "label": int(beats.y[r["index"]])} for r in rows]
         info = service.info()
@@ -122,6 +167,18 @@ async def ecg_beats(
 
     result = await gate.run(job)
     return result if isinstance(result, Response) else responses.SafeJSONResponse(result)
+
+
+def _beat_report(detector, beats, rows: list[dict], name: str) -> str:
+    """The HTML report ``ecg score`` writes, for the beats as the detector scored them."""
+    import numpy as np
+
+    from cardioclarity.ecg.beats.report import render_beat_report
+
+    X = beats.X if beats.length == detector.input_length_ else detector.prepare(beats.X,
+                                                                                resample=True)
+    return render_beat_report(detector, X, np.array([r["score"] for r in rows]), labels=beats.y,
+                              source=name)
 
 
 # --- records --------------------------------------------------------------------------------------
@@ -139,22 +196,38 @@ def _check_record_upload(upload: Upload) -> None:
                          kind="several-records")
 
 
+#: Shortest record analysed (s): the cleaning filters and R-peak thresholds need a few beats.
+MIN_RECORD_S = 3.0
+
+
+def _check_duration(record) -> None:
+    seconds = record.signal.size / record.fs
+    if seconds < MIN_RECORD_S:
+        raise ApiProblem(422, f"The record lasts {seconds:.3g} s ({record.signal.size} samples at "
+                         f"{record.fs:g} Hz); at least {MIN_RECORD_S:g} s are needed.",
+                         hint="send a longer recording, or check the sampling rate.",
+                         kind="record-too-short")
+
+
 @router.post(
     "/ecg/records", summary="Analyse an ECG record: beats, rhythm, quality",
     response_class=responses.SafeJSONResponse,
     responses={**responses.ERROR_RESPONSES, 200: {"description": "findings.json", "content": {
-        "application/json": {"example": _RECORD_EXAMPLE}, "text/html": {}, "image/png": {}}}},
+        **responses.json_content(_RECORD_SCHEMA, _RECORD_EXAMPLE), "text/html": responses.TEXT,
+        "image/png": responses.BINARY}}},
     openapi_extra=_RECORD_BODY,
 )
 async def ecg_records(
-    fs: float | None = Query(None, gt=0, description="sampling rate in Hz (CSV/TXT signals)"),
+    fs: float | None = Query(None, gt=0, le=MAX_FS_HZ,
+                             description="sampling rate in Hz (CSV/TXT signals)"),
     lead: str | None = Query(None, max_length=64, description="lead to analyse (default: the "
                              "pipeline's choice, MLII/II when present)"),
     format: Literal["json", "html", "png"] = Query(
         "json", description="`json`: findings.json; `html`: the full report (download); `png`: the "
         "ECG strip with flagged beats"),
     include_images: bool = Query(False, description="add `images.strip` (PNG data URI) to the JSON"),
-    filename: str | None = Query(None, description="name of a raw-body upload (not used to sniff)"),
+    filename: str | None = Query(None, max_length=255,
+                                 description="name of a raw-body upload (not used to sniff)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("ecg-records")),
     gate: InferenceGate = Depends(get_gate),
@@ -163,6 +236,10 @@ async def ecg_records(
     if fs is None and upload.fields.get("fs"):
         fs = check_fs(upload.fields["fs"], "form field fs")
     lead = lead or upload.fields.get("lead") or None
+    if lead is not None and len(lead) > 64:
+        raise ApiProblem(422, f"The lead name is {len(lead)} characters long; at most 64 are "
+                         "accepted.", hint="name a lead of the record, e.g. MLII.",
+                         kind="invalid-parameters")
     _check_record_upload(upload)
     service.ensure_available()
 
@@ -173,6 +250,7 @@ async def ecg_records(
 
         models = service.model()
         record = guarded_read("ECG record", read_record, upload.files, lead=lead, fs=fs)
+        _check_duration(record)
         findings = analyze_record(record, **models.analyze_kwargs())
         out = dict(findings.to_dict())
         if format == "html":

@@ -32,6 +32,18 @@ _EXAMPLE = {"image_size": [1024, 1024], "heart_box": [402.0, 498.5, 768.0, 801.0
             "quality": {"ok": True, "notes": []}, "model": {"name": "cxr-heart-seg"},
             "disclaimer": DISCLAIMER}
 
+_N = responses.NUMBER
+_SCHEMA = responses.obj(
+    "image_size", "heart_box", "ctr", "cardiomegaly", "quality", "model", "disclaimer",
+    image_size={"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+    heart_box={"type": ["array", "null"], "items": _N}, ctr=_N,
+    cardiomegaly={"type": ["boolean", "null"]},
+    pixel_spacing_mm={"type": ["array", "null"], "items": _N},
+    view_position={"type": ["string", "null"]}, measurements={"type": ["object", "null"]},
+    quality=responses.obj("ok", ok={"type": "boolean"}, notes={"type": "array"}),
+    model={"type": "object"}, disclaimer={"type": "string"},
+    images=responses.obj("overlay", overlay={"type": "string"}))
+
 _BODY = responses.body_doc(
     "application/dicom", "image/png", "image/jpeg", "application/octet-stream",
     description="One chest X-ray: DICOM (MONOCHROME1/2, compressed or not), PNG or JPEG; raw "
@@ -42,7 +54,8 @@ _BODY = responses.body_doc(
     "/xray/heart", summary="Detect the heart: box, contour, CTR, flag",
     response_class=responses.SafeJSONResponse,
     responses={**responses.ERROR_RESPONSES, 200: {"description": "<stem>.json", "content": {
-        "application/json": {"example": _EXAMPLE}, "text/html": {}, "image/png": {}}}},
+        **responses.json_content(_SCHEMA, _EXAMPLE), "text/html": responses.TEXT,
+        "image/png": responses.BINARY}}},
     openapi_extra=_BODY,
 )
 async def xray_heart(
@@ -50,7 +63,8 @@ async def xray_heart(
         "json", description="`json`: the `<stem>.json` object; `html`: a report (download); "
         "`png`: the overlay"),
     include_images: bool = Query(False, description="add `images.overlay` (PNG data URI) to the JSON"),
-    filename: str | None = Query(None, description="name of a raw-body upload (not used to sniff)"),
+    filename: str | None = Query(None, max_length=255,
+                                 description="name of a raw-body upload (not used to sniff)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("xray-heart")),
     gate: InferenceGate = Depends(get_gate),

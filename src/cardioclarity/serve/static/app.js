@@ -38,7 +38,21 @@
     $("error").hidden = false;
     $("error-title").textContent = (problem.status ? problem.status + " " : "") + (problem.title || "Error");
     $("error-detail").textContent = problem.detail || "The request failed.";
-    $("error-hint").textContent = problem.hint ? "Hint: " + problem.hint : "";
+    $("error-hint").textContent = problem.hint ? "Hint: " + pageHint(problem.hint) : "";
+  }
+  // The API's hints name routes for programs; on the page, say what to do with the page.
+  function pageHint(hint) {
+    if (/\/v1\/xray/.test(hint)) return "this is a chest X-ray: choose \u201cChest X-ray\u201d (or Automatic) and drop it again.";
+    if (/\/v1\/ecg/.test(hint)) return "this is an ECG: choose \u201cECG record\u201d or \u201cECG beats\u201d (or Automatic) and drop it again.";
+    if (/\/v1\/models/.test(hint)) return "this server cannot run that analysis; the others still work.";
+    return hint;
+  }
+  function userMessage(text) {
+    $("result").hidden = true;
+    $("error").hidden = false;
+    $("error-title").textContent = "Nothing was analysed";
+    $("error-detail").textContent = text;
+    $("error-hint").textContent = "";
   }
   function download(blob, name) {
     const a = document.createElement("a");
@@ -53,13 +67,60 @@
   async function head(file, n) {
     return new Uint8Array(await file.slice(0, n).arrayBuffer());
   }
+  const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^nan$/i;
+  // Shape of a text table: rows of numbers, their most common width, whether most rows have it.
+  function textShape(text) {
+    const lines = text.split(/\r?\n/).filter((l) => l.trim()).slice(0, 200);
+    if (lines.length && !lines[lines.length - 1].match(/[\d.]\s*$/)) lines.pop(); // cut mid-number
+    const rows = lines.map((l) => l.trim().split(/[,;\t ]+/));
+    const numeric = rows.filter((r) => r.every((c) => NUMBER.test(c)));
+    const widths = {};
+    for (const r of numeric) widths[r.length] = (widths[r.length] || 0) + 1;
+    const [width, count] = Object.entries(widths).sort((a, b) => b[1] - a[1])[0] || [0, 0];
+    return { rows: rows.length, numeric: numeric.length, width: Number(width), same: count };
+  }
+  // One of: image, record, record-part, signal, beats, unknown (with what was seen).
+  async function classify(file) {
+    const b = await head(file, 65536);
+    const name = file.name.toLowerCase();
+    const at = (off, s) => [...s].every((ch, i) => b[off + i] === ch.charCodeAt(0));
+    if (b.length >= 132 && at(128, "DICM")) return "image";
+    if (b[0] === 0x89 && at(1, "PNG")) return "image";
+    if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "image";
+    if (at(0, "PK\x03\x04")) return "record"; // a zipped WFDB record
+    if (at(0, "0       ")) return "record"; // EDF
+    if (/\.(dat|mat|atr)$/.test(name)) return "record-part";
+    if (b.includes(0)) return "unknown";
+    const text = new TextDecoder("utf-8", { fatal: false }).decode(b).replace(/^\ufeff/, "");
+    const t = text.trimStart();
+    if (t.startsWith("{") || t.startsWith("[")) {
+      if (/"signal"\s*:/.test(t)) return "record";
+      if (/"beats"\s*:/.test(t) || /^\[\s*\[/.test(t)) return "beats";
+      return "unknown";
+    }
+    // A WFDB header: "<record> <n signals> [<fs> [<n samples>]]" on its first data line.
+    const first = text.split(/\r?\n/).find((l) => l.trim() && !l.startsWith("#")) || "";
+    if (name.endsWith(".hea") || /^\S+ \d+(\/\d+)?( \d+(\.\d+)?(\/\S+)?( \d+)?)?\s*$/.test(first)
+        && !NUMBER.test(first.split(" ")[0])) return "record";
+    const shape = textShape(text);
+    if (shape.numeric >= 2 && shape.width >= 10 && shape.same >= 0.8 * shape.numeric) return "beats";
+    if (shape.numeric >= 2 && shape.width <= 12) return "signal";
+    return "unknown";
+  }
+  // {mode} to analyse, or {message} telling the user what to do instead.
   async function detectMode(files) {
-    if (files.length > 1) return "record";
-    const b = await head(files[0], 132);
-    const isDicom = b.length >= 132 && b[128] === 68 && b[129] === 73 && b[130] === 67 && b[131] === 77;
-    const isPng = b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
-    const isJpeg = b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
-    return isDicom || isPng || isJpeg ? "xray" : "record";
+    const kinds = await Promise.all(files.map(classify));
+    const n = (k) => kinds.filter((x) => x === k).length;
+    const images = n("image");
+    if (images > 1) return { message: `${images === 2 ? "Two" : images} images were dropped: drop one chest X-ray at a time.` };
+    if (images === 1 && files.length > 1) return { message: "A chest X-ray and other files were dropped together: drop either one chest X-ray or one ECG recording." };
+    if (images === 1) return { mode: "xray" };
+    if (n("unknown") === files.length) return { message: `CardioClarity cannot tell what ${files.length === 1 ? "this file is" : "these files are"}: drop an ECG recording (WFDB .hea with its .dat, CSV, EDF, JSON), a table of beats, or a chest X-ray (DICOM, PNG, JPEG).` };
+    if (n("record") || n("record-part")) return { mode: "record" };
+    if (files.length > 1) return { message: `${files.length} separate tables were dropped: drop one ECG file at a time.` };
+    if (kinds[0] === "beats") return { mode: "beats" };
+    if (!$("fs").value.trim()) return { message: "This looks like an ECG signal in columns: enter its sampling rate (Hz) above and drop it again." };
+    return { mode: "record" };
   }
 
   function formData(files) {
@@ -114,6 +175,23 @@
     if (limit && rows.length > limit) wrap.appendChild(el("p", `… ${rows.length - limit} more in the JSON and the report.`, "muted"));
     return wrap;
   }
+  // "usable_fraction" -> "Usable fraction", "window_s" -> "Window (s)", "n_windows" -> "Windows".
+  const LABELS = { usable_fraction: "Usable signal", n_windows: "Windows checked",
+    n_unusable_windows: "Unusable windows", unusable_segments: "Unusable stretches" };
+  function label(key) {
+    if (LABELS[key]) return LABELS[key];
+    const unit = key.match(/_(s|ms|bpm|hz|mv)$/);
+    let text = (unit ? key.slice(0, -unit[0].length) : key).replace(/^n_/, "number of ").replace(/_/g, " ");
+    text = text.charAt(0).toUpperCase() + text.slice(1);
+    return unit ? `${text} (${unit[1] === "hz" ? "Hz" : unit[1] === "mv" ? "mV" : unit[1]})` : text;
+  }
+  function qualityValue(key, v) {
+    if (typeof v === "number" && /fraction/.test(key)) return (100 * v).toFixed(1) + " %";
+    if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(2);
+    if (Array.isArray(v)) return v.length ? v.map((x) => typeof x === "object" && x
+      ? `${fmt(x.start_s, 1)}–${fmt(x.end_s, 1)} s${x.reason ? " (" + x.reason + ")" : ""}` : fmt(x, 2)).join("; ") : "none";
+    return fmt(v, 2);
+  }
   function flag(text, kind) { return el("span", text, "flag " + kind); }
   function showImage(src, caption) {
     $("figure").hidden = !src;
@@ -167,7 +245,7 @@
     ]));
     $("tables").appendChild(table("Rhythm episodes", rhythm.episodes || [], ["type", "start_s", "end_s"], 50));
     $("tables").appendChild(table("Flagged beats", flagged, ["time_s", "sample", "score"], 100));
-    const qrows = Object.entries(q).map(([k, v]) => ({ check: k, value: v }));
+    const qrows = Object.entries(q).map(([k, v]) => ({ check: label(k), value: qualityValue(k, v) }));
     if (qrows.length) $("tables").appendChild(table("Signal quality", qrows, ["check", "value"]));
   }
 
@@ -216,7 +294,7 @@
     else if (mode === "record") renderRecord(json);
     else renderBeats(json);
     if (json.disclaimer) $("disclaimer").textContent = json.disclaimer;
-    $("download-report").hidden = mode === "beats";
+    $("download-report").hidden = false; // every analysis has its HTML report
   }
 
   // --- actions --------------------------------------------------------------------------------
@@ -224,7 +302,11 @@
     const files = Array.from(fileList);
     if (!files.length) return;
     let mode = $("mode").value;
-    if (mode === "auto") mode = await detectMode(files);
+    if (mode === "auto") {
+      const choice = await detectMode(files);
+      if (choice.message) { last = null; userMessage(choice.message); setStatus(""); return; }
+      mode = choice.mode;
+    }
     setStatus(`Analysing ${files.length === 1 ? files[0].name : files.length + " files"} as ${TITLES[mode]}…`, true);
     const t0 = performance.now();
     try {
