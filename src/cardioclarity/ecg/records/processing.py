@@ -49,6 +49,21 @@ def _check_1d(x, name: str = "signal") -> np.ndarray:
     return x
 
 
+#: Shortest signal the zero-phase filters accept (their edge padding), in seconds and samples.
+_MIN_FILTER_S, _MIN_FILTER_SAMPLES = 0.5, 32
+
+
+def _check_filterable(x: np.ndarray, fs: float) -> np.ndarray:
+    """``x`` when it is long enough to filter, else a clear error (not SciPy's ``padlen``)."""
+    need = max(int(np.ceil(_MIN_FILTER_S * fs)), _MIN_FILTER_SAMPLES)
+    if x.size < need:
+        raise InvalidInputError(
+            f"signal is {x.size / fs:.3g} s long ({x.size} samples at {fs:g} Hz); filtering needs "
+            f"at least {need} samples ({need / fs:.3g} s).",
+            hint="send a longer recording, or check the sampling rate.")
+    return x
+
+
 def _unknown_method(method: str, valid) -> InvalidInputError:
     return InvalidInputError(f"Unknown method '{method}'; valid options: {', '.join(valid)}.")
 
@@ -123,7 +138,7 @@ def ecg_clean(x, fs: float, *, method: str = "cardioclarity", powerline: float |
         Mains frequency to notch out (Hz); None skips the notch.
     """
     fs = check_fs(fs)
-    x = fill_gaps(_check_1d(x))
+    x = _check_filterable(fill_gaps(_check_1d(x)), fs)
     if method == "neurokit":
         import neurokit2 as nk
 
@@ -170,7 +185,7 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
         Sorted sample indices of the R-peaks.
     """
     fs = check_fs(fs)
-    x = fill_gaps(_check_1d(x))
+    x = _check_filterable(fill_gaps(_check_1d(x)), fs)
     if method == "cardioclarity":
         return _peaks_cardioclarity(x, fs)
     if method == "neurokit":
@@ -400,7 +415,7 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
         Amplitude below which a window is a flat line (in the signal's units, usually mV).
     """
     fs = check_fs(fs)
-    x = _check_1d(x)
+    x = _check_filterable(_check_1d(x), fs)
     wn = max(int(round(window_s * fs)), 1)
     nw = int(np.ceil(x.size / wn))
     if nw > 1 and x.size - (nw - 1) * wn < 2 * fs:
