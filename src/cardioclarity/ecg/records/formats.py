@@ -113,7 +113,7 @@ def _read_multi_segment(header, hea: Path, lead, fs_given) -> tuple:
         raise InputFileNotFoundError(
             f"Multi-segment record '{hea.stem}' names {len(missing)} segment header(s) missing "
             f"from {folder}: {', '.join(repr(m + '.hea') for m in missing[:5])}"
-            f"{' ...' if len(missing) > 5 else ''}.",
+            f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}.",
             hint="copy every segment (.hea + .dat) of the record beside its master header.")
     if not segs:
         raise InvalidInputError(f"Multi-segment record '{hea.stem}' holds gaps only: none of "
