@@ -118,3 +118,17 @@ def test_demo_step_runs_on_bundled_sample(tmp_path):
     # The bundled sample is 100 held-out ECG5000 test beats; the default model must separate them.
     assert res["metrics"]["auroc"] > 0.97 and res["metrics"]["n"] == 100
     assert "flagged" in res["summary"]
+
+
+def test_score_requires_out_and_refuses_a_signal(tmp_path, capsys):
+    from cardioclarity.cli import main
+
+    sig = tmp_path / "signal.csv"
+    sig.write_text("\n".join(str(np.sin(i / 9)) for i in range(21600)))
+    with pytest.raises(SystemExit) as exc:
+        main(["ecg", "score", str(sig)])
+    assert exc.value.code == 2 and "--out" in capsys.readouterr().err
+    assert main(["ecg", "score", str(sig), "--out", str(tmp_path / "o")]) == 65
+    err = capsys.readouterr().err
+    assert "an ECG signal" in err and "ecg analyze FILE --fs HZ" in err
+    assert "--resample" not in err and not (tmp_path / "o" / "scores.csv").exists()
