@@ -78,13 +78,14 @@ def test_evaluate_writes_metrics_json(trained, capsys):
 
 def test_bad_inputs_exit_codes(trained, tmp_path, capsys):
     d, _ = trained
-    model = ["--model", str(d / "m.pt")]
+    model = ["--model", str(d / "m.pt"), "--out", str(tmp_path / "bad")]
     cases = [
         (["ecg", "score", str(tmp_path / "missing.csv"), *model], 66, "does not exist"),
         (["ecg", "score", str(d / "m.pt"), *model], 65, "binary"),
         (["ecg", "score", str(d / "empty.csv"), *model], 65, "empty"),
         (["ecg", "score", str(d / "short.csv"), *model], 65, "trained on 64-sample beats"),
-        (["ecg", "score", str(d / "test.csv"), "--model", str(d / "corrupt.pt")], 65,
+        (["ecg", "score", str(d / "test.csv"), "--model", str(d / "corrupt.pt"), "--out",
+          str(tmp_path / "bad")], 65,
          "could not be read"),
         (["ecg", "evaluate", str(d / "nolabels.csv"), *model], 65, "no labels"),
     ]
@@ -97,7 +98,7 @@ def test_bad_inputs_exit_codes(trained, tmp_path, capsys):
         code, _, err = _main(capsys, *args)
         assert code == expected, (args, err)
         assert msg in err and "Traceback" not in err, err
-    code, _, err = _main(capsys, "ecg", "score", str(d / "short.csv"), *model, "--resample",
+    code, _, err = _main(capsys, "ecg", "score", str(d / "short.csv"), *model[:2], "--resample",
                          "--no-report", "--out", str(tmp_path / "rs"))
     assert code == 0 and (tmp_path / "rs" / "scores.csv").exists(), err
 

@@ -369,10 +369,7 @@ class Quality:
 
     def usable_mask(self, n: int, fs: float) -> np.ndarray:
         """Boolean per-sample mask: True where the signal is usable."""
-        m = np.ones(n, dtype=bool)
-        for s in self.segments:
-            m[int(s["start_s"] * fs):int(np.ceil(s["end_s"] * fs))] = False
-        return m
+        return _mask_of(self.segments, n, fs)
 
     def to_dict(self) -> dict:
         return {"usable_fraction": round(float(self.usable_fraction), 4),
@@ -380,6 +377,69 @@ class Quality:
                 "unusable_segments": [dict(s) for s in self.segments],
                 "n_windows": len(self.labels),
                 "n_unusable_windows": int(sum(lbl != "ok" for lbl in self.labels))}
+
+
+def _mask_of(segments: list[dict], n: int, fs: float) -> np.ndarray:
+    m = np.ones(n, dtype=bool)
+    for s in segments:
+        m[int(s["start_s"] * fs):int(np.ceil(s["end_s"] * fs))] = False
+    return m
+
+
+#: Sub-window artefacts: a flat stretch (range below flat_mv over this long) or a run of samples
+#: pinned at the record's extreme value (clipping) this long is unusable, inside any window.
+_FLAT_RUN_S, _CLIP_RUN_S = 1.0, 0.1
+
+
+def _short_runs(x: np.ndarray, fs: float, flat_mv: float, gmax: float, gmin: float,
+                tol: float) -> list[dict]:
+    """Flat and clipped stretches shorter than a window, as unusable segments."""
+    xf = np.where(np.isfinite(x), x, np.nanmedian(x))
+    w = max(int(round(_FLAT_RUN_S * fs)), 2)
+    rng = (ndimage.maximum_filter1d(xf, w, mode="nearest")
+           - ndimage.minimum_filter1d(xf, w, mode="nearest"))
+    # a sample is in a flat stretch when some 1-s window holding it is flat
+    flat = ndimage.maximum_filter1d((rng < flat_mv).astype(np.uint8), w, mode="nearest") > 0
+    pinned = (np.abs(xf - gmax) <= tol) | (np.abs(xf - gmin) <= tol)
+    out = []
+    for mask, reason, min_s in ((flat, "flat", _FLAT_RUN_S), (pinned, "saturated", _CLIP_RUN_S)):
+        edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+            if (b - a) / fs >= min_s:
+                out.append({"start_s": round(a / fs, 3), "end_s": round(b / fs, 3),
+                            "reason": reason})
+    return out
+
+
+class _RegularBeats:
+    """Whether a window holds clear, alike QRS complexes (so a low kurtosis is a fast rate).
+
+    Kurtosis falls as the heart rate rises (QRS complexes fill more of the window: ~2.5 at
+    170 bpm), so a window failing only the kurtosis test is kept when the R-peaks in it are >= 3,
+    at 30-250 bpm, and their 5-20 Hz complexes correlate >= 0.8 with their median (noise gives
+    dissimilar detections). Peaks are found once, on first use.
+    """
+
+    def __init__(self, x: np.ndarray, fs: float, wn: int) -> None:
+        self.x, self.fs, self.wn = x, fs, wn
+        self.peaks = self.bp = None
+
+    def __call__(self, i: int) -> bool:
+        fs = self.fs
+        if self.peaks is None:
+            self.bp = sps.sosfiltfilt(_sos("bandpass", (5.0, min(20.0, 0.45 * fs)), fs, 2),
+                                      self.x - np.median(self.x))
+            self.peaks = _peaks_cardioclarity(self.x, fs)
+        h = max(int(0.1 * fs), 1)
+        p = self.peaks[(self.peaks >= i * self.wn + h) & (self.peaks < (i + 1) * self.wn - h)]
+        p = p[p + h < self.bp.size]
+        if p.size < 3 or not 30 <= 60 * fs / np.median(np.diff(p)) <= 250:
+            return False
+        seg = self.bp[p[:, None] + np.arange(-h, h + 1)[None, :]]
+        seg = seg - seg.mean(axis=1, keepdims=True)
+        tpl = np.median(seg, axis=0)
+        corr = seg @ tpl / (np.linalg.norm(seg, axis=1) * np.linalg.norm(tpl) + 1e-12)
+        return bool(np.median(corr) >= 0.8)
 
 
 def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02) -> Quality:
@@ -393,7 +453,8 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
     - ``missing``: more than 20% NaN samples;
     - ``flat``: peak-to-peak amplitude below ``flat_mv`` (a disconnected lead);
     - ``saturated``: more than 10% of samples pinned at the record's extreme values (clipping);
-    - ``noisy``: no spiky QRS complexes stand out, or the spectrum is dominated by noise: the
+    - ``noisy``: no spiky QRS complexes stand out (unless the window holds >= 3 alike, clear QRS
+      complexes at 30-250 bpm: fast rates lower the kurtosis), or the spectrum is dominated by noise: the
       5-20 Hz band-passed signal has a kurtosis below 3.5 (Gaussian noise has 3, a clean ECG
       5-15), or below 5 while the QRS band (5-15 Hz) holds under 15% of the power above 1 Hz;
       or the band above 40 Hz holds more than 30% of it (EMG); or the baseline (< 1 Hz)
@@ -401,7 +462,9 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
       Clifford; the limits fail ~1% of CinC 2017 normal and AF windows and ~15% of its
       "too noisy" (~) windows, and no window of MIT-BIH 100/203 or PTB s0010_re.
 
-    A last window shorter than 2 s is judged together with the one before it.
+    A last window shorter than 2 s is judged together with the one before it. Inside any window,
+    a flat stretch of >= 1 s or a run of >= 0.1 s pinned at the record's extreme (clipping) is
+    an unusable segment of its own.
 
     Parameters
     ----------
@@ -452,6 +515,7 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
     qrs = band(5.0, 15.0)
     hf = band(40.0, fs / 2) if fs > 90 else np.zeros(nw)
     base = band(0.0, 1.0)
+    beats_ok = _RegularBeats(xf.ravel()[:x.size], fs, wn)
     labels = []
     for i in range(nw):
         if nan_frac[i] > 0.2:
@@ -460,8 +524,9 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
             labels.append("flat")
         elif pinned[i] > 0.1 and span > 0:
             labels.append("saturated")
-        elif (kurt[i] < 3.5 or (kurt[i] < 5 and qrs[i] / total[i] < 0.15)
-              or hf[i] / total[i] > 0.3 or base[i] > 40 * qrs[i] + 1e-20):
+        elif hf[i] / total[i] > 0.3 or base[i] > 40 * qrs[i] + 1e-20:
+            labels.append("noisy")
+        elif (kurt[i] < 3.5 or (kurt[i] < 5 and qrs[i] / total[i] < 0.15)) and not beats_ok(i):
             labels.append("noisy")
         else:
             labels.append("ok")
@@ -476,6 +541,10 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
             segments[-1]["end_s"] = round(e, 3)
         else:
             segments.append({"start_s": round(s, 3), "end_s": round(e, 3), "reason": lbl})
-    unusable = sum(sg["end_s"] - sg["start_s"] for sg in segments)
+    runs = [r for r in _short_runs(x, fs, flat_mv, gmax, gmin, tol)
+            if not any(sg["start_s"] <= r["start_s"] and r["end_s"] <= sg["end_s"]
+                       for sg in segments)]
+    segments = sorted(segments + runs, key=lambda sg: sg["start_s"])
+    unusable = float((~_mask_of(segments, x.size, fs)).sum()) / fs
     return Quality(window_s=window_s, labels=labels, segments=segments,
                    usable_fraction=max(0.0, 1.0 - unusable / dur) if dur > 0 else 0.0)
