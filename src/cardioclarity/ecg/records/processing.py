@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
+from cardioclarity.ecg.records.artefacts import RegularBeats, mask_of, short_runs
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.validation import check_fs
 
@@ -369,7 +370,7 @@ class Quality:
 
     def usable_mask(self, n: int, fs: float) -> np.ndarray:
         """Boolean per-sample mask: True where the signal is usable."""
-        return _mask_of(self.segments, n, fs)
+        return mask_of(self.segments, n, fs)
 
     def to_dict(self) -> dict:
         return {"usable_fraction": round(float(self.usable_fraction), 4),
@@ -377,69 +378,6 @@ class Quality:
                 "unusable_segments": [dict(s) for s in self.segments],
                 "n_windows": len(self.labels),
                 "n_unusable_windows": int(sum(lbl != "ok" for lbl in self.labels))}
-
-
-def _mask_of(segments: list[dict], n: int, fs: float) -> np.ndarray:
-    m = np.ones(n, dtype=bool)
-    for s in segments:
-        m[int(s["start_s"] * fs):int(np.ceil(s["end_s"] * fs))] = False
-    return m
-
-
-#: Sub-window artefacts: a flat stretch (range below flat_mv over this long) or a run of samples
-#: pinned at the record's extreme value (clipping) this long is unusable, inside any window.
-_FLAT_RUN_S, _CLIP_RUN_S = 1.0, 0.1
-
-
-def _short_runs(x: np.ndarray, fs: float, flat_mv: float, gmax: float, gmin: float,
-                tol: float) -> list[dict]:
-    """Flat and clipped stretches shorter than a window, as unusable segments."""
-    xf = np.where(np.isfinite(x), x, np.nanmedian(x))
-    w = max(int(round(_FLAT_RUN_S * fs)), 2)
-    rng = (ndimage.maximum_filter1d(xf, w, mode="nearest")
-           - ndimage.minimum_filter1d(xf, w, mode="nearest"))
-    # a sample is in a flat stretch when some 1-s window holding it is flat
-    flat = ndimage.maximum_filter1d((rng < flat_mv).astype(np.uint8), w, mode="nearest") > 0
-    pinned = (np.abs(xf - gmax) <= tol) | (np.abs(xf - gmin) <= tol)
-    out = []
-    for mask, reason, min_s in ((flat, "flat", _FLAT_RUN_S), (pinned, "saturated", _CLIP_RUN_S)):
-        edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
-        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-            if (b - a) / fs >= min_s:
-                out.append({"start_s": round(a / fs, 3), "end_s": round(b / fs, 3),
-                            "reason": reason})
-    return out
-
-
-class _RegularBeats:
-    """Whether a window holds clear, alike QRS complexes (so a low kurtosis is a fast rate).
-
-    Kurtosis falls as the heart rate rises (QRS complexes fill more of the window: ~2.5 at
-    170 bpm), so a window failing only the kurtosis test is kept when the R-peaks in it are >= 3,
-    at 30-250 bpm, and their 5-20 Hz complexes correlate >= 0.8 with their median (noise gives
-    dissimilar detections). Peaks are found once, on first use.
-    """
-
-    def __init__(self, x: np.ndarray, fs: float, wn: int) -> None:
-        self.x, self.fs, self.wn = x, fs, wn
-        self.peaks = self.bp = None
-
-    def __call__(self, i: int) -> bool:
-        fs = self.fs
-        if self.peaks is None:
-            self.bp = sps.sosfiltfilt(_sos("bandpass", (5.0, min(20.0, 0.45 * fs)), fs, 2),
-                                      self.x - np.median(self.x))
-            self.peaks = _peaks_cardioclarity(self.x, fs)
-        h = max(int(0.1 * fs), 1)
-        p = self.peaks[(self.peaks >= i * self.wn + h) & (self.peaks < (i + 1) * self.wn - h)]
-        p = p[p + h < self.bp.size]
-        if p.size < 3 or not 30 <= 60 * fs / np.median(np.diff(p)) <= 250:
-            return False
-        seg = self.bp[p[:, None] + np.arange(-h, h + 1)[None, :]]
-        seg = seg - seg.mean(axis=1, keepdims=True)
-        tpl = np.median(seg, axis=0)
-        corr = seg @ tpl / (np.linalg.norm(seg, axis=1) * np.linalg.norm(tpl) + 1e-12)
-        return bool(np.median(corr) >= 0.8)
 
 
 def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02) -> Quality:
@@ -515,7 +453,7 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
     qrs = band(5.0, 15.0)
     hf = band(40.0, fs / 2) if fs > 90 else np.zeros(nw)
     base = band(0.0, 1.0)
-    beats_ok = _RegularBeats(xf.ravel()[:x.size], fs, wn)
+    beats_ok = RegularBeats(xf.ravel()[:x.size], fs, wn, _peaks_cardioclarity)
     labels = []
     for i in range(nw):
         if nan_frac[i] > 0.2:
@@ -541,10 +479,10 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
             segments[-1]["end_s"] = round(e, 3)
         else:
             segments.append({"start_s": round(s, 3), "end_s": round(e, 3), "reason": lbl})
-    runs = [r for r in _short_runs(x, fs, flat_mv, gmax, gmin, tol)
+    runs = [r for r in short_runs(x, fs, flat_mv, gmax, gmin, tol)
             if not any(sg["start_s"] <= r["start_s"] and r["end_s"] <= sg["end_s"]
                        for sg in segments)]
     segments = sorted(segments + runs, key=lambda sg: sg["start_s"])
-    unusable = float((~_mask_of(segments, x.size, fs)).sum()) / fs
+    unusable = float((~mask_of(segments, x.size, fs)).sum()) / fs
     return Quality(window_s=window_s, labels=labels, segments=segments,
                    usable_fraction=max(0.0, 1.0 - unusable / dur) if dur > 0 else 0.0)
