@@ -50,3 +50,18 @@ def test_an_unexpected_error_is_one_line_and_exit_70(monkeypatch, capsys):
     assert "Traceback" not in err
     assert main(["--debug", "models"]) == 70
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_models_table_has_a_header_and_real_fields(capsys):
+    import json
+
+    from cardioclarity.cli import main
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["NAME", "KIND", "MODEL"]
+    rhythm = next(ln for ln in out if ln.startswith("rhythm-cinc2017"))
+    assert "logistic" in rhythm and "mlp" not in rhythm
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert all(r["metrics"] for r in rows), [r["name"] for r in rows if not r["metrics"]]

@@ -19,19 +19,46 @@ from cardioclarity import DISCLAIMER, __version__
 from cardioclarity.errors import EX_SOFTWARE, CardioClarityError
 
 
+def _card_metrics(card_md) -> str | None:
+    """The "Metrics" bullet of a bundled model card (``weights/<name>.md``), as one line."""
+    import re
+
+    try:
+        text = card_md.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    m = re.search(r"^- \*\*(?:Metrics|Held-out results)\*\*[^:]*:\s*(.*?)(?=^- \*\*|^#|\Z)", text, re.M | re.S)
+    return " ".join(m.group(1).split()) if m else None
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from cardioclarity.checkpoints import describe_checkpoint, list_bundled, load_checkpoint
 
     rows = []
     for name, path in list_bundled().items():
         meta = describe_checkpoint(load_checkpoint(path))
+        # A rhythm "mlp" without hidden layers is a logistic regression: say what it is.
+        arch = "logistic" if meta.get("hidden_layers") == [] else meta["model"]
+        data = meta.get("training_data")
         rows.append({"name": name, "kind": meta["kind"], "model": meta["model"],
-                     "training_data": meta.get("training_data"), "metrics": meta.get("metrics")})
+                     "architecture": arch, "training_data": data,
+                     "input": meta.get("input_length") or meta.get("input_size"),
+                     "threshold": meta.get("threshold"),
+                     "metrics": meta.get("metrics") or meta.get("train_oof_metrics")
+                     or _card_metrics(path.with_suffix(".md")),
+                     "card": str(path.with_suffix(".md")),
+                     "data_source": data.get("source") if isinstance(data, dict) else data})
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
-    else:
-        for r in rows:
-            print(f"{r['name']:<32} {r['kind']:<22} {r['model']}")
+        return 0
+    print(f"{'NAME':<18} {'KIND':<19} {'MODEL':<9} {'INPUT':>5} {'THRESHOLD':>9}  TRAINING DATA")
+    for r in rows:
+        thr = "" if r["threshold"] is None else f"{r['threshold']:.4g}"
+        src = str(r["data_source"] or "")
+        print(f"{r['name']:<18} {r['kind']:<19} {r['architecture']:<9} {r['input'] or '':>5} "
+              f"{thr:>9}  {src[:60]}{'...' if len(src) > 60 else ''}")
+    print("Model cards (metrics, protocol, limits): weights/<name>.md; `--json` for every field. "
+          + DISCLAIMER)
     return 0
 
 

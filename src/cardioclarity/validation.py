@@ -14,12 +14,31 @@ import numpy as np
 
 from cardioclarity.errors import InvalidInputError
 
-__all__ = ["MAX_FS_HZ", "check_finite_matrix", "check_fs", "to_jsonable"]
+__all__ = ["MAX_ABS_SAMPLE", "MAX_BEAT_CELLS", "MAX_FS_HZ", "MAX_SAMPLES", "MIN_RECORD_S",
+           "check_beat_cells", "check_finite_matrix", "check_fs", "check_n_samples",
+           "to_jsonable"]
 
 #: Highest sampling rate accepted anywhere (Hz). ECG is recorded at 125 Hz to 10 kHz (pacemaker
 #: spike detection); a larger value is a unit mistake, and buffers sized by ``fs`` (quality
 #: windows, filters) would otherwise grow without bound.
 MAX_FS_HZ = 20_000.0
+
+#: Most samples of one lead read from any recording: 24 h at 1 kHz. Checked from a header or a
+#: file's size before the samples are read, so a huge or lying file fails before allocating.
+MAX_SAMPLES = 86_400_000
+
+#: Shortest recording that can be analysed (s): cleaning filters, R-peak thresholds and quality
+#: need a few beats (three at 60 bpm).
+MIN_RECORD_S = 3.0
+
+#: Most cells (beats x samples per beat) of one beat table: 50 M float64 = 400 MB, e.g. 24 h of
+#: beats at 100 bpm with 350 samples each. Checked before the table is converted to numbers.
+MAX_BEAT_CELLS = 50_000_000
+
+#: Largest magnitude a sample may have, in any unit (mV, uV or raw ADC counts of a 32-bit
+#: export stay well below); beyond it the value is a corrupt export, and squares and fourth
+#: powers (filters, kurtosis) would overflow.
+MAX_ABS_SAMPLE = 1e9
 
 
 def check_fs(fs: Any, name: str = "fs", *, minimum: float = 0.0, maximum: float = MAX_FS_HZ,
@@ -70,6 +89,49 @@ def check_fs(fs: Any, name: str = "fs", *, minimum: float = 0.0, maximum: float 
             "complex cannot be resolved.",
             hint=hint or f"use a recording sampled at >= {minimum:g} Hz (or check --fs).")
     return value
+
+
+def check_n_samples(n: int, fs: float | None = None, source: str = "the record", *,
+                    minimum_s: float | None = None, maximum: int = MAX_SAMPLES) -> int:
+    """Validate the length of a recording (``n`` samples at ``fs`` Hz) and return ``n``.
+
+    ``maximum`` bounds the samples of one lead (default :data:`MAX_SAMPLES`); with
+    ``minimum_s`` and ``fs`` given, a recording shorter than ``minimum_s`` seconds is refused.
+    Call it with the count a header or a file size promises, before reading the samples.
+
+    Raises
+    ------
+    InvalidInputError
+        Too many samples, or too short to analyse.
+    """
+    n = int(n)
+    if n > maximum:
+        hours = f" ({n / fs / 3600:.1f} h at {fs:g} Hz)" if fs else ""
+        raise InvalidInputError(
+            f"{source} has {n:,} samples per lead{hours}; the maximum is {maximum:,} (24 h at "
+            "1 kHz).", hint="split the recording into shorter parts (e.g. 1 h each).")
+    if minimum_s is not None and fs is not None and n < minimum_s * fs:
+        raise InvalidInputError(
+            f"{source} is {n / fs:.3g} s long ({n} samples at {fs:g} Hz); need at least "
+            f"{minimum_s:g} s to analyse.",
+            hint="send a longer recording, or check the sampling rate (--fs).")
+    return n
+
+
+def check_beat_cells(n_beats: int, length: int, source: str = "the beat table", *,
+                     maximum: int = MAX_BEAT_CELLS) -> None:
+    """Refuse a beat table of more than ``maximum`` cells (beats x samples) before allocating it.
+
+    Raises
+    ------
+    InvalidInputError
+        ``n_beats * length > maximum``.
+    """
+    cells = int(n_beats) * int(length)
+    if cells > maximum:
+        raise InvalidInputError(
+            f"{source} has {int(n_beats):,} beats x {int(length):,} samples = {cells:,} values; "
+            f"the maximum is {maximum:,}.", hint="score the beats in smaller files.")
 
 
 def check_finite_matrix(X: Any, name: str = "X", *, dtype: Any = np.float32,

@@ -13,6 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ecg", help="ECG beat anomaly detection and record analysis",
                        description="ECG anomaly detection. Research use only, not a medical device.")
     p.set_defaults(_parser=p)
-    ecg_sub = p.add_subparsers(dest="ecg_command", metavar="COMMAND")
+    ecg_sub = p.add_subparsers(dest="ecg_command", metavar="COMMAND",
+                               help="train/evaluate/score work on tables of beats (one beat per "
+                               "row); analyze works on recordings (WFDB, CSV/TXT with --fs, EDF)")
     beats_cli.register(ecg_sub)
     records_cli.register(ecg_sub)

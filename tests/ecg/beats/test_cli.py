@@ -78,13 +78,14 @@ def test_evaluate_writes_metrics_json(trained, capsys):
 
 def test_bad_inputs_exit_codes(trained, tmp_path, capsys):
     d, _ = trained
-    model = ["--model", str(d / "m.pt")]
+    model = ["--model", str(d / "m.pt"), "--out", str(tmp_path / "bad")]
     cases = [
         (["ecg", "score", str(tmp_path / "missing.csv"), *model], 66, "does not exist"),
         (["ecg", "score", str(d / "m.pt"), *model], 65, "binary"),
         (["ecg", "score", str(d / "empty.csv"), *model], 65, "empty"),
         (["ecg", "score", str(d / "short.csv"), *model], 65, "trained on 64-sample beats"),
-        (["ecg", "score", str(d / "test.csv"), "--model", str(d / "corrupt.pt")], 65,
+        (["ecg", "score", str(d / "test.csv"), "--model", str(d / "corrupt.pt"), "--out",
+          str(tmp_path / "bad")], 65,
          "could not be read"),
         (["ecg", "evaluate", str(d / "nolabels.csv"), *model], 65, "no labels"),
     ]
@@ -97,7 +98,7 @@ def test_bad_inputs_exit_codes(trained, tmp_path, capsys):
         code, _, err = _main(capsys, *args)
         assert code == expected, (args, err)
         assert msg in err and "Traceback" not in err, err
-    code, _, err = _main(capsys, "ecg", "score", str(d / "short.csv"), *model, "--resample",
+    code, _, err = _main(capsys, "ecg", "score", str(d / "short.csv"), *model[:2], "--resample",
                          "--no-report", "--out", str(tmp_path / "rs"))
     assert code == 0 and (tmp_path / "rs" / "scores.csv").exists(), err
 
@@ -118,3 +119,17 @@ def test_demo_step_runs_on_bundled_sample(tmp_path):
     # The bundled sample is 100 held-out ECG5000 test beats; the default model must separate them.
     assert res["metrics"]["auroc"] > 0.97 and res["metrics"]["n"] == 100
     assert "flagged" in res["summary"]
+
+
+def test_score_requires_out_and_refuses_a_signal(tmp_path, capsys):
+    from cardioclarity.cli import main
+
+    sig = tmp_path / "signal.csv"
+    sig.write_text("\n".join(str(np.sin(i / 9)) for i in range(21600)))
+    with pytest.raises(SystemExit) as exc:
+        main(["ecg", "score", str(sig)])
+    assert exc.value.code == 2 and "--out" in capsys.readouterr().err
+    assert main(["ecg", "score", str(sig), "--out", str(tmp_path / "o")]) == 65
+    err = capsys.readouterr().err
+    assert "an ECG signal" in err and "ecg analyze FILE --fs HZ" in err
+    assert "--resample" not in err and not (tmp_path / "o" / "scores.csv").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -78,9 +80,12 @@ def test_split_is_seeded_stratified_and_disjoint(beats):
 @pytest.mark.parametrize("content, exc, match", [
     (b"", InvalidInputError, "empty"),
     (b"\n\n  \n", InvalidInputError, "empty"),
-    (b"1,2,3,1\n4,5,1\n", InvalidInputError, "ragged rows: line 2 has 3 values"),
-    (b"1,2,3,1\n4,x,6,0\n", InvalidInputError, "line 2, column 2: 'x' is not a number"),
-    (b"1,2,3,1\n4,nan,6,0\n", InvalidInputError, "NaN or inf in 1 beat"),
+    (b"1,2,3,1\n4,5,1\n", InvalidInputError,
+     r"ragged rows: beat 1 \(0-based index, as in scores.csv\) on line 2 of the file has 3"),
+    (b"1,2,3,1\n4,x,6,0\n", InvalidInputError, "line 2 of the file, column 2: 'x' is not a number"),
+    # NaN rows are named like every other message: 0-based beat index and 1-based file line
+    (b"# c\n1,2,3,1\n4,nan,6,0\n", InvalidInputError,
+     r"NaN or inf in 1 beat\(s\); first: beat 1 \(0-based index, as in scores.csv\) on line 3"),
     (b"1,2,3,1\n4,inf,6,0\n", InvalidInputError, "NaN or inf"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", UnsupportedFormatError, "binary"),
     (b"\x93NUMPY garbage", InvalidInputError, "not a readable .npy"),
@@ -128,3 +133,32 @@ def test_bad_json_beats_say_what_is_wrong(body, words):
         read_beats(body)
     for w in words:
         assert w in str(exc.value)
+
+
+def test_uploaded_bytes_are_named_by_name_or_plainly():
+    with pytest.raises(InvalidInputError, match=r"^the uploaded beats is empty"):
+        read_beats(b"  ")
+    with pytest.raises(InvalidInputError, match=r"^'beats\.csv' is empty"):
+        read_beats(b"  ", name="beats.csv")
+    assert read_beats(b"1,2,3\n4,5,6\n", name="b.csv").meta["source"] == "b.csv"
+
+
+def test_one_long_column_is_a_signal_not_beats():
+    col = "\n".join(str(np.sin(i / 9)) for i in range(21600)).encode()
+    with pytest.raises(InvalidInputError, match=r"one column of 21,600 values: that is an ECG "
+                       r"signal.*ecg analyze FILE --fs HZ"):
+        read_beats(col)
+
+
+def test_beat_cells_bounded_before_allocation(monkeypatch):
+    import cardioclarity.validation as validation
+
+    monkeypatch.setattr(validation.check_beat_cells, "__kwdefaults__", {"maximum": 10})
+    with pytest.raises(InvalidInputError, match="the maximum is 10"):
+        read_beats(b"1,2,3,4\n5,6,7,8\n9,1,2,3\n")
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((4, 3)))
+    with pytest.raises(InvalidInputError, match="the maximum is 10"):
+        read_beats(buf.getvalue())
+    with pytest.raises(InvalidInputError, match="the maximum is 10"):
+        read_beats(b'{"beats": [[1, 2, 3], [4, 5, 6], [7, 8, 9], [1, 2, 3]]}')

@@ -53,29 +53,44 @@ def write_wfdb(folder, name: str, signal: np.ndarray, fs: float, sig_names=("MLI
                 p_signal=sig.T, fmt=["16"] * len(sig_names), write_dir=str(folder))
 
 
-def write_edf(path, signals: np.ndarray, fs: int, labels, record_s: int = 1) -> None:
-    """Minimal EDF writer (16-bit, one data record per ``record_s`` seconds), per the EDF spec."""
-    sig = np.atleast_2d(np.asarray(signals, dtype=float))
-    ns, n = sig.shape
-    spr = int(fs * record_s)
-    nrec = int(np.ceil(n / spr))
-    sig = np.pad(sig, ((0, 0), (0, nrec * spr - n)))
-    pmin, pmax = sig.min(axis=1) - 1e-3, sig.max(axis=1) + 1e-3
-    dmin, dmax = -32768, 32767
-    dig = np.round((sig - pmin[:, None]) / (pmax - pmin)[:, None] * (dmax - dmin) + dmin)
+def write_edf(path, signals, fs, labels, record_s: int = 1, annotations: bool = False) -> None:
+    """Minimal EDF(+) writer (16-bit, one data record per ``record_s`` seconds), per the EDF spec.
+
+    ``signals``: a 2-D array (one row per signal) or a list of 1-D arrays; ``fs``: one rate or
+    one per signal (mixed rates). ``annotations`` adds an "EDF Annotations" channel (EDF+).
+    """
+    sigs = [np.asarray(s, dtype=float) for s in (signals if isinstance(signals, list)
+                                                   else np.atleast_2d(signals))]
+    rates = [fs] * len(sigs) if np.isscalar(fs) else list(fs)
+    spr = [int(r * record_s) for r in rates]
+    nrec = int(np.ceil(len(sigs[0]) / spr[0]))
+    rows = []
+    for sig, k in zip(sigs, spr, strict=True):
+        sig = np.pad(sig, (0, nrec * k - sig.size))
+        pmin, pmax = sig.min() - 1e-3, sig.max() + 1e-3
+        rows.append((np.round((sig - pmin) / (pmax - pmin) * 65535 - 32768), pmin, pmax, k))
+    labels = list(labels)
+    if annotations:
+        # each data record starts with its time-stamp annotation "+<onset>\x14\x14\0"
+        tal = [f"+{i * record_s}\x14\x14\x00".encode().ljust(60, b"\x00") for i in range(nrec)]
+        ann = np.frombuffer(b"".join(tal), dtype="<i2").astype(float)
+        rows.append((ann, -1.0, 1.0, 30))
+        labels.append("EDF Annotations")
+    ns = len(rows)
 
     def f(v, w):
         return str(v)[:w].ljust(w).encode("ascii")
 
     hdr = (f("0", 8) + f("X X X X", 80) + f("Startdate X X X X", 80) + f("01.01.00", 8)
-           + f("00.00.00", 8) + f(256 * (ns + 1), 8) + f("", 44) + f(nrec, 8) + f(record_s, 8)
-           + f(ns, 4))
+           + f("00.00.00", 8) + f(256 * (ns + 1), 8) + f("EDF+C" if annotations else "", 44)
+           + f(nrec, 8) + f(record_s, 8) + f(ns, 4))
     fields = [[f(lb, 16) for lb in labels], [f("", 80)] * ns, [f("mV", 8)] * ns,
-              [f(f"{v:.4f}", 8) for v in pmin], [f(f"{v:.4f}", 8) for v in pmax],
-              [f(dmin, 8)] * ns, [f(dmax, 8)] * ns, [f("", 80)] * ns, [f(spr, 8)] * ns,
-              [f("", 32)] * ns]
+              [f(f"{r[1]:.4f}", 8) for r in rows], [f(f"{r[2]:.4f}", 8) for r in rows],
+              [f(-32768, 8)] * ns, [f(32767, 8)] * ns, [f("", 80)] * ns,
+              [f(r[3], 8) for r in rows], [f("", 32)] * ns]
     for col in fields:
         hdr += b"".join(col)
-    body = dig.astype("<i2").reshape(ns, nrec, spr).transpose(1, 0, 2).tobytes()
+    body = b"".join(r[0].astype("<i2")[i * r[3]:(i + 1) * r[3]].tobytes()
+                    for i in range(nrec) for r in rows)
     with open(path, "wb") as fh:
         fh.write(hdr + body)

@@ -167,3 +167,41 @@ def test_rpeak_accuracy_on_mitdb_record(shared_data):
     det = ecg_peaks(rec.signal, rec.fs)
     tp, fp, fn = _match(ref, det, int(0.15 * rec.fs))
     assert 2 * tp / (2 * tp + fp + fn) > 0.998
+
+
+@pytest.mark.parametrize("kind, length_s", [("flat", 2.0), ("clipped", 2.0), ("clipped", 0.4)])
+def test_short_artefact_inside_a_window_is_unusable(kind, length_s):
+    from cardioclarity.ecg.records.analyze import analyze_record
+    from cardioclarity.ecg.records.io import Record
+
+    fs = 250
+    x, _ = synth_ecg(fs=fs, duration=60, hr=75, seed=1)
+    a, b = int(21.5 * fs), int((21.5 + length_s) * fs)  # inside the 5-s window 20-25 s
+    x[a:b] = 0.0 if kind == "flat" else x.max() + 0.5
+    q = assess_quality(x, fs)
+    reason = "flat" if kind == "flat" else "saturated"
+    seg = [s for s in q.segments if s["reason"] == reason]
+    assert seg and seg[0]["start_s"] <= 21.6 and seg[0]["end_s"] >= 21.4 + length_s, q.segments
+    assert 0.9 < q.usable_fraction < 1.0
+    f = analyze_record(Record(x, fs, "II", ["II"], "art"), detector=False)
+    assert not np.any((f.peaks > a) & (f.peaks < b))
+
+
+def test_fast_clean_rhythm_is_not_noise():
+    x, _ = synth_ecg(fs=250, duration=60, hr=170, seed=2)
+    assert assess_quality(x, 250).usable_fraction > 0.95
+
+
+def test_gaussian_noise_stays_noisy():
+    x = np.random.default_rng(0).normal(0, 0.3, 250 * 60)
+    assert assess_quality(x, 250).usable_fraction < 0.1
+
+
+def test_real_fast_rhythm_and_clean_records(shared_data):
+    from cardioclarity.ecg.records.io import read_record
+
+    v102s = read_record(shared_data / "wfdb" / "v102s")  # plain QRS at ~130-170 bpm
+    assert assess_quality(v102s.signal, v102s.fs).usable_fraction > 0.8  # was 0.13
+    for rec in ("100", "203"):
+        r = read_record(shared_data / "mitdb" / rec)
+        assert assess_quality(r.signal, r.fs).usable_fraction > 0.99

@@ -212,10 +212,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Score every beat of a file. Writes DIR/scores.csv with columns "
         "index,score,is_anomaly[,label] (index = 0-based row; score higher = more abnormal; "
         "is_anomaly 1 when score >= the model's threshold; label 1 = anomaly when the file is "
-        "labelled) and DIR/report.html. " + DISCLAIMER)
+        "labelled) and DIR/report.html. Beats are rows of a table; for a recording (one "
+        "column of samples) use `ecg analyze`. Example: cardioclarity ecg score beats.csv "
+        "--out scores/. " + DISCLAIMER)
     _add_input_args(p)
     p.add_argument("--model", **model_arg)
-    p.add_argument("--out", default="ecg-scores", help="output folder (default: %(default)s)")
+    p.add_argument("--out", required=True, help="output folder (scores.csv, report.html, PNGs)")
     p.add_argument("--resample", **resample_arg)
     p.add_argument("--no-report", action="store_true", help="write only scores.csv")
     p.set_defaults(func=_cmd_score)

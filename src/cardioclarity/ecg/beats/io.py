@@ -35,7 +35,7 @@ import numpy as np
 from cardioclarity.ecg.beats.names import BEAT_FORMATS
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
 from cardioclarity.sniff import describe_kind, is_number, sniff
-from cardioclarity.validation import check_finite_matrix
+from cardioclarity.validation import check_beat_cells, check_finite_matrix
 
 __all__ = ["BEAT_FORMATS", "BeatSet", "read_beats", "split_beats"]
 
@@ -43,6 +43,8 @@ __all__ = ["BEAT_FORMATS", "BeatSet", "read_beats", "split_beats"]
 _TEXT_KINDS = frozenset({"text", "json", "wfdb-header", "empty"})
 #: A column with at most this many distinct integer values looks like a class label.
 _MAX_LABEL_CLASSES = 20
+#: One column with at least this many rows is a signal (samples), not beats of one sample.
+_SIGNAL_ROWS = 100
 
 
 @dataclass
@@ -94,10 +96,11 @@ class BeatSet:
 
 
 # ---------------------------------------------------------------------------------- raw input
-def _load_source(source: str | Path | bytes) -> tuple[bytes, str, str]:
-    """(content, display name, suffix)."""
+def _load_source(source: str | Path | bytes, name: str | None) -> tuple[bytes, str, str, str]:
+    """(content, source name for meta, name as messages quote it, suffix)."""
     if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source), "<uploaded bytes>", ""
+        return (bytes(source), name or "uploaded beats", f"'{name}'" if name else
+                "the uploaded beats", Path(name or "").suffix.lower())
     p = Path(source)
     if not p.exists():
         raise InputFileNotFoundError(f"Beat file '{p}' does not exist.",
@@ -106,23 +109,38 @@ def _load_source(source: str | Path | bytes) -> tuple[bytes, str, str]:
         raise InputFileNotFoundError(f"'{p}' is a folder, expected a beat file.",
                                      hint="give one CSV/TXT/NPY file.")
     try:
-        return p.read_bytes(), str(p), p.suffix.lower()
+        return p.read_bytes(), name or str(p), f"'{name or p}'", p.suffix.lower()
     except OSError as exc:
         raise InputFileNotFoundError(f"Beat file '{p}' cannot be read ({exc.strerror}).") from exc
 
 
+def _npy_shape(data: bytes) -> tuple[int, ...] | None:
+    """The shape a .npy header declares (None when unreadable: ``np.load`` then says why)."""
+    fh = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        return tuple(int(v) for v in read(fh)[0])
+    except (ValueError, OSError, EOFError):
+        return None
+
+
 def _parse_npy(data: bytes, name: str) -> np.ndarray:
+    shape = _npy_shape(data)
+    if shape and len(shape) <= 2:
+        check_beat_cells(shape[0] if len(shape) == 2 else 1, shape[-1], name)
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError/EOFError/OSError for broken files
-        raise InvalidInputError(f"'{name}' is not a readable .npy array ({exc}).",
+        raise InvalidInputError(f"{name} is not a readable .npy array ({exc}).",
                                 hint="save beats with numpy.save(path, X) (no pickled objects).") from exc
     if arr.dtype.kind not in "iuf":
-        raise InvalidInputError(f"'{name}' holds {arr.dtype} values, expected numbers.")
+        raise InvalidInputError(f"{name} holds {arr.dtype} values, expected numbers.")
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:
-        raise InvalidInputError(f"'{name}' holds an array of shape {arr.shape}; expected 2-D "
+        raise InvalidInputError(f"{name} holds an array of shape {arr.shape}; expected 2-D "
                                 "(n_beats, samples).")
     return arr.astype(np.float64)
 
@@ -132,15 +150,17 @@ def _parse_json(data: bytes, name: str) -> np.ndarray:
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidInputError(f"'{name}' is not valid JSON ({type(exc).__name__}).",
+        raise InvalidInputError(f"{name} is not valid JSON ({type(exc).__name__}).",
                                 hint="check the JSON syntax.") from None
     rows = doc.get("beats") if isinstance(doc, dict) else doc
     if rows is None:
-        raise InvalidInputError(f"The JSON object of '{name}' has no 'beats' field.",
+        raise InvalidInputError(f"The JSON object of {name} has no 'beats' field.",
                                 hint='send {"beats": [[...], [...]]}, one row per beat.')
     if not isinstance(rows, list) or any(isinstance(v, bool | str | dict) for v in _flat(rows)):
-        raise InvalidInputError(f"'beats' in '{name}' must be a list of rows of numbers.",
+        raise InvalidInputError(f"'beats' in {name} must be a list of rows of numbers.",
                                 hint='send {"beats": [[...], [...]]}, one row per beat.')
+    check_beat_cells(len(rows), max((len(r) for r in rows[:1] if isinstance(r, list)), default=1),
+                     name)
     return check_finite_matrix(rows, "Beats", dtype=np.float64,
                                hint='send {"beats": [[...], [...]]}, one row per beat.')
 
@@ -154,22 +174,26 @@ def _split_line(line: str, delimiter: str | None) -> list[str]:
     return [c.strip() for c in line.split(delimiter)] if delimiter else line.split()
 
 
-def _parse_text(data: bytes, name: str, delimiter: str | None) -> tuple[np.ndarray, bool]:
-    """Numbers from a delimited text table with strict checks. Returns (array, had_header)."""
+def _parse_text(data: bytes, name: str, delimiter: str | None
+                ) -> tuple[np.ndarray, bool, np.ndarray]:
+    """Numbers from a delimited text table with strict checks.
+
+    Returns (array, had_header, the file's 1-based line number of each row).
+    """
     kind = sniff(data)
     if kind not in _TEXT_KINDS:
-        raise UnsupportedFormatError(f"'{name}' is a binary file ({describe_kind(kind)}), not a "
+        raise UnsupportedFormatError(f"{name} is a binary file ({describe_kind(kind)}), not a "
                                      "beat table.",
                                      hint="give a CSV/TXT table of numbers or a .npy array.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnsupportedFormatError(f"'{name}' is not UTF-8 text ({exc.reason}).",
+        raise UnsupportedFormatError(f"{name} is not UTF-8 text ({exc.reason}).",
                                      hint="give a CSV/TXT table of numbers or a .npy array.") from exc
     lines = [(i + 1, ln.strip()) for i, ln in enumerate(text.splitlines())]
     lines = [(i, ln) for i, ln in lines if ln and not ln.startswith("#")]
     if not lines:
-        raise InvalidInputError(f"'{name}' is empty: no beats found.",
+        raise InvalidInputError(f"{name} is empty: no beats found.",
                                 hint="each row must hold one beat's samples.")
     if delimiter is None:
         first = lines[min(1, len(lines) - 1)][1]
@@ -181,25 +205,32 @@ def _parse_text(data: bytes, name: str, delimiter: str | None) -> tuple[np.ndarr
         header = True  # a row of column names: skip it
         lines = lines[1:]
         if not lines:
-            raise InvalidInputError(f"'{name}' has a header row but no beats.")
+            raise InvalidInputError(f"{name} has a header row but no beats.")
     n_cols = len(_split_line(lines[0][1], delimiter))
+    check_beat_cells(len(lines), n_cols, name)
     rows = np.empty((len(lines), n_cols), dtype=np.float64)
     for r, (lineno, ln) in enumerate(lines):
         cells = _split_line(ln, delimiter)
         if len(cells) != n_cols:
             raise InvalidInputError(
-                f"'{name}' has ragged rows: line {lineno} has {len(cells)} values, the first row "
-                f"{n_cols}.", hint="every beat must have the same number of samples; resample or "
-                "pad them before saving.")
+                f"{name} has ragged rows: {_where(r, lineno)} has {len(cells)} values, the first "
+                f"row {n_cols}.", hint="every beat must have the same number of samples; "
+                "resample or pad them before saving.")
         try:
             rows[r] = np.asarray(cells, dtype=np.float64)
         except ValueError:
             bad = next(c for c in cells if not is_number(c))
             col = cells.index(bad) + 1
             raise InvalidInputError(
-                f"'{name}' line {lineno}, column {col}: '{bad[:30]}' is not a number.",
+                f"{name}, {_where(r, lineno)}, column {col}: '{bad[:30]}' is not a number.",
                 hint="beat tables hold numbers only (one optional header row).") from None
-    return rows, header
+    return rows, header, np.array([ln for ln, _ in lines], dtype=np.int64)
+
+
+def _where(row: int, line: int | None = None) -> str:
+    """How messages name a beat: its 0-based index (scores.csv's ``index``) and file line."""
+    return f"beat {row} (0-based index, as in scores.csv)" + (
+        f" on line {line} of the file" if line is not None else "")
 
 
 def _is_label_column(col: np.ndarray) -> bool:
@@ -207,13 +238,21 @@ def _is_label_column(col: np.ndarray) -> bool:
                 and np.unique(col).size <= _MAX_LABEL_CLASSES)
 
 
-def _check_finite(X: np.ndarray, name: str) -> None:
-    check_finite_matrix(X, f"'{name}'", dtype=np.float64)
+def _check_finite(X: np.ndarray, name: str, lines: np.ndarray | None) -> None:
+    """Refuse NaN/inf cells, naming beats as every message of this module does."""
+    bad = ~np.isfinite(X)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])
+        first = ", ".join(_where(int(r), None if lines is None else int(lines[r]))
+                          for r in rows[:3])
+        raise InvalidInputError(f"{name} contains NaN or inf in {rows.size} beat(s); first: "
+                                f"{first}.", hint="drop or repair those beats before scoring.")
 
 
 # ------------------------------------------------------------------------------------- reader
 def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: float | None = None,
-               delimiter: str | None = None, expected_length: int | None = None) -> BeatSet:
+               delimiter: str | None = None, expected_length: int | None = None,
+               name: str | None = None) -> BeatSet:
     """Read a table of heartbeats.
 
     Parameters
@@ -233,6 +272,12 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
     expected_length : int, optional
         Required samples per beat (e.g. a checkpoint's ``input_length``); checked here so a
         wrong file fails with the column count in the message.
+    name : str, optional
+        What messages and ``meta["source"]`` call the input (e.g. an uploaded file's name);
+        default: the path, or "the uploaded beats" for bytes.
+
+    Beats are named in messages by their 0-based index (the ``index`` of scores.csv) and, for
+    text tables, the 1-based line number of the file.
 
     Returns
     -------
@@ -244,26 +289,34 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
     InputFileNotFoundError
         Missing path.
     InvalidInputError
-        Empty file, ragged rows, non-numeric cells, NaN/inf, wrong column count.
+        Empty file, ragged rows, non-numeric cells, NaN/inf, wrong column count, more than
+        :data:`~cardioclarity.validation.MAX_BEAT_CELLS` values, or one long column (an ECG
+        signal, not beats).
     UnsupportedFormatError
         Binary or non-UTF-8 content that is not a .npy array; unknown ``fmt``.
     """
     if fmt not in BEAT_FORMATS:
         raise UnsupportedFormatError(f"Unknown beat format '{fmt}'.",
                                      hint=f"valid formats: {', '.join(BEAT_FORMATS)}.")
-    data, name, suffix = _load_source(source)
+    data, source_name, name, suffix = _load_source(source, name)
     if not data.strip():
-        raise InvalidInputError(f"'{name}' is empty: no beats found.",
+        raise InvalidInputError(f"{name} is empty: no beats found.",
                                 hint="each row must hold one beat's samples.")
-    table, layout, header = _read_table(data, name, suffix, fmt, delimiter)
-    meta: dict[str, Any] = {"source": name, "format": layout, "header_row_skipped": header}
-    X, y, raw = _split_labels(table, layout, name, normal_label, meta)
-    _check_finite(X, name)
+    table, layout, header, lines = _read_table(data, name, suffix, fmt, delimiter)
+    meta: dict[str, Any] = {"source": source_name, "format": layout, "header_row_skipped": header}
+    X, y, raw = _split_labels(table, layout, name, normal_label, meta, lines)
+    _check_finite(X, name, lines)
+    if X.shape[1] == 1 and X.shape[0] >= _SIGNAL_ROWS:
+        raise InvalidInputError(
+            f"{name} has one column of {X.shape[0]:,} values: that is an ECG signal (one sample "
+            "per row), not a table of beats (one beat per row).",
+            hint="analyse a recording with `cardioclarity ecg analyze FILE --fs HZ --out DIR` "
+            "(read_record + analyze_record in Python).")
     if expected_length is not None and X.shape[1] != int(expected_length):
         raise InvalidInputError(
-            f"'{name}' has beats of {X.shape[1]} samples ({layout} layout), expected "
-            f"{expected_length}.", hint="check the layout (fmt=...) or resample the beats "
-            "(CLI --resample).")
+            f"{name} has beats of {X.shape[1]} samples ({layout} layout), expected "
+            f"{expected_length}.", hint="check the layout (CLI --fmt, fmt= in Python) or "
+            "resample the beats (CLI --resample, resample=True in Python).")
     meta.update(n_beats=int(X.shape[0]), length=int(X.shape[1]))
     if y is not None:
         meta.update(n_anomaly=int(y.sum()), n_normal=int((y == 0).sum()))
@@ -272,15 +325,16 @@ def read_beats(source: str | Path | bytes, *, fmt: str = "auto", normal_label: f
 
 
 def _read_table(data: bytes, name: str, suffix: str, fmt: str, delimiter: str | None
-                ) -> tuple[np.ndarray, str, bool]:
-    """(numbers, layout, header row skipped): a .npy array or a text table, layout resolved."""
+                ) -> tuple[np.ndarray, str, bool, np.ndarray | None]:
+    """(numbers, layout, header row skipped, file line of each row or None): a .npy array, a
+    JSON list of rows or a text table, layout resolved."""
     kind = sniff(data) if fmt == "auto" else fmt
     if fmt == "npy" or (fmt == "auto" and (kind == "npy" or suffix == ".npy")):
-        return _parse_npy(data, name), "npy", False
+        return _parse_npy(data, name), "npy", False, None
     if fmt == "json" or (fmt == "auto" and kind == "json"):
-        return _parse_json(data, name), "json", False
-    table, header = _parse_text(data, name, delimiter)
-    return table, _detect_layout(table) if fmt == "auto" else fmt, header
+        return _parse_json(data, name), "json", False, None
+    table, header, lines = _parse_text(data, name, delimiter)
+    return table, _detect_layout(table) if fmt == "auto" else fmt, header, lines
 
 
 def _detect_layout(table: np.ndarray) -> str:
@@ -295,28 +349,30 @@ def _detect_layout(table: np.ndarray) -> str:
 
 
 def _split_labels(table: np.ndarray, layout: str, name: str, normal_label: float | None,
-                  meta: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+                  meta: dict[str, Any], lines: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(beats, y with 1 = anomaly, the file's own labels); records the mapping in ``meta``."""
     if layout not in ("tutorial", "ucr"):
         meta["label_convention"] = "unlabelled"
         return table, None, None
     if table.shape[1] < 3:
         raise InvalidInputError(
-            f"'{name}' has {table.shape[1]} column(s); the {layout} layout needs a label "
+            f"{name} has {table.shape[1]} column(s); the {layout} layout needs a label "
             "column plus at least 2 samples.")
     where = "last" if layout == "tutorial" else "first"
     raw = table[:, -1] if layout == "tutorial" else table[:, 0]
     X = table[:, :-1] if layout == "tutorial" else table[:, 1:]
-    _check_finite(raw[:, None], name)
+    _check_finite(raw[:, None], name, lines)
     if not _is_label_column(raw):
         raise InvalidInputError(
-            f"'{name}': the {where} column should hold integer class labels for the "
+            f"{name}: the {where} column should hold integer class labels for the "
             f"{layout} layout, but holds values such as {np.unique(raw)[:5].tolist()}.",
-            hint="pass fmt='matrix' for unlabelled beats, or the right layout.")
+            hint="give the layout: --fmt matrix for unlabelled beats (fmt='matrix' in Python), "
+            "or the right one.")
     nl = 1.0 if normal_label is None else float(normal_label)
     if not np.any(raw == nl):
         raise InvalidInputError(
-            f"'{name}': no beat carries the normal label {nl:g} (labels found: "
+            f"{name}: no beat carries the normal label {nl:g} (labels found: "
             f"{np.unique(raw).tolist()}).", hint="set normal_label (CLI --normal-label).")
     meta["label_convention"] = (f"file label {nl:g} ({where} column) = normal, any other = "
                                 "anomaly; y: 1 = anomaly, 0 = normal")

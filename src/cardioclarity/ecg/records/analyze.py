@@ -21,6 +21,7 @@ import numpy as np
 from cardioclarity import DISCLAIMER
 from cardioclarity.ecg.records.io import Record
 from cardioclarity.ecg.records.processing import Quality, assess_quality, ecg_clean, ecg_peaks
+from cardioclarity.ecg.records.record import MIN_FS
 from cardioclarity.ecg.records.rhythm import (
     DEFAULT_RHYTHM_MODEL,
     RhythmModel,
@@ -33,7 +34,7 @@ from cardioclarity.ecg.records.rhythm import (
 )
 from cardioclarity.ecg.records.scoring import BeatScores, RecordBeatModel, WindowConfig
 from cardioclarity.errors import InvalidInputError
-from cardioclarity.validation import to_jsonable
+from cardioclarity.validation import MAX_FS_HZ, MIN_RECORD_S, check_n_samples, to_jsonable
 
 __all__ = ["Findings", "Prepared", "analyze_record", "assess_rhythm", "describe_models",
            "preprocess", "score_beats", "summarise_rhythm"]
@@ -69,17 +70,24 @@ def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepare
     Raises
     ------
     InvalidInputError
-        When no stretch of the record is usable (flat line, all noise...): there is nothing to
-        analyse, and reporting "no beats" would read as asystole.
+        When the record is shorter than :data:`~cardioclarity.validation.MIN_RECORD_S`, or no
+        stretch of it is usable (flat line, all noise...): there is nothing to analyse, and
+        reporting "no beats" would read as asystole. When the samples look clean at another
+        rate, the message says the sampling rate is probably wrong.
     """
     x = record.signal
     fs = record.fs
+    check_n_samples(x.size, fs, f"Record '{record.name}'", minimum_s=MIN_RECORD_S)
     quality = assess_quality(x, fs)
     if quality.usable_fraction <= 0:
         reasons = sorted({s["reason"] for s in quality.segments})
+        what = f"Record '{record.name}' (lead {record.lead}) has no usable signal"
+        rate = _rate_hint(x, fs)
+        if rate:
+            raise InvalidInputError(f"{what} at {fs:g} Hz ({', '.join(reasons)} throughout); "
+                                    f"{rate}", hint="check the sampling rate (--fs, fs=).")
         raise InvalidInputError(
-            f"Record '{record.name}' (lead {record.lead}) has no usable signal: "
-            f"{', '.join(reasons)} throughout.",
+            f"{what}: {', '.join(reasons)} throughout.",
             hint="check the electrode/lead (try another --lead) or the export's scaling.")
     usable = quality.usable_mask(x.size, fs)
     clean = ecg_clean(x, fs)
@@ -87,6 +95,36 @@ def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepare
     peaks = peaks[usable[peaks]]
     _, rr_valid = rr_intervals(peaks, fs, usable)
     return Prepared(clean=clean, peaks=peaks, quality=quality, usable=usable, rr_valid=rr_valid)
+
+
+def _rate_hint(x: np.ndarray, fs: float) -> str:
+    """Why a wrong sampling rate is likely, or "" (for a record with no usable signal).
+
+    A record read at the wrong rate looks like noise (its QRS energy falls outside the QRS
+    band). When the same samples are clean at a rate 2-10x off, or the R-peaks found imply a
+    heart rate no heart has, the sampling rate is the likely mistake, not the electrode.
+    """
+    best = None  # (how implausible its heart rate is, rate): clean rates only
+    for k in (10, 5, 4, 2, 0.5, 0.25, 0.2, 0.1):
+        cand = fs / k
+        if not MIN_FS <= cand <= MAX_FS_HZ or x.size < MIN_RECORD_S * cand:
+            continue
+        if assess_quality(x, cand).usable_fraction >= 0.8:
+            peaks = ecg_peaks(x, cand)
+            bpm = 60 * cand / float(np.median(np.diff(peaks))) if peaks.size >= 3 else 0.0
+            off = abs(np.log(max(bpm, 1.0) / 75.0))
+            if best is None or off < best[0]:
+                best = (off, cand)
+    if best is not None:
+        return (f"the same samples read as a clean ECG at {best[1]:g} Hz, so the sampling rate "
+                "is probably wrong.")
+    peaks = ecg_peaks(x, fs)
+    if peaks.size >= 3:
+        bpm = 60 * fs / float(np.median(np.diff(peaks)))
+        if not 20 <= bpm <= 300:
+            return (f"the R-peaks found imply {bpm:.0f} bpm, which no heart beats, so the "
+                    "sampling rate is probably wrong.")
+    return ""
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,8 +18,51 @@ RECORD_SUFFIXES = (".hea", ".csv", ".txt", ".edf")
 
 
 def find_records(folder: Path) -> list[Path]:
-    """Records in a folder: every ``.hea`` (WFDB), ``.csv``, ``.txt`` and ``.edf`` file."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in RECORD_SUFFIXES)
+    """Records in a folder: every ``.hea`` (WFDB), ``.csv``, ``.txt`` and ``.edf`` file.
+
+    The segment and layout headers of a multi-segment WFDB record in the folder are parts of
+    that record, read through its master header, so they are not listed on their own.
+    """
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in RECORD_SUFFIXES)
+    parts: set[str] = set()
+    for p in files:
+        if p.suffix.lower() == ".hea":
+            parts |= _segments_of(p)
+    return [p for p in files if not (p.suffix.lower() == ".hea" and p.stem in parts)]
+
+
+def _segments_of(hea: Path) -> set[str]:
+    """Segment names a multi-segment master header lists (empty for any other header)."""
+    try:
+        with open(hea, encoding="utf-8", errors="replace") as fh:
+            lines = [ln.split() for ln in fh.read(1 << 20).splitlines()
+                     if ln.strip() and not ln.lstrip().startswith("#")]
+    except OSError:
+        return set()
+    if not lines or "/" not in lines[0][0]:
+        return set()
+    return {ln[0] for ln in lines[1:] if ln and ln[0] != "~"}
+
+
+def output_names(files: list[Path]) -> dict[Path, str]:
+    """A distinct output folder name per input: the record's stem (``100`` for ``100.hea``),
+    with the extension added where two inputs share a stem (``100.csv`` -> ``100_csv``)."""
+    counts: dict[str, int] = {}
+    for p in files:
+        counts[p.stem] = counts.get(p.stem, 0) + 1
+    names: dict[Path, str] = {}
+    used: set[str] = set()
+    for p in files:
+        name = p.stem
+        if counts[name] > 1 and p.suffix.lower() != ".hea":
+            name = f"{name}_{p.suffix.lstrip('.').lower()}"
+        base, i = name, 2
+        while name in used:
+            name, i = f"{base}_{i}", i + 1
+        used.add(name)
+        names[p] = name
+    return names
 
 
 def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adaptive="auto",
@@ -88,18 +131,15 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         raise InputFileNotFoundError(f"No records (.hea, .csv, .txt, .edf) in folder '{src}'.",
                                      hint="point at a folder of recordings or at one record.")
     rows, failed = [], 0
+    names = output_names(files)
     for path in progress(files, desc="records", unit="rec"):
-        stem = path.stem if path.suffix.lower() != ".hea" else path.with_suffix("").name
-        try:
-            rows.append(analyze_one(path, out / stem, **kw))
-        except CardioClarityError as exc:
-            failed += 1
-            print(f"cardioclarity: error: {path.name}: {exc}", file=sys.stderr)
-            rows.append({"record": stem, "status": "failed", "error": str(exc)})
+        row = _analyze_or_error_row(path, out / names[path], kw)
+        failed += row["status"] != "ok"
+        rows.append(row)
     out.mkdir(parents=True, exist_ok=True)
     cols = ["record", "status", "lead", "duration_s", "n_beats", "flagged_beats", "irregular",
             "irregularity_score", "mean_hr_bpm", "n_episodes", "usable_fraction", "seconds",
-            "findings", "report", "error"]
+            "findings", "report", "error", "file"]
     with open(out / "summary.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
@@ -110,6 +150,23 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     print(f"{len(rows) - failed} of {len(rows)} records analysed; summary: {out / 'summary.csv'}")
     print(DISCLAIMER)
     return EX_PARTIAL if failed else 0
+
+
+def _analyze_or_error_row(path: Path, out: Path, kw: dict) -> dict:
+    """``analyze_one``'s summary row, or an error row (also printed to stderr): one file never
+    stops a batch, whatever goes wrong with it."""
+    try:
+        row = analyze_one(path, out, **kw)
+    except CardioClarityError as exc:
+        error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug on one file must not end the batch
+        first = (str(exc).splitlines() or [""])[0][:200]
+        error = (f"internal error ({type(exc).__name__}: {first}); this is a bug in "
+                 "CardioClarity, please report it")
+    else:
+        return {**row, "file": str(path)}
+    print(f"cardioclarity: error: {path.name}: {error}", file=sys.stderr)
+    return {"record": out.name, "status": "failed", "error": error, "file": str(path)}
 
 
 def _print_row(r: dict) -> None:
@@ -127,8 +184,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Read a recording, clean it, detect R-peaks, score each beat (autoencoder "
         "morphology + RR context), find rate/pause/irregular-rhythm episodes and unusable "
         "signal, and write OUT/findings.json plus an HTML report. Given a folder, analyses "
-        "every record in it (one sub-folder each, plus OUT/summary.csv); a record that fails is "
-        "reported and skipped (exit 1). " + DISCLAIMER,
+        "every record in it (one sub-folder each, named by the record, with the extension "
+        "added where two files share a name; plus OUT/summary.csv); a record that fails for "
+        "any reason is reported, listed in summary.csv with its error, and skipped (exit 1). " + DISCLAIMER,
         epilog="examples:\n  cardioclarity ecg analyze mitdb/100.hea --out results/100\n"
         "  cardioclarity ecg analyze strip.csv --fs 250 --lead II --out results/strip\n"
         "  cardioclarity ecg analyze recordings/ --out results/ --adaptive off",
@@ -139,7 +197,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lead", default=None,
                    help="lead name (default: MLII, II, ECG, I... whichever exists)")
     p.add_argument("--fs", type=float, default=None,
-                   help="sampling rate in Hz (required for CSV/TXT; WFDB/EDF carry their own)")
+                   help="sampling rate in Hz (required for CSV/TXT; WFDB/EDF carry their own, "
+                   "and an --fs that disagrees with it is an error)")
     p.add_argument("--model", default=None,
                    help="beat model: bundled name or checkpoint (default: mitdb-conv1d)")
     p.add_argument("--adaptive", choices=("auto", "on", "off"), default="auto",

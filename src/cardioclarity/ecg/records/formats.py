@@ -15,9 +15,17 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from cardioclarity.ecg.records.record import MIN_FS, Annotations, Record, check_signal, select_lead
+from cardioclarity.ecg.records.edf import read_edf
+from cardioclarity.ecg.records.record import (
+    MIN_FS,
+    Annotations,
+    Record,
+    check_fs_agrees,
+    check_signal,
+    select_lead,
+)
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, MissingDataFileError
-from cardioclarity.validation import check_finite_matrix, check_fs
+from cardioclarity.validation import check_finite_matrix, check_fs, check_n_samples
 
 __all__ = ["read_edf", "read_json", "read_text", "read_wfdb", "wfdb_upload"]
 
@@ -28,11 +36,13 @@ _ANN_EXTENSIONS = ("atr", "qrs", "ecg")
 # --------------------------------------------------------------------------------------------
 # WFDB
 # --------------------------------------------------------------------------------------------
-def read_wfdb(base: Path, lead: str | int | None, name: str | None) -> Record:
+def read_wfdb(base: Path, lead: str | int | None, name: str, fs: float | None = None) -> Record:
     """One lead of the WFDB record at ``base`` (path without extension), with its annotations.
 
-    The header is read first so that a missing or short signal file is reported by name before
-    wfdb reads any sample.
+    Single-segment records, multi-frequency records (a lead sampled several times per frame) and
+    multi-segment records (fixed or variable layout, MIMIC style: gaps are NaN) are read. The
+    header is read first so that a missing or short signal file, a layout header, a rate that
+    disagrees with ``fs`` or a record too long to hold are reported before any sample is read.
     """
     import wfdb
 
@@ -45,52 +55,147 @@ def read_wfdb(base: Path, lead: str | int | None, name: str | None) -> Record:
         header = wfdb.rdheader(str(base))
     except Exception as exc:
         raise InvalidInputError(f"'{hea}' is not a readable WFDB header ({_short(exc)}).") from exc
+    if getattr(header, "seg_name", None):
+        sig, rate, leads, idx, units = _read_multi_segment(header, hea, lead, fs)
+    else:
+        sig, rate, leads, idx, units = _read_single_segment(header, hea, lead, fs)
+    # Annotations count frames; a lead sampled k times per frame is read at k x the frame rate.
+    per_frame = max(int(round(rate / header.fs)), 1)
+    return Record(signal=check_signal(sig, f"Record '{base.name}'"), fs=rate, lead=leads[idx],
+                  leads=leads, name=name or base.name,
+                  annotations=_read_annotations(base, per_frame),
+                  units=units, meta={"format": "wfdb", "comments": list(header.comments or []),
+                                     "n_leads": len(leads)})
+
+
+def _read_single_segment(header, hea: Path, lead, fs_given) -> tuple:
+    """(samples, fs, leads, index, units) of one lead of a single-segment WFDB record."""
+    import wfdb
+
     leads = list(header.sig_name or [])
     if not leads:
         raise InvalidInputError(f"WFDB header '{hea}' declares no signals.")
-    for fname in sorted(set(header.file_name or [])):
+    files = list(header.file_name or [])
+    if files and all(f == "~" for f in files) and not header.sig_len:
+        raise InvalidInputError(
+            f"'{hea.name}' is the layout header of a multi-segment record: it lists the "
+            f"channels ({', '.join(leads)}), not samples.",
+            hint=f"read the record's master header{_master_of(hea)} instead.")
+    for fname in sorted(set(files) - {"~"}):
         if not (hea.parent / fname).exists():
             raise InputFileNotFoundError(
                 f"Signal file '{fname}' named by '{hea.name}' is missing from {hea.parent}.",
                 hint="upload/copy the .dat (or .mat) file together with the .hea file.")
     idx = select_lead(leads, lead)
+    spf = int((header.samps_per_frame or [1] * len(leads))[idx] or 1)
+    fs = check_fs(header.fs * spf, minimum=MIN_FS, source=f"'{hea.name}'")
+    check_fs_agrees(fs_given, fs, f"'{hea.name}'")
     _check_wfdb_size(header, hea.parent, idx)
-    fs = check_fs(header.fs, minimum=MIN_FS, source=f"'{hea.name}'")
+    base = hea.with_suffix("")
     try:
-        rec = wfdb.rdrecord(str(base), channels=[idx], physical=True)
+        rec = wfdb.rdrecord(str(base), channels=[idx], physical=True, smooth_frames=spf == 1)
     except Exception as exc:
         raise InvalidInputError(f"Could not read the signal of WFDB record '{base.name}' "
                                 f"({_short(exc)}).", hint="the file may be truncated or corrupt.") from exc
-    sig = check_signal(rec.p_signal[:, 0], f"Record '{base.name}'")
-    ann = None
+    sig = rec.p_signal[:, 0] if spf == 1 else rec.e_p_signal[0]
+    return sig, fs, leads, idx, (rec.units or [""])[0] or ""
+
+
+def _read_multi_segment(header, hea: Path, lead, fs_given) -> tuple:
+    """(samples, fs, leads, index, units) of one lead across the segments of a multi-segment
+    record; gaps between segments (and segments without that lead) are NaN."""
+    import wfdb
+
+    folder = hea.parent
+    segs = [s for s in header.seg_name if s != "~"]
+    missing = [s for s in segs if not (folder / f"{s}.hea").exists()]
+    if missing:
+        raise InputFileNotFoundError(
+            f"Multi-segment record '{hea.stem}' names {len(missing)} segment header(s) missing "
+            f"from {folder}: {', '.join(repr(m + '.hea') for m in missing[:5])}"
+            f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}.",
+            hint="copy every segment (.hea + .dat) of the record beside its master header.")
+    if not segs:
+        raise InvalidInputError(f"Multi-segment record '{hea.stem}' holds gaps only: none of "
+                                "its segments has samples.")
+    heads = {s: wfdb.rdheader(str(folder / s)) for s in segs}
+    # Variable layout: the first segment is the layout header naming every channel.
+    leads = list(heads[segs[0]].sig_name or [])
+    if not leads:
+        raise InvalidInputError(f"Multi-segment record '{hea.stem}' declares no signals.")
+    idx = select_lead(leads, lead)
+    for s, h in heads.items():
+        if leads[idx] in (h.sig_name or []) and h.sig_len:
+            for fname in sorted(set(h.file_name or []) - {"~"}):
+                if not (folder / fname).exists():
+                    raise InputFileNotFoundError(
+                        f"Signal file '{fname}' of segment '{s}' of record '{hea.stem}' is "
+                        f"missing from {folder}.",
+                        hint="copy every segment (.hea + .dat) beside the master header.")
+    fs = check_fs(header.fs, minimum=MIN_FS, source=f"'{hea.name}'")
+    check_fs_agrees(fs_given, fs, f"'{hea.name}'")
+    check_n_samples(header.sig_len or 0, fs, f"Record '{hea.stem}'")
+    try:
+        rec = wfdb.rdrecord(str(hea.with_suffix("")), channel_names=[leads[idx]], m2s=True,
+                            physical=True)
+    except Exception as exc:
+        raise InvalidInputError(f"Could not read lead {leads[idx]} of multi-segment record "
+                                f"'{hea.stem}' ({_short(exc)}).",
+                                hint="a segment file may be truncated or corrupt.") from exc
+    return rec.p_signal[:, 0], fs, leads, idx, (rec.units or [""])[0] or ""
+
+
+def _master_of(layout: Path) -> str:
+    """`` '<master>.hea'`` when a header beside ``layout`` names it as its layout, else ""."""
+    for other in sorted(layout.parent.glob("*.hea")):
+        try:
+            with open(other, encoding="utf-8", errors="replace") as fh:
+                head = fh.read(4096).split()
+        except OSError:
+            continue
+        if other != layout and len(head) > 4 and "/" in head[0] and layout.stem in head:
+            return f" '{other.name}'"
+    return " (the .hea whose first line reads 'name/segments ...')"
+
+
+def _read_annotations(base: Path, per_frame: int = 1) -> Annotations | None:
+    """The first readable reference annotation file beside the record, if any (sample numbers
+    times ``per_frame``, the samples per frame of the lead read)."""
+    import wfdb
+
     for ext in _ANN_EXTENSIONS:
         if base.with_suffix("." + ext).exists() or Path(f"{base}.{ext}").exists():
             try:
                 a = wfdb.rdann(str(base), ext)
             except Exception:  # an unreadable annotation file must not block the analysis
                 continue
-            ann = Annotations(np.asarray(a.sample, dtype=np.int64), list(a.symbol),
-                              [(s or "").strip("\x00 ") for s in (a.aux_note or [""] * len(a.symbol))], ext)
-            break
-    return Record(signal=sig, fs=fs, lead=leads[idx], leads=leads, name=name or base.name,
-                  annotations=ann, units=(rec.units or [""])[0] or "",
-                  meta={"format": "wfdb", "comments": list(header.comments or []),
-                        "n_leads": len(leads)})
+            aux = [(s or "").strip("\x00 ") for s in (a.aux_note or [""] * len(a.symbol))]
+            return Annotations(np.asarray(a.sample, dtype=np.int64) * per_frame, list(a.symbol),
+                               aux, ext)
+    return None
+
+
+_BITS = {"8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12,
+         "310": 32 / 3, "311": 32 / 3}
 
 
 def _check_wfdb_size(header, folder: Path, idx: int) -> None:
-    """Refuse truncated signal files (wfdb would otherwise read garbage or fail cryptically)."""
-    bits = {"8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12,
-            "310": 32 / 3, "311": 32 / 3}
+    """Refuse truncated signal files and records too long to hold, before reading a sample."""
     fname = header.file_name[idx]
-    if not fname.endswith(".dat") or header.sig_len is None:
-        return
+    spf = header.samps_per_frame or [1] * len(header.file_name)
     same = [i for i, f in enumerate(header.file_name) if f == fname]
-    if any(header.fmt[i] not in bits for i in same):
-        return
-    expected = header.sig_len * sum(bits[header.fmt[i]] for i in same) / 8
+    known = fname.endswith(".dat") and all(header.fmt[i] in _BITS for i in same)
+    frame_bits = sum(_BITS[header.fmt[i]] * (spf[i] or 1) for i in same) if known else 0
     offset = (header.byte_offset or [0] * len(header.file_name))[idx] or 0
-    actual = (folder / fname).stat().st_size - offset
+    actual = (folder / fname).stat().st_size - offset if fname != "~" else 0
+    n = header.sig_len
+    if n is None and frame_bits:
+        n = int(actual * 8 // frame_bits)
+    check_n_samples((n or 0) * (spf[idx] or 1), header.fs * (spf[idx] or 1),
+                    f"Record '{header.record_name}'")
+    if not known or header.sig_len is None:
+        return
+    expected = header.sig_len * frame_bits / 8
     if actual + 2 < expected:  # +2: format 212 pads odd sample counts
         raise InvalidInputError(
             f"Signal file '{fname}' is truncated: the header promises {header.sig_len} samples "
@@ -122,6 +227,7 @@ def _parse_text(data: bytes, source: str) -> tuple[np.ndarray, list[str]]:
         lines = lines[1:]
     if not lines:
         raise InvalidInputError(f"{source} has a header but no samples.")
+    check_n_samples(len(lines), source=source)
     try:
         arr = np.loadtxt(io.StringIO("\n".join(lines)), delimiter=delim, ndmin=2, dtype=np.float64)
     except ValueError as exc:
@@ -141,52 +247,12 @@ def _parse_text(data: bytes, source: str) -> tuple[np.ndarray, list[str]]:
 def read_text(data: bytes, source: str, name: str, lead: str | int | None, fs: float | None,
               fmt: str) -> Record:
     """One column of a CSV/TXT signal table (optional header row names the leads); needs ``fs``."""
-    arr, names = _parse_text(data, source)
     fs = check_fs(fs, minimum=MIN_FS, source=source)
+    arr, names = _parse_text(data, source)
     idx = select_lead(names, lead)
     sig = check_signal(arr[:, idx], source)
     return Record(signal=sig, fs=fs, lead=names[idx], leads=names, name=name,
                   meta={"format": fmt, "n_leads": len(names)})
-
-
-# --------------------------------------------------------------------------------------------
-# EDF (via wfdb's reader)
-# --------------------------------------------------------------------------------------------
-def read_edf(path: Path, lead: str | int | None, name: str) -> Record:
-    """One signal of the EDF/EDF+ file at ``path`` (its size checked against its header first)."""
-    from wfdb.io.convert.edf import read_edf as wfdb_read_edf
-
-    _check_edf_size(path)
-    try:
-        rec = wfdb_read_edf(str(path))
-    except Exception as exc:
-        raise InvalidInputError(f"'{path.name}' is not a readable EDF file ({_short(exc)}).",
-                                hint="the file may be truncated; re-export it.") from exc
-    leads = [s.strip() for s in rec.sig_name]
-    idx = select_lead(leads, lead)
-    fs = check_fs(rec.fs, minimum=MIN_FS, source=f"'{path.name}'")
-    sig = check_signal(rec.p_signal[:, idx], f"'{path.name}'")
-    return Record(signal=sig, fs=fs, lead=leads[idx], leads=leads, name=name,
-                  units=(rec.units or [""])[idx] or "", meta={"format": "edf", "n_leads": len(leads)})
-
-
-def _check_edf_size(path: Path) -> None:
-    """Refuse EDF files shorter than their header promises (a cut download or export)."""
-    head = path.read_bytes()[:256]
-    try:
-        hdr_bytes, nrec, ns = int(head[184:192]), int(head[236:244]), int(head[252:256])
-        with open(path, "rb") as fh:
-            fh.seek(256 + 216 * ns)
-            spr = [int(fh.read(8)) for _ in range(ns)]
-    except ValueError as exc:
-        raise InvalidInputError(f"'{path.name}' does not have a valid EDF header ({_short(exc)}).",
-                                hint="check that the file is a complete EDF/EDF+ file.") from exc
-    expected = hdr_bytes + max(nrec, 0) * 2 * sum(spr)
-    actual = path.stat().st_size
-    if actual < expected:
-        raise InvalidInputError(
-            f"EDF file '{path.name}' is truncated: the header promises {expected} bytes, the file "
-            f"has {actual}.", hint="re-export or re-download the recording.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,6 +278,7 @@ def read_json(data: bytes, source: str, name: str, lead, fs) -> Record:
     if not isinstance(doc["signal"], list):
         raise InvalidInputError("The JSON field 'signal' must be a list of numbers.",
                                 hint=_JSON_HINT)
+    check_n_samples(len(doc["signal"]), source=source)
     samples = check_finite_matrix(doc["signal"], "JSON field 'signal'", dtype=np.float64,
                                   hint=_JSON_HINT)
     if samples.shape[0] != 1:

@@ -55,7 +55,8 @@ def read_record(source: str | Path | bytes | Mapping[str, bytes], *, lead: str |
         "ECG").
     fs : float, optional
         Sampling rate in Hz; required for CSV/TXT (they carry none), optional for JSON (default:
-        its "fs" field), ignored for WFDB/EDF.
+        its "fs" field). WFDB/EDF records carry their own rate: an ``fs`` that disagrees with it
+        (by more than 0.5%) is an error, never silently ignored.
     fmt : {"auto", "wfdb", "csv", "txt", "edf", "json"}
         Format; "auto" decides by extension, then by content.
     name : str, optional
@@ -104,14 +105,14 @@ def read_record(source: str | Path | bytes | Mapping[str, bytes], *, lead: str |
             raise UnsupportedFormatError(
                 f"'{path.name}' has an unknown extension '{suffix}'; expected a WFDB record "
                 "(.hea + .dat/.mat), .csv/.txt (with --fs), .edf or .json.",
-                hint="convert the file, or pass fmt= explicitly.")
+                hint="convert the file, or give the format explicitly (fmt= in Python).")
     if kind == "wfdb":
         base = path.with_suffix("") if suffix in (".hea", ".dat", ".mat", ".atr") else path
-        return read_wfdb(base, lead, name)
+        return read_wfdb(base, lead, name, fs)
     if not path.exists():
         raise InputFileNotFoundError(f"Input '{path}' does not exist.", hint="check the path.")
     if kind == "edf":
-        return read_edf(path, lead, name or path.stem)
+        return read_edf(path, lead, name or path.stem, fs)
     if kind == "json":
         return read_json(path.read_bytes(), f"'{path.name}'", name or path.stem, lead, fs)
     return read_text(path.read_bytes(), f"'{path.name}'", name or path.stem, lead, fs, kind)
@@ -133,7 +134,7 @@ def _read_uploaded(files: Mapping[str, bytes], *, lead, fs, fmt: str, name: str 
         with tempfile.TemporaryDirectory(prefix="cc-upload-") as tmp:
             for k, v in clean.items():
                 (Path(tmp) / k).write_bytes(v)
-            return read_wfdb(Path(tmp) / record, lead, name)
+            return read_wfdb(Path(tmp) / record, lead, name, fs)
     if len(clean) != 1:
         raise InvalidInputError(f"Expected one signal file or a WFDB set, got {sorted(clean)}.",
                                 hint="upload one CSV/EDF/JSON file, or .hea + .dat/.mat (+ .atr).")
@@ -145,7 +146,7 @@ def _read_uploaded(files: Mapping[str, bytes], *, lead, fs, fmt: str, name: str 
         with tempfile.TemporaryDirectory(prefix="cc-upload-") as tmp:
             p = Path(tmp) / "upload.edf"
             p.write_bytes(data)
-            return read_edf(p, lead, stem)
+            return read_edf(p, lead, stem, fs)
     if kind == "json":
         return read_json(data, source, stem, lead, fs)
     if kind in ("csv", "txt"):

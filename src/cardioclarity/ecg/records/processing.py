@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
+from cardioclarity.ecg.records.artefacts import RegularBeats, mask_of, short_runs
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.validation import check_fs
 
@@ -46,6 +47,21 @@ def _check_1d(x, name: str = "signal") -> np.ndarray:
                                 hint="pick one lead, e.g. signal[:, 0].")
     if x.size == 0:
         raise InvalidInputError(f"{name} is empty (zero samples).")
+    return x
+
+
+#: Shortest signal the zero-phase filters accept (their edge padding), in seconds and samples.
+_MIN_FILTER_S, _MIN_FILTER_SAMPLES = 0.5, 32
+
+
+def _check_filterable(x: np.ndarray, fs: float) -> np.ndarray:
+    """``x`` when it is long enough to filter, else a clear error (not SciPy's ``padlen``)."""
+    need = max(int(np.ceil(_MIN_FILTER_S * fs)), _MIN_FILTER_SAMPLES)
+    if x.size < need:
+        raise InvalidInputError(
+            f"signal is {x.size / fs:.3g} s long ({x.size} samples at {fs:g} Hz); filtering needs "
+            f"at least {need} samples ({need / fs:.3g} s).",
+            hint="send a longer recording, or check the sampling rate.")
     return x
 
 
@@ -123,7 +139,7 @@ def ecg_clean(x, fs: float, *, method: str = "cardioclarity", powerline: float |
         Mains frequency to notch out (Hz); None skips the notch.
     """
     fs = check_fs(fs)
-    x = fill_gaps(_check_1d(x))
+    x = _check_filterable(fill_gaps(_check_1d(x)), fs)
     if method == "neurokit":
         import neurokit2 as nk
 
@@ -170,7 +186,7 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
         Sorted sample indices of the R-peaks.
     """
     fs = check_fs(fs)
-    x = fill_gaps(_check_1d(x))
+    x = _check_filterable(fill_gaps(_check_1d(x)), fs)
     if method == "cardioclarity":
         return _peaks_cardioclarity(x, fs)
     if method == "neurokit":
@@ -354,10 +370,7 @@ class Quality:
 
     def usable_mask(self, n: int, fs: float) -> np.ndarray:
         """Boolean per-sample mask: True where the signal is usable."""
-        m = np.ones(n, dtype=bool)
-        for s in self.segments:
-            m[int(s["start_s"] * fs):int(np.ceil(s["end_s"] * fs))] = False
-        return m
+        return mask_of(self.segments, n, fs)
 
     def to_dict(self) -> dict:
         return {"usable_fraction": round(float(self.usable_fraction), 4),
@@ -378,7 +391,8 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
     - ``missing``: more than 20% NaN samples;
     - ``flat``: peak-to-peak amplitude below ``flat_mv`` (a disconnected lead);
     - ``saturated``: more than 10% of samples pinned at the record's extreme values (clipping);
-    - ``noisy``: no spiky QRS complexes stand out, or the spectrum is dominated by noise: the
+    - ``noisy``: no spiky QRS complexes stand out (unless the window holds >= 3 alike, clear QRS
+      complexes at 30-250 bpm: fast rates lower the kurtosis), or the spectrum is dominated by noise: the
       5-20 Hz band-passed signal has a kurtosis below 3.5 (Gaussian noise has 3, a clean ECG
       5-15), or below 5 while the QRS band (5-15 Hz) holds under 15% of the power above 1 Hz;
       or the band above 40 Hz holds more than 30% of it (EMG); or the baseline (< 1 Hz)
@@ -386,7 +400,9 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
       Clifford; the limits fail ~1% of CinC 2017 normal and AF windows and ~15% of its
       "too noisy" (~) windows, and no window of MIT-BIH 100/203 or PTB s0010_re.
 
-    A last window shorter than 2 s is judged together with the one before it.
+    A last window shorter than 2 s is judged together with the one before it. Inside any window,
+    a flat stretch of >= 1 s or a run of >= 0.1 s pinned at the record's extreme (clipping) is
+    an unusable segment of its own.
 
     Parameters
     ----------
@@ -400,7 +416,7 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
         Amplitude below which a window is a flat line (in the signal's units, usually mV).
     """
     fs = check_fs(fs)
-    x = _check_1d(x)
+    x = _check_filterable(_check_1d(x), fs)
     wn = max(int(round(window_s * fs)), 1)
     nw = int(np.ceil(x.size / wn))
     if nw > 1 and x.size - (nw - 1) * wn < 2 * fs:
@@ -437,6 +453,7 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
     qrs = band(5.0, 15.0)
     hf = band(40.0, fs / 2) if fs > 90 else np.zeros(nw)
     base = band(0.0, 1.0)
+    beats_ok = RegularBeats(xf.ravel()[:x.size], fs, wn, _peaks_cardioclarity)
     labels = []
     for i in range(nw):
         if nan_frac[i] > 0.2:
@@ -445,8 +462,9 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
             labels.append("flat")
         elif pinned[i] > 0.1 and span > 0:
             labels.append("saturated")
-        elif (kurt[i] < 3.5 or (kurt[i] < 5 and qrs[i] / total[i] < 0.15)
-              or hf[i] / total[i] > 0.3 or base[i] > 40 * qrs[i] + 1e-20):
+        elif hf[i] / total[i] > 0.3 or base[i] > 40 * qrs[i] + 1e-20:
+            labels.append("noisy")
+        elif (kurt[i] < 3.5 or (kurt[i] < 5 and qrs[i] / total[i] < 0.15)) and not beats_ok(i):
             labels.append("noisy")
         else:
             labels.append("ok")
@@ -461,6 +479,10 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
             segments[-1]["end_s"] = round(e, 3)
         else:
             segments.append({"start_s": round(s, 3), "end_s": round(e, 3), "reason": lbl})
-    unusable = sum(sg["end_s"] - sg["start_s"] for sg in segments)
+    runs = [r for r in short_runs(x, fs, flat_mv, gmax, gmin, tol)
+            if not any(sg["start_s"] <= r["start_s"] and r["end_s"] <= sg["end_s"]
+                       for sg in segments)]
+    segments = sorted(segments + runs, key=lambda sg: sg["start_s"])
+    unusable = float((~mask_of(segments, x.size, fs)).sum()) / fs
     return Quality(window_s=window_s, labels=labels, segments=segments,
                    usable_fraction=max(0.0, 1.0 - unusable / dur) if dur > 0 else 0.0)

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cardioclarity.errors import InvalidInputError
+from cardioclarity.validation import MAX_ABS_SAMPLE, check_fs, check_n_samples
 
-__all__ = ["MIN_FS", "Annotations", "Record", "check_signal", "select_lead"]
+__all__ = ["MIN_FS", "Annotations", "Record", "check_fs_agrees", "check_signal", "select_lead"]
 
 #: Below this the QRS complex (10-40 Hz content) cannot be resolved.
 MIN_FS = 100.0
@@ -132,14 +133,39 @@ def select_lead(leads: list[str], lead: str | int | None) -> int:
 
 
 def check_signal(sig: np.ndarray, source: str) -> np.ndarray:
+    """The samples of one lead as float64, checked: not empty, not too long, no inf.
+
+    NaN marks a gap (quality assessment labels it unusable). An infinite sample, or one beyond
+    :data:`~cardioclarity.validation.MAX_ABS_SAMPLE` in magnitude, is a corrupt export rather
+    than a gap: the record is refused, naming the first such sample.
+    """
     sig = np.asarray(sig, dtype=np.float64).ravel()
     if sig.size == 0:
         raise InvalidInputError(f"{source} holds no samples (zero-length signal).",
                                 hint="check that the file is complete.")
-    finite = np.isfinite(sig)
-    if not finite.any():
-        raise InvalidInputError(f"{source}: every sample of the chosen lead is NaN or inf.",
+    check_n_samples(sig.size, source=source)
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(sig) > MAX_ABS_SAMPLE  # inf included; NaN compares False
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"{source}: {int(bad.sum())} sample(s) of the chosen lead are infinite or beyond "
+            f"+-{MAX_ABS_SAMPLE:g} (first: sample {first}, 0-based, value {sig[first]:g}).",
+            hint="repair the export; write gaps as NaN or empty cells, not inf.")
+    if np.isnan(sig).all():
+        raise InvalidInputError(f"{source}: every sample of the chosen lead is NaN (a gap).",
                                 hint="choose another lead (--lead) or check the export.")
-    # inf is as unusable as NaN; downstream quality assessment treats NaN as a gap.
-    sig[~finite] = np.nan
     return sig
+
+
+def check_fs_agrees(given: float | None, declared: float, source: str) -> None:
+    """Refuse an ``fs`` argument that disagrees (by > 0.5%) with the rate a file declares."""
+    if given is None:
+        return
+    given = check_fs(given)
+    if abs(given - declared) > 0.005 * declared:
+        raise InvalidInputError(
+            f"The sampling rate given (--fs / fs={given:g} Hz) disagrees with the {declared:g} "
+            f"Hz that {source} declares; WFDB and EDF records carry their own rate.",
+            hint="drop --fs (fs=) for WFDB/EDF records; to analyse at another rate, resample "
+            "the signal first.")
