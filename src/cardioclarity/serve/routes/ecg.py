@@ -196,19 +196,6 @@ def _check_record_upload(upload: Upload) -> None:
                          kind="several-records")
 
 
-#: Shortest record analysed (s): the cleaning filters and R-peak thresholds need a few beats.
-MIN_RECORD_S = 3.0
-
-
-def _check_duration(record) -> None:
-    seconds = record.signal.size / record.fs
-    if seconds < MIN_RECORD_S:
-        raise ApiProblem(422, f"The record lasts {seconds:.3g} s ({record.signal.size} samples at "
-                         f"{record.fs:g} Hz); at least {MIN_RECORD_S:g} s are needed.",
-                         hint="send a longer recording, or check the sampling rate.",
-                         kind="record-too-short")
-
-
 @router.post(
     "/ecg/records", summary="Analyse an ECG record: beats, rhythm, quality",
     response_class=responses.SafeJSONResponse,
@@ -250,7 +237,6 @@ async def ecg_records(
 
         models = service.model()
         record = guarded_read("ECG record", read_record, upload.files, lead=lead, fs=fs)
-        _check_duration(record)
         findings = analyze_record(record, **models.analyze_kwargs())
         out = dict(findings.to_dict())
         if format == "html":
