@@ -162,3 +162,13 @@ def test_beat_cells_bounded_before_allocation(monkeypatch):
         read_beats(buf.getvalue())
     with pytest.raises(InvalidInputError, match="the maximum is 10"):
         read_beats(b'{"beats": [[1, 2, 3], [4, 5, 6], [7, 8, 9], [1, 2, 3]]}')
+
+
+def test_beats_beyond_float32_are_refused_not_cast_to_inf():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warning may leak
+        with pytest.raises(InvalidInputError) as exc:
+            read_beats(b'{"beats": [[0.1, 1e39, 0.2], [0.1, 0.2, 0.3]]}')
+    assert "beyond" in str(exc.value) and "1 beat(s)" in str(exc.value)

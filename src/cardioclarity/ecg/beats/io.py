@@ -35,7 +35,7 @@ import numpy as np
 from cardioclarity.ecg.beats.names import BEAT_FORMATS
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
 from cardioclarity.sniff import describe_kind, is_number, sniff
-from cardioclarity.validation import check_beat_cells, check_finite_matrix
+from cardioclarity.validation import MAX_ABS_SAMPLE, check_beat_cells, check_finite_matrix
 
 __all__ = ["BEAT_FORMATS", "BeatSet", "read_beats", "split_beats"]
 
@@ -239,14 +239,18 @@ def _is_label_column(col: np.ndarray) -> bool:
 
 
 def _check_finite(X: np.ndarray, name: str, lines: np.ndarray | None) -> None:
-    """Refuse NaN/inf cells, naming beats as every message of this module does."""
-    bad = ~np.isfinite(X)
-    if bad.any():
-        rows = np.unique(np.nonzero(bad)[0])
-        first = ", ".join(_where(int(r), None if lines is None else int(lines[r]))
-                          for r in rows[:3])
-        raise InvalidInputError(f"{name} contains NaN or inf in {rows.size} beat(s); first: "
-                                f"{first}.", hint="drop or repair those beats before scoring.")
+    """Refuse NaN/inf cells and magnitudes beyond ``MAX_ABS_SAMPLE`` (they would overflow the
+    float32 beats to inf), naming beats as every message of this module does."""
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(X) > MAX_ABS_SAMPLE  # NaN compares False; inf is caught below
+    for bad, what in ((~np.isfinite(X), "NaN or inf"),
+                      (huge, f"values beyond +-{MAX_ABS_SAMPLE:g}")):
+        if bad.any():
+            rows = np.unique(np.nonzero(bad)[0])
+            first = ", ".join(_where(int(r), None if lines is None else int(lines[r]))
+                              for r in rows[:3])
+            raise InvalidInputError(f"{name} contains {what} in {rows.size} beat(s); first: "
+                                    f"{first}.", hint="drop or repair those beats before scoring.")
 
 
 # ------------------------------------------------------------------------------------- reader
