@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from cardioclarity.serve.limits import InferenceGate
 from cardioclarity.serve.services import PipelineService
@@ -46,7 +46,11 @@ def pipeline(name: str) -> Callable[[Request], PipelineService]:
     return dependency
 
 
-async def get_upload(request: Request, settings: Settings = Depends(get_settings)) -> Upload:
+async def get_upload(
+    request: Request, settings: Settings = Depends(get_settings),
+    filename: str | None = Query(None, max_length=255,
+                                 description="name of a raw-body upload (not used to sniff)"),
+) -> Upload:
     """The request body as an :class:`Upload` (multipart form, zip or raw body), within limits."""
     return await read_upload(request, max_entries=settings.max_zip_entries,
-                             max_total_bytes=settings.max_upload_bytes)
+                             max_total_bytes=settings.max_upload_bytes, filename=filename)

@@ -12,8 +12,8 @@ from cardioclarity.serve.problems import ApiProblem
 from cardioclarity.serve.uploads import Upload
 from cardioclarity.validation import to_jsonable
 
-__all__ = ["BINARY", "ERROR_RESPONSES", "NUMBER", "PROBLEM_SCHEMA", "TEXT", "obj", "SafeJSONResponse", "body_doc",
-           "html_download", "json_content", "single_file"]
+__all__ = ["BINARY", "ERROR_RESPONSES", "NUMBER", "PROBLEM_SCHEMA", "TEXT", "SafeJSONResponse",
+           "body_doc", "html_download", "inference_route", "json_content", "obj", "single_file"]
 
 #: OpenAPI schemas of non-JSON answers: a text document (CSV, HTML) and binary bytes (PNG).
 TEXT: dict[str, Any] = {"schema": {"type": "string"}}
@@ -68,6 +68,17 @@ NUMBER: dict[str, Any] = {"type": ["number", "null"]}
 def json_content(schema: dict, example: dict) -> dict:
     """The ``application/json`` entry of an OpenAPI response: its schema and a short example."""
     return {"application/json": {"schema": schema, "example": example}}
+
+
+def inference_route(summary: str, description: str, schema: dict, example: dict,
+                    body: dict, **other_media: dict) -> dict:
+    """Keyword arguments of ``router.post`` for an inference route: its summary, the JSON answer
+    (schema and example), other media types of the 200 answer (``text_html=TEXT``: underscores
+    stand for ``/``), the documented errors and the request body."""
+    media = {k.replace("_", "/", 1): v for k, v in other_media.items()}
+    return {"summary": summary, "response_class": SafeJSONResponse, "openapi_extra": body,
+            "responses": {**ERROR_RESPONSES, 200: {"description": description, "content": {
+                **json_content(schema, example), **media}}}}
 
 
 def body_doc(*media: str, description: str, fields: dict | None = None,

@@ -125,10 +125,12 @@ def unzip_safely(data: bytes, *, max_entries: int, max_total_bytes: int) -> dict
     return out
 
 
-async def read_upload(request: Request, *, max_entries: int, max_total_bytes: int) -> Upload:
+async def read_upload(request: Request, *, max_entries: int, max_total_bytes: int,
+                      filename: str | None = None) -> Upload:
     """Read the request body as an :class:`Upload` (multipart form, zip or raw body).
 
-    The body size is already bounded by the size-limit middleware.
+    The body size is already bounded by the size-limit middleware. ``filename`` names a raw
+    body (the route's ``filename`` query parameter; default ``"upload"``).
 
     Raises
     ------
@@ -166,7 +168,7 @@ async def read_upload(request: Request, *, max_entries: int, max_total_bytes: in
             await form.close()
     else:
         body = await request.body()
-        name = PurePosixPath(request.query_params.get("filename", "upload").replace("\\", "/")).name
+        name = PurePosixPath((filename or "upload").replace("\\", "/")).name
         upload.files[name or "upload"] = body
     # Expand zip archives in place.
     for name in [n for n, b in upload.files.items() if sniff(b[:8]) == "zip"]:

@@ -106,14 +106,9 @@ def _not_ecg(name: str, kind: str, what: str = "an ECG") -> ApiProblem:
 
 # --- beats ----------------------------------------------------------------------------------------
 
-@router.post(
-    "/ecg/beats", summary="Score heartbeats: per-beat anomaly score and flag",
-    response_class=responses.SafeJSONResponse,
-    responses={**responses.ERROR_RESPONSES, 200: {"description": "per-beat scores", "content": {
-        **responses.json_content(_BEATS_SCHEMA, _BEATS_EXAMPLE), "text/csv": responses.TEXT,
-        "text/html": responses.TEXT}}},
-    openapi_extra=_BEATS_BODY,
-)
+@router.post("/ecg/beats", **responses.inference_route(
+    "Score heartbeats: per-beat anomaly score and flag", "per-beat scores", _BEATS_SCHEMA,
+    _BEATS_EXAMPLE, _BEATS_BODY, text_csv=responses.TEXT, text_html=responses.TEXT))
 async def ecg_beats(
     format: Literal["json", "csv", "html"] = Query(
         "json", description="`csv`: exactly `scores.csv`; `html`: the report `ecg score` writes "
@@ -121,8 +116,6 @@ async def ecg_beats(
     resample: bool = Query(False, description="resample beats of another length to the model's "
                            "input length (as `ecg score --resample`); otherwise a length "
                            "mismatch is a 422"),
-    filename: str | None = Query(None, max_length=255,
-                                 description="name of a raw-body upload (not used to sniff)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("ecg-beats")),
     gate: InferenceGate = Depends(get_gate),
@@ -196,14 +189,9 @@ def _check_record_upload(upload: Upload) -> None:
                          kind="several-records")
 
 
-@router.post(
-    "/ecg/records", summary="Analyse an ECG record: beats, rhythm, quality",
-    response_class=responses.SafeJSONResponse,
-    responses={**responses.ERROR_RESPONSES, 200: {"description": "findings.json", "content": {
-        **responses.json_content(_RECORD_SCHEMA, _RECORD_EXAMPLE), "text/html": responses.TEXT,
-        "image/png": responses.BINARY}}},
-    openapi_extra=_RECORD_BODY,
-)
+@router.post("/ecg/records", **responses.inference_route(
+    "Analyse an ECG record: beats, rhythm, quality", "findings.json", _RECORD_SCHEMA,
+    _RECORD_EXAMPLE, _RECORD_BODY, text_html=responses.TEXT, image_png=responses.BINARY))
 async def ecg_records(
     fs: float | None = Query(None, gt=0, le=MAX_FS_HZ,
                              description="sampling rate in Hz (CSV/TXT signals)"),
@@ -213,8 +201,6 @@ async def ecg_records(
         "json", description="`json`: findings.json; `html`: the full report (download); `png`: the "
         "ECG strip with flagged beats"),
     include_images: bool = Query(False, description="add `images.strip` (PNG data URI) to the JSON"),
-    filename: str | None = Query(None, max_length=255,
-                                 description="name of a raw-body upload (not used to sniff)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("ecg-records")),
     gate: InferenceGate = Depends(get_gate),

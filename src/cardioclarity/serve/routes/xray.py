@@ -50,21 +50,14 @@ _BODY = responses.body_doc(
     "body or one multipart file.")
 
 
-@router.post(
-    "/xray/heart", summary="Detect the heart: box, contour, CTR, flag",
-    response_class=responses.SafeJSONResponse,
-    responses={**responses.ERROR_RESPONSES, 200: {"description": "<stem>.json", "content": {
-        **responses.json_content(_SCHEMA, _EXAMPLE), "text/html": responses.TEXT,
-        "image/png": responses.BINARY}}},
-    openapi_extra=_BODY,
-)
+@router.post("/xray/heart", **responses.inference_route(
+    "Detect the heart: box, contour, CTR, flag", "<stem>.json", _SCHEMA, _EXAMPLE, _BODY,
+    text_html=responses.TEXT, image_png=responses.BINARY))
 async def xray_heart(
     format: Literal["json", "html", "png"] = Query(
         "json", description="`json`: the `<stem>.json` object; `html`: a report (download); "
         "`png`: the overlay"),
     include_images: bool = Query(False, description="add `images.overlay` (PNG data URI) to the JSON"),
-    filename: str | None = Query(None, max_length=255,
-                                 description="name of a raw-body upload (not used to sniff)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("xray-heart")),
     gate: InferenceGate = Depends(get_gate),
