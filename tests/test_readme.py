@@ -49,24 +49,12 @@ def _film_dcm(path: Path) -> None:
     """The bundled NIH film as a DICOM, the way a PACS export would carry it."""
     import numpy as np
     from PIL import Image
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from serve.serve_samples import dicom_from_pixels
 
-    pixels = np.asarray(Image.open(SAMPLES / "cxr_nih_00000001_000.png").convert("L"))
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.Modality, ds.ViewPosition = "DX", "PA"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.BitsAllocated = ds.BitsStored = 8
-    ds.HighBit, ds.SamplesPerPixel, ds.PixelRepresentation = 7, 1, 0
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.PixelSpacing = [0.143, 0.143]
-    ds.PixelData = pixels.astype(np.uint8).tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    pixels = np.asarray(Image.open(SAMPLES / "cxr_nih_00000001_000.png").convert("L"), np.uint8)
+    path.write_bytes(dicom_from_pixels(pixels, bits_stored=8, photometric="MONOCHROME2",
+                                       Modality="DX", ViewPosition="PA",
+                                       PixelSpacing=[0.143, 0.143]))
 
 
 def _record(folder: Path, name: str) -> None:

@@ -22,8 +22,9 @@ def png_bytes(size: int = 64) -> bytes:
     return buf.getvalue()
 
 
-def dicom_bytes(size: int = 64) -> bytes:
-    """A small MONOCHROME1 CR DICOM carrying patient identifiers (DOE^JOHN, 123456)."""
+def dicom_from_pixels(pixels: np.ndarray, *, bits_stored: int, photometric: str,
+                      **attributes: object) -> bytes:
+    """A single-frame DICOM (explicit VR little endian) of ``pixels`` with ``attributes`` set."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -33,16 +34,25 @@ def dicom_bytes(size: int = 64) -> bytes:
     meta.MediaStorageSOPInstanceUID = generate_uid()
     ds = Dataset()
     ds.file_meta = meta
-    ds.PatientName, ds.PatientID = "DOE^JOHN", "123456"
-    ds.Modality, ds.ViewPosition = "CR", "PA"
-    ds.Rows = ds.Columns = size
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    for key, value in attributes.items():
+        setattr(ds, key, value)
+    ds.Rows, ds.Columns = pixels.shape
+    ds.BitsAllocated = pixels.dtype.itemsize * 8
+    ds.BitsStored, ds.HighBit = bits_stored, bits_stored - 1
     ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
-    ds.PhotometricInterpretation = "MONOCHROME1"
-    ds.PixelData = (np.arange(size * size, dtype=np.uint16) % 4096).tobytes()
+    ds.PhotometricInterpretation = photometric
+    ds.PixelData = pixels.tobytes()
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
+
+
+def dicom_bytes(size: int = 64) -> bytes:
+    """A small MONOCHROME1 CR DICOM carrying patient identifiers (DOE^JOHN, 123456)."""
+    pixels = (np.arange(size * size, dtype=np.uint16) % 4096).reshape(size, size)
+    return dicom_from_pixels(pixels, bits_stored=12, photometric="MONOCHROME1",
+                             PatientName="DOE^JOHN", PatientID="123456", Modality="CR",
+                             ViewPosition="PA")
 
 
 def wfdb_record() -> dict[str, bytes]:
