@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from cardioclarity import __version__
-from cardioclarity.errors import CheckpointError, InputFileNotFoundError
+from cardioclarity.errors import CheckpointError, InputFileNotFoundError, exception_summary
 
 CHECKPOINT_FORMAT = "cardioclarity-checkpoint/1"
 _REQUIRED = ("format", "kind", "model", "config", "state_dict")
@@ -121,8 +121,7 @@ def load_checkpoint(path: str | Path, expected_kind: str | tuple[str, ...] | Non
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt/foreign files
         raise CheckpointError(
-            f"'{p}' could not be read as a CardioClarity checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200]}).",
+            f"'{p}' could not be read as a CardioClarity checkpoint ({exception_summary(exc)}).",
             hint="the file may be truncated or not a checkpoint; re-download or retrain it.",
         ) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 from cardioclarity import DISCLAIMER, __version__
-from cardioclarity.errors import EX_SOFTWARE, CardioClarityError
+from cardioclarity.errors import EX_SOFTWARE, CardioClarityError, exception_summary
 
 
 def _card_metrics(card_md) -> str | None:
@@ -114,8 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_SOFTWARE
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, not bad input
         _debug_traceback(args)
-        first = (str(exc).splitlines() or [""])[0][:200]
-        print(f"cardioclarity: internal error ({type(exc).__name__}: {first}). This is a bug in "
+        print(f"cardioclarity: internal error ({exception_summary(exc)}). This is a bug in "
               "CardioClarity; rerun with --debug for the traceback and please report it.",
               file=sys.stderr)
         return EX_SOFTWARE

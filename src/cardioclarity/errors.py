@@ -26,6 +26,26 @@ EX_SOFTWARE = 70  # internal software error
 EX_PARTIAL = 1  # batch mode: some inputs failed, the rest were processed
 
 
+def one_line(exc: BaseException, limit: int = 200, *, mark_lines: bool = True) -> str:
+    """An exception's text as one line, cut at a word boundary with " ..." past ``limit``
+    characters: third-party messages quoted in ours stay readable. With ``mark_lines`` the
+    original lines end in ";" (so a list of decoder failures stays a list)."""
+    lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+    text = " ".join(f"{s};" if mark_lines and i < len(lines) - 1 and not s.endswith(":") else s
+                    for i, s in enumerate(lines))
+    if not text:
+        return f"{type(exc).__name__} without a message"
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
+    return text
+
+
+def exception_summary(exc: BaseException, limit: int = 200, *, mark_lines: bool = True) -> str:
+    """``"TypeName: its one-line text"`` (see :func:`one_line`), for messages that quote an
+    unforeseen exception."""
+    return f"{type(exc).__name__}: {one_line(exc, limit, mark_lines=mark_lines)}"
+
+
 class CardioClarityError(Exception):
     """Base class for errors caused by the user's input or configuration.
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cardioclarity.errors import CardioClarityError
+from cardioclarity.errors import CardioClarityError, exception_summary
 from cardioclarity.serve.problems import ApiProblem
 from cardioclarity.validation import to_jsonable
 
@@ -44,8 +44,7 @@ def guarded_read(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -
         raise ApiProblem(413, f"The {what} is too large to decode in memory.",
                          hint="send a smaller input.", kind="payload-too-large") from None
     except Exception as exc:  # noqa: BLE001 - see docstring
-        first = (str(exc).splitlines() or [""])[0][:160]
-        raise ApiProblem(422, f"The {what} could not be read ({type(exc).__name__}: {first}).",
+        raise ApiProblem(422, f"The {what} could not be read ({exception_summary(exc, 160)}).",
                          hint="check that the file is complete and in a supported format.",
                          kind="unreadable-input") from None
 

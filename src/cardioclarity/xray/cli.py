@@ -15,6 +15,7 @@ from cardioclarity.errors import (
     CardioClarityError,
     InputFileNotFoundError,
     InvalidInputError,
+    exception_summary,
 )
 
 #: File name endings taken from a folder (files without an extension too: DICOMs often have none).
@@ -74,11 +75,6 @@ def set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> dict:
     """Read, detect and write one film; returns its summary row (raises on any failure)."""
     from cardioclarity.xray.io import read_xray
@@ -115,7 +111,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         except CardioClarityError as exc:
             failures.append((rel, str(exc), exc.exit_code))
         except Exception as exc:  # noqa: BLE001 - one file's bug must not end a batch of hundreds
-            failures.append((rel, f"{rel}: unexpected error ({_one_line(exc)}); please report it.",
+            what = exception_summary(exc, 1000, mark_lines=False)
+            failures.append((rel, f"{rel}: unexpected error ({what}); please report it.",
                              EX_SOFTWARE))
         else:
             continue

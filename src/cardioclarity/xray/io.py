@@ -29,7 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
+from cardioclarity.errors import (
+    InputFileNotFoundError,
+    InvalidInputError,
+    UnsupportedFormatError,
+    one_line,
+)
 from cardioclarity.sniff import IMAGE_KINDS, sniff
 
 __all__ = ["MIN_SIZE", "XrayImage", "read_xray"]
@@ -237,18 +242,6 @@ def _int(ds: Any, key: str, default: int) -> int:
         return default
 
 
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's text as one line: lines joined by "; ", cut at a word boundary with "..."."""
-    lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
-    text = " ".join(f"{s};" if i < len(lines) - 1 and not s.endswith(":") else s
-                    for i, s in enumerate(lines))
-    if not text:
-        return f"{type(exc).__name__} without a message"
-    if len(text) > limit:
-        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
-    return text
-
-
 def _parse_dicom(data: bytes, name: str, warn: list[str]) -> tuple[Any, Any]:
     """The data set and its transfer syntax; refuses files that hold no image."""
     import pydicom
@@ -261,7 +254,7 @@ def _parse_dicom(data: bytes, name: str, warn: list[str]) -> tuple[Any, Any]:
         except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError,
                 AttributeError, NotImplementedError) as exc:
             raise InvalidInputError(
-                f"{name}: DICOM header could not be parsed ({type(exc).__name__}: {_one_line(exc)}).",
+                f"{name}: DICOM header could not be parsed ({type(exc).__name__}: {one_line(exc, 300)}).",
                 hint="the file may be truncated or corrupt.") from exc
     truncated = any("End of file" in str(w.message) or "truncat" in str(w.message).lower()
                     for w in caught)
@@ -323,7 +316,7 @@ def _decode_pixels(ds: Any, name: str, tsyntax: Any) -> np.ndarray:
             warnings.simplefilter("ignore")
             return ds.pixel_array
     except (NotImplementedError, RuntimeError) as exc:
-        detail = _one_line(exc).replace("Unable to decode as exceptions were raised by all "
+        detail = one_line(exc, 300).replace("Unable to decode as exceptions were raised by all "
                                         "available plugins: ", "")
         if isinstance(exc, NotImplementedError) or "missing" in detail or "no pixel data handlers" in detail:
             raise UnsupportedFormatError(
@@ -337,7 +330,7 @@ def _decode_pixels(ds: Any, name: str, tsyntax: Any) -> np.ndarray:
             "python-gdcm, or decompress it (e.g. `gdcmconv --raw`).") from exc
     except Exception as exc:  # truncated data, bad lengths: pydicom raises several types
         raise InvalidInputError(
-            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: {_one_line(exc)}).",
+            f"{name}: DICOM pixel data could not be decoded ({type(exc).__name__}: {one_line(exc, 300)}).",
             hint="the file may be truncated, or its image header (rows, columns, bits) wrong; "
             "export it again.") from exc
 
@@ -365,7 +358,7 @@ def _modality_lut(ds: Any, arr: np.ndarray, warn: list[str]) -> np.ndarray:
             return out
         problem = "gives non-finite values or another shape"
     except Exception as exc:  # malformed slope/intercept or LUT: pydicom raises several types
-        problem = _one_line(exc, 120)
+        problem = one_line(exc, 120)
     warn.append(f"modality LUT / rescale values unusable ({problem}): stored values used")
     return arr.astype(np.float64)
 
@@ -382,7 +375,7 @@ def _apply_voi(ds: Any, rescaled: np.ndarray, warn: list[str]) -> tuple[np.ndarr
                 return out, {"type": "VOI LUT", "range": [float(out.min()), float(out.max())]}
             problem = "it maps the image to one value"
         except Exception as exc:  # a broken LUT is common in the wild: fall back
-            problem = _one_line(exc, 120)
+            problem = one_line(exc, 120)
         warn.append(f"VOI LUT Sequence unusable ({problem}): ignored")
     if "WindowCenter" in ds or "WindowWidth" in ds:
         window, problem = _first_window(ds)
@@ -416,7 +409,7 @@ def _first_window(ds: Any) -> tuple[dict | None, str]:
     try:
         centres, widths = _values(ds.get("WindowCenter")), _values(ds.get("WindowWidth"))
     except Exception as exc:  # an undecodable DS value raises on access
-        return None, _one_line(exc, 120)
+        return None, one_line(exc, 120)
     if not centres or not widths:
         return None, "centre or width missing or empty"
     try:

@@ -32,7 +32,7 @@ from cardioclarity.ecg.beats.base import (
     check_beats,
 )
 from cardioclarity.ecg.beats.models import MIN_LENGTH, build_model, list_models, model_spec
-from cardioclarity.errors import CheckpointError, InvalidInputError
+from cardioclarity.errors import CheckpointError, InvalidInputError, exception_summary
 from cardioclarity.reporting import progress
 
 __all__ = ["DEFAULT_AUTOENCODER", "BeatAnomalyDetector"]
@@ -260,8 +260,8 @@ class BeatAnomalyDetector(_BaseDetector):
             det.scaler_ = dict(pre["scaling"])
         except (KeyError, TypeError, RuntimeError, InvalidInputError) as exc:
             raise CheckpointError(
-                f"Checkpoint '{ckpt.get('path', '?')}' is inconsistent: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0][:200]}",
+                f"Checkpoint '{ckpt.get('path', '?')}' is inconsistent: "
+                f"{exception_summary(exc)}",
                 hint="it may be from another version or damaged; retrain with `ecg train`.") from exc
         det.history_ = list(ckpt.get("history") or [])
         if ckpt.get("best_epoch") is not None:

@@ -10,7 +10,12 @@ import time
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
-from cardioclarity.errors import EX_PARTIAL, CardioClarityError, InputFileNotFoundError
+from cardioclarity.errors import (
+    EX_PARTIAL,
+    CardioClarityError,
+    InputFileNotFoundError,
+    exception_summary,
+)
 from cardioclarity.reporting import progress
 
 #: Files that start a record in batch mode (WFDB records by their header).
@@ -160,8 +165,7 @@ def _analyze_or_error_row(path: Path, out: Path, kw: dict) -> dict:
     except CardioClarityError as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a bug on one file must not end the batch
-        first = (str(exc).splitlines() or [""])[0][:200]
-        error = (f"internal error ({type(exc).__name__}: {first}); this is a bug in "
+        error = (f"internal error ({exception_summary(exc)}); this is a bug in "
                  "CardioClarity, please report it")
     else:
         return {**row, "file": str(path)}

@@ -24,7 +24,12 @@ from cardioclarity.ecg.records.record import (
     check_signal,
     select_lead,
 )
-from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, MissingDataFileError
+from cardioclarity.errors import (
+    InputFileNotFoundError,
+    InvalidInputError,
+    MissingDataFileError,
+    exception_summary,
+)
 from cardioclarity.validation import check_finite_matrix, check_fs, check_n_samples
 
 __all__ = ["read_edf", "read_json", "read_text", "read_wfdb", "wfdb_upload"]
@@ -54,7 +59,7 @@ def read_wfdb(base: Path, lead: str | int | None, name: str, fs: float | None = 
     try:
         header = wfdb.rdheader(str(base))
     except Exception as exc:
-        raise InvalidInputError(f"'{hea}' is not a readable WFDB header ({_short(exc)}).") from exc
+        raise InvalidInputError(f"'{hea}' is not a readable WFDB header ({exception_summary(exc, 160)}).") from exc
     if getattr(header, "seg_name", None):
         sig, rate, leads, idx, units = _read_multi_segment(header, hea, lead, fs)
     else:
@@ -96,7 +101,7 @@ def _read_single_segment(header, hea: Path, lead, fs_given) -> tuple:
         rec = wfdb.rdrecord(str(base), channels=[idx], physical=True, smooth_frames=spf == 1)
     except Exception as exc:
         raise InvalidInputError(f"Could not read the signal of WFDB record '{base.name}' "
-                                f"({_short(exc)}).", hint="the file may be truncated or corrupt.") from exc
+                                f"({exception_summary(exc, 160)}).", hint="the file may be truncated or corrupt.") from exc
     sig = rec.p_signal[:, 0] if spf == 1 else rec.e_p_signal[0]
     return sig, fs, leads, idx, (rec.units or [""])[0] or ""
 
@@ -140,7 +145,7 @@ def _read_multi_segment(header, hea: Path, lead, fs_given) -> tuple:
                             physical=True)
     except Exception as exc:
         raise InvalidInputError(f"Could not read lead {leads[idx]} of multi-segment record "
-                                f"'{hea.stem}' ({_short(exc)}).",
+                                f"'{hea.stem}' ({exception_summary(exc, 160)}).",
                                 hint="a segment file may be truncated or corrupt.") from exc
     return rec.p_signal[:, 0], fs, leads, idx, (rec.units or [""])[0] or ""
 
@@ -203,11 +208,6 @@ def _check_wfdb_size(header, folder: Path, idx: int) -> None:
             hint="re-download or re-export the record.")
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text[:160]}"
-
-
 # --------------------------------------------------------------------------------------------
 # CSV / TXT
 # --------------------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def _parse_text(data: bytes, source: str) -> tuple[np.ndarray, list[str]]:
     try:
         arr = np.loadtxt(io.StringIO("\n".join(lines)), delimiter=delim, ndmin=2, dtype=np.float64)
     except ValueError as exc:
-        raise InvalidInputError(f"{source} is not a numeric signal table ({_short(exc)}).",
+        raise InvalidInputError(f"{source} is not a numeric signal table ({exception_summary(exc, 160)}).",
                                 hint="expected one column per lead, one row per sample, "
                                      "optionally a header row of lead names.") from exc
     if arr.size == 0:
