@@ -38,8 +38,16 @@ _DESCRIPTIONS = {
     "bmp": "a BMP image", "webp": "a WebP image", "jpeg2000": "a JPEG 2000 image",
     "matlab": "a MATLAB file", "npy": "a NumPy .npy array", "edf": "an EDF signal file", "json": "JSON text",
     "wfdb-header": "a WFDB header (.hea)", "text": "plain text", "binary": "binary data",
-    "empty": "an empty body",
+    "empty": "an empty body", "dicom-waveform": "a DICOM ECG waveform",
+    "hl7-aecg": "an HL7 aECG (XML)", "philips-xml": "a Philips Sierra ECG (XML)",
+    "xml": "an XML document",
 }
+
+#: Every DICOM waveform storage SOP class UID (ECG, hemodynamic, EP...) starts so; the UID sits
+#: in the file meta header near the start, so the first bytes tell a waveform from an image.
+_WAVEFORM_UID = b"1.2.840.10008.5.1.4.1.1.9."
+#: Root elements of the XML ECG formats, as they start the document's first element.
+_XML_ROOTS = ((b"AnnotatedECG", "hl7-aecg"), (b"restingecgdata", "philips-xml"))
 
 # A WFDB record line: "name[/nseg] nsig [fs[/counterfreq][(base)] [nsamp ...]]".
 _WFDB_RECORD_LINE = re.compile(rb"^[\w.\-~]+(/\d+)?\s+\d+(\s+[\d.]+(/[\d.]+)?(\([\d.\-]+\))?)?(\s|$)")
@@ -103,16 +111,20 @@ def sniff(data: bytes) -> str:
     str
         One of ``"empty"``, ``"dicom"``, ``"png"``, ``"jpeg"``, ``"zip"``, ``"gif"``, ``"pdf"``,
         ``"gzip"``, ``"tiff"``, ``"bmp"``, ``"webp"``, ``"jpeg2000"``, ``"matlab"``, ``"npy"``, ``"edf"``,
-        ``"json"``, ``"wfdb-header"``, ``"text"`` or ``"binary"`` (unrecognised bytes, e.g. a
+        ``"json"``, ``"wfdb-header"``, ``"dicom-waveform"`` (a DICOM ECG, not an image),
+        ``"hl7-aecg"``, ``"philips-xml"``, ``"xml"`` (other XML), ``"text"`` or ``"binary"`` (unrecognised bytes, e.g. a
         WFDB ``.dat`` signal file, which has no magic number).
     """
     if not data or not data.strip():
         return "empty"
     for kind, offset, magic in _MAGIC:
         if data[offset:offset + len(magic)] == magic:
-            return kind
+            return _dicom_kind(data) if kind == "dicom" else kind
     if _is_raw_dicom(data):
-        return "dicom"
+        return _dicom_kind(data)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 BOM: Philips exports XML so
+        text = data[:8192].decode("utf-16", errors="replace").encode("utf-8", "replace")
+        return _xml_kind(text) if text.lstrip().startswith(b"<") else "text"
     # EDF/EDF+: an 8-byte version field "0       " then ASCII patient/recording fields.
     if data[:8] == b"0       " and len(data) >= 256 and _is_text(data[:256]):
         return "edf"
@@ -121,10 +133,26 @@ def sniff(data: bytes) -> str:
         stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if stripped[:1] in (b"{", b"["):
             return "json"
+        if stripped[:1] == b"<":
+            return _xml_kind(stripped)
         if looks_like_wfdb_header(head):
             return "wfdb-header"
         return "text"
     return "binary"
+
+
+def _dicom_kind(data: bytes) -> str:
+    """``"dicom-waveform"`` when the SOP class in the first bytes is a waveform, else ``"dicom"``."""
+    return "dicom-waveform" if _WAVEFORM_UID in data[:4096] else "dicom"
+
+
+def _xml_kind(head: bytes) -> str:
+    """Which XML ECG format ``head`` (text starting with ``<``) is, by its root element."""
+    body = re.sub(rb"<\?.*?\?>|<!--.*?-->", b"", head, flags=re.S).lstrip()
+    for root, kind in _XML_ROOTS:
+        if re.match(rb"<(\w+:)?" + root + rb"[\s>/]", body):
+            return kind
+    return "xml"
 
 
 def describe_kind(kind: str) -> str:

@@ -125,6 +125,8 @@ def read_xray(source: str | Path | bytes, *, name: str | None = None) -> XrayIma
                                          hint="check the file's permissions.") from exc
     # The content decides, not the name: cardioclarity.sniff is the one sniffer every door uses.
     fmt = sniff(data)
+    if fmt == "dicom-waveform":  # a DICOM ECG: the DICOM reader says it holds no image
+        fmt = "dicom"
     if fmt not in IMAGE_KINDS:
         raise UnsupportedFormatError(
             f"{name}: not a DICOM, PNG or JPEG file (first bytes {data[:8]!r}, {len(data)} bytes).",

@@ -26,7 +26,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["Chest X-ray"])
 
-_ECG_KINDS = {"text", "json", "wfdb-header", "edf", "npy"}
+_ECG_KINDS = {"text", "json", "wfdb-header", "edf", "npy", "dicom-waveform", "hl7-aecg", "philips-xml"}
 _EXAMPLE = {"image_size": [1024, 1024], "heart_box": [402.0, 498.5, 768.0, 801.0], "ctr": 0.47,
             "cardiomegaly": False, "pixel_spacing_mm": [0.168, 0.168], "view_position": "PA",
             "quality": {"ok": True, "notes": []}, "model": {"name": "cxr-heart-seg"},
