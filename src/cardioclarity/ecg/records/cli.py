@@ -19,11 +19,12 @@ from cardioclarity.errors import (
 from cardioclarity.reporting import progress
 
 #: Files that start a record in batch mode (WFDB records by their header).
-RECORD_SUFFIXES = (".hea", ".csv", ".txt", ".edf")
+RECORD_SUFFIXES = (".hea", ".csv", ".txt", ".edf", ".dcm", ".xml")
 
 
 def find_records(folder: Path) -> list[Path]:
-    """Records in a folder: every ``.hea`` (WFDB), ``.csv``, ``.txt`` and ``.edf`` file.
+    """Records in a folder: every ``.hea`` (WFDB), ``.csv``, ``.txt``, ``.edf``, ``.dcm`` (DICOM
+    ECG) and ``.xml`` (HL7 aECG, Philips Sierra) file.
 
     The segment and layout headers of a multi-segment WFDB record in the folder are parts of
     that record, read through its master header, so they are not listed on their own.
@@ -71,8 +72,13 @@ def output_names(files: list[Path]) -> dict[Path, str]:
 
 
 def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adaptive="auto",
-                report: bool = True, beat_model=None) -> dict:
-    """Analyse one record into ``out`` (findings.json [+ report.html]); return a summary row."""
+                report: bool = True, beat_model=None, leads: str = "auto") -> dict:
+    """Analyse one record into ``out`` (findings.json [+ report.html]); return a summary row.
+
+    ``leads``: "auto" analyses every lead of files that carry them all (DICOM, aECG, Philips:
+    12-lead analysis, plus ``ecg12.png`` and ``report_12lead.html``), "all" also reads every
+    lead of WFDB records, "one" analyses the chosen lead only.
+    """
     from cardioclarity.ecg.records.analyze import analyze_record
     from cardioclarity.ecg.records.io import read_record
 
@@ -82,14 +88,23 @@ def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adapti
     # A stage bar: the report's figures take a few seconds on a 30-min record.
     for stage in progress(stages, desc=path.name, unit="stage", total=len(stages)):
         if stage == "read":
-            record = read_record(path, lead=lead, fs=fs)
+            record = read_record(path, lead=lead, fs=fs, all_leads=leads == "all")
+            multi = leads != "one" and record.signals is not None and len(record.leads) > 1
         elif stage == "analyse":
-            findings = analyze_record(record, detector=beat_model if beat_model is not None
-                                      else model, adaptive=adaptive)
+            kw = dict(detector=beat_model if beat_model is not None else model, adaptive=adaptive)
+            if multi:
+                from cardioclarity.ecg.records.twelve_lead import analyze_12lead
+
+                f12 = analyze_12lead(record, **kw)
+                findings, d = f12.findings, f12.to_dict()
+            else:
+                findings = analyze_record(record, **kw)
+                d = findings.to_dict()
             out.mkdir(parents=True, exist_ok=True)
-            d = findings.to_dict()
             (out / "findings.json").write_text(json.dumps(d, indent=1))
         else:
+            if multi:
+                _write_12lead(out, record, d)
             from cardioclarity.ecg.records.report import record_report_figures, render_record_report
             from cardioclarity.reporting import save_report
 
@@ -110,6 +125,18 @@ def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adapti
             "findings": str(out / "findings.json"), "report": str(html) if html else "", "error": ""}
 
 
+def _write_12lead(out: Path, record, d: dict) -> None:
+    """``ecg12.png`` and ``report_12lead.html`` for a record with the 12 standard leads."""
+    from cardioclarity.ecg.records.record import STANDARD_12
+    from cardioclarity.ecg.records.report_12lead import render_12lead_report, twelve_lead_png
+    from cardioclarity.reporting import save_report
+
+    if all(ld in record.leads for ld in STANDARD_12):
+        png = twelve_lead_png(record)
+        save_report(out, render_12lead_report(d, png), {"ecg12.png": png},
+                    name="report_12lead.html")
+
+
 def _load_beat_model(name):
     from cardioclarity.ecg.records.scoring import RecordBeatModel
 
@@ -121,11 +148,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not src.exists() and not Path(f"{src}.hea").exists():
         raise InputFileNotFoundError(f"Input '{src}' does not exist.",
-                                     hint="give a record file (.hea/.csv/.txt/.edf) or a folder.")
+                                     hint="give a record file (.hea/.csv/.txt/.edf/.dcm/.xml) or "
+                                     "a folder.")
     beat_model = False if args.no_beats else _load_beat_model(args.model)
     adaptive = {"auto": "auto", "on": True, "off": False}[args.adaptive]
     kw = dict(lead=args.lead, fs=args.fs, adaptive=adaptive, report=not args.no_report,
-              beat_model=beat_model)
+              beat_model=beat_model, leads=args.leads)
     if not src.is_dir():
         row = analyze_one(src, out, **kw)
         _print_row(row)
@@ -133,7 +161,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         return 0
     files = find_records(src)
     if not files:
-        raise InputFileNotFoundError(f"No records (.hea, .csv, .txt, .edf) in folder '{src}'.",
+        raise InputFileNotFoundError(f"No records (.hea, .csv, .txt, .edf, .dcm, .xml) in folder "
+                                     f"'{src}'.",
                                      hint="point at a folder of recordings or at one record.")
     rows, failed = [], 0
     names = output_names(files)
@@ -193,10 +222,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "any reason is reported, listed in summary.csv with its error, and skipped (exit 1). " + DISCLAIMER,
         epilog="examples:\n  cardioclarity ecg analyze mitdb/100.hea --out results/100\n"
         "  cardioclarity ecg analyze strip.csv --fs 250 --lead II --out results/strip\n"
-        "  cardioclarity ecg analyze recordings/ --out results/ --adaptive off",
+        "  cardioclarity ecg analyze recordings/ --out results/ --adaptive off\n"
+        "  cardioclarity ecg analyze cart.dcm --out results/cart   # 12-lead analysis + page",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("record", metavar="RECORD|DIR",
-                   help="WFDB record (.hea, or base name), .csv/.txt (needs --fs), .edf, or a folder")
+                   help="WFDB record (.hea, or base name), .csv/.txt (needs --fs), .edf, a DICOM "
+                   "ECG (.dcm), an HL7 aECG or Philips Sierra .xml, or a folder")
     p.add_argument("--out", required=True, help="output folder (findings.json, report.html, PNGs)")
     p.add_argument("--lead", default=None,
                    help="lead name (default: MLII, II, ECG, I... whichever exists)")
@@ -209,6 +240,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="patient-adaptive beat scoring, calibrated on the record's own dominant "
                    "beats of the first 5 minutes; auto (default) = on when there are enough "
                    "regular beats, else the global model")
+    p.add_argument("--leads", choices=("auto", "all", "one"), default="auto",
+                   help="multi-lead analysis (R-peaks fused across leads, per-lead morphology, "
+                   "PR/QRS/QT/QTc, 12-lead page): auto (default) = for files that carry every "
+                   "lead (DICOM ECG, HL7 aECG, Philips XML), all = also WFDB records, one = the "
+                   "chosen lead only")
     p.add_argument("--no-beats", action="store_true", help="skip beat scoring (rhythm only)")
     p.add_argument("--no-report", action="store_true", help="write findings.json only (fastest)")
     p.set_defaults(func=_cmd_analyze)

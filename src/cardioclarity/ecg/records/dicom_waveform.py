@@ -78,7 +78,7 @@ def read_dicom_waveform(data: bytes, source: str, name: str, lead: str | int | N
             f"{source} is a DICOM file, but {what} (modality {modality}, SOP class "
             f"{sop or 'unknown'}), not an ECG waveform.",
             hint="send chest X-rays to the X-ray route (POST /v1/xray/heart, or `cardioclarity "
-            "xray`); the ECG route takes DICOM ECG Waveform Storage files.",
+            "xray detect`); the ECG route takes DICOM ECG Waveform Storage files.",
             kind="dicom-not-waveform")
     gi = _choose_group(seq, source) if group is None else group
     if not 0 <= gi < len(seq):

@@ -64,7 +64,9 @@ _RECORD_SCHEMA = _obj(
     leads={"type": "array", "items": {"type": "string"}}, duration_s={"type": "number"},
     n_beats={"type": "integer"}, rhythm={"type": "object"}, quality={"type": "object"},
     model={"type": "object"}, disclaimer={"type": "string"},
-    images=_obj("strip", strip={"type": "string"}),
+    images=_obj("strip", strip={"type": "string"}, ecg12={"type": "string"}),
+    leads_used={"type": "array", "items": {"type": "string"}}, rhythm_lead={"type": "string"},
+    multilead={"type": "object"}, morphology={"type": "object"}, intervals={"type": "object"},
     beats={"type": "array", "items": _obj("sample", "time_s", sample={"type": "integer"},
                                            time_s={"type": "number"}, score=_N,
                                            is_anomaly={"type": ["boolean", "null"]})})
@@ -92,16 +94,22 @@ _BEATS_BODY = responses.body_doc(
 _RECORD_BODY = responses.body_doc(
     "application/zip", "text/csv", "text/plain", "application/json", "application/octet-stream",
     description="A WFDB record (`.hea` + `.dat`/`.mat`, optionally `.atr`) as multipart files or "
-    "one zip; or one CSV/TXT signal (needs `fs`), EDF file, or JSON "
-    '`{"signal": [...], "fs": 360, "lead": "MLII"}`.', fields=_FORM_FIELDS,
+    "one zip; or one CSV/TXT signal (needs `fs`), EDF file, JSON "
+    '`{"signal": [...], "fs": 360, "lead": "MLII"}`, DICOM ECG waveform, HL7 aECG or Philips '
+    "Sierra XML (these carry every lead: the answer adds `leads_used`, `multilead`, "
+    "`morphology` and `intervals`).", fields=_FORM_FIELDS,
     json_schema=_RECORD_JSON)
 
 
 def _not_ecg(name: str, kind: str, what: str = "an ECG") -> ApiProblem:
     hint = ("POST chest X-rays to /v1/xray/heart." if kind in IMAGE_KINDS else
             "send a WFDB record (.hea with its .dat/.mat), a CSV/TXT signal with fs, an EDF file, "
-            "or JSON.")
-    return ApiProblem(415, f"The upload '{name}' is {describe_kind(kind)}, not {what}.", hint=hint)
+            "JSON, a DICOM ECG waveform, an HL7 aECG or a Philips Sierra XML.")
+    # A DICOM that is not a waveform (sniff tells them apart) is an image or other object.
+    found = "a DICOM image, not an ECG waveform" if kind == "dicom" else \
+        f"{describe_kind(kind)}, not {what}"
+    return ApiProblem(415, f"The upload '{name}' is {found}.", hint=hint,
+                      kind="dicom-not-waveform" if kind == "dicom" else None)
 
 
 # --- beats ----------------------------------------------------------------------------------------
@@ -219,12 +227,20 @@ async def ecg_records(
     def job() -> Response | dict:
         from cardioclarity.ecg.records.analyze import analyze_record
         from cardioclarity.ecg.records.io import read_record
+        from cardioclarity.ecg.records.record import STANDARD_12
         from cardioclarity.ecg.records.report import render_record_report, strip_png
 
         models = service.model()
         record = guarded_read("ECG record", read_record, upload.files, lead=lead, fs=fs)
-        findings = analyze_record(record, **models.analyze_kwargs())
-        out = dict(findings.to_dict())
+        multi = record.signals is not None and len(record.leads) > 1
+        if multi:  # DICOM/aECG/Philips: every lead read; 12-lead analysis on top
+            from cardioclarity.ecg.records.twelve_lead import analyze_12lead
+
+            f12 = analyze_12lead(record, **models.analyze_kwargs())
+            findings, out = f12.findings, f12.to_dict()
+        else:
+            findings = analyze_record(record, **models.analyze_kwargs())
+            out = dict(findings.to_dict())
         if format == "html":
             stem = PurePosixPath(record.name).stem or "record"
             return responses.html_download(render_record_report(findings, record), stem)
@@ -234,6 +250,10 @@ async def ecg_records(
         if format == "png":
             return Response(png, media_type="image/png")
         out["images"] = {"strip": png_data_uri(png)}
+        if multi and all(ld in record.leads for ld in STANDARD_12):
+            from cardioclarity.ecg.records.report_12lead import twelve_lead_png
+
+            out["images"]["ecg12"] = png_data_uri(twelve_lead_png(record, dpi=100))
         return out
 
     result = await gate.run(job)

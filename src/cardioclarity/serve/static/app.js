@@ -84,7 +84,15 @@
     const b = await head(file, 65536);
     const name = file.name.toLowerCase();
     const at = (off, s) => [...s].every((ch, i) => b[off + i] === ch.charCodeAt(0));
-    if (b.length >= 132 && at(128, "DICM")) return "image";
+    // A DICOM ECG waveform (SOP class under 1.2.840.10008.5.1.4.1.1.9.) is a record, not an image.
+    const latin = (n) => new TextDecoder("latin1").decode(b.subarray(0, Math.min(b.length, n)));
+    if (b.length >= 132 && at(128, "DICM")) return latin(4096).includes("1.2.840.10008.5.1.4.1.1.9.") ? "record" : "image";
+    // XML ECGs: HL7 aECG and Philips Sierra (often UTF-16 with a byte-order mark).
+    if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)) {
+      const t16 = new TextDecoder(b[0] === 0xff ? "utf-16le" : "utf-16be").decode(b);
+      return /<(\w+:)?(AnnotatedECG|restingecgdata)[\s>]/.test(t16) ? "record" : "unknown";
+    }
+    if (/^\s*</.test(latin(256)) && /<(\w+:)?(AnnotatedECG|restingecgdata)[\s>]/.test(latin(65536))) return "record";
     if (b[0] === 0x89 && at(1, "PNG")) return "image";
     if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "image";
     if (at(0, "PK\x03\x04")) return "record"; // a zipped WFDB record
@@ -115,7 +123,7 @@
     if (images > 1) return { message: `${images === 2 ? "Two" : images} images were dropped: drop one chest X-ray at a time.` };
     if (images === 1 && files.length > 1) return { message: "A chest X-ray and other files were dropped together: drop either one chest X-ray or one ECG recording." };
     if (images === 1) return { mode: "xray" };
-    if (n("unknown") === files.length) return { message: `CardioClarity cannot tell what ${files.length === 1 ? "this file is" : "these files are"}: drop an ECG recording (WFDB .hea with its .dat, CSV, EDF, JSON), a table of beats, or a chest X-ray (DICOM, PNG, JPEG).` };
+    if (n("unknown") === files.length) return { message: `CardioClarity cannot tell what ${files.length === 1 ? "this file is" : "these files are"}: drop an ECG recording (WFDB .hea with its .dat, CSV, EDF, JSON, DICOM ECG, HL7 aECG or Philips XML), a table of beats, or a chest X-ray (DICOM, PNG, JPEG).` };
     if (n("record") || n("record-part")) return { mode: "record" };
     if (files.length > 1) return { message: `${files.length} separate tables were dropped: drop one ECG file at a time.` };
     if (kinds[0] === "beats") return { mode: "beats" };
@@ -242,7 +250,17 @@
       ["Lead", fmt(r.lead)],
       ["Heart rate (bpm)", typeof hr === "object" ? Object.entries(hr).map(([k, v]) => `${k} ${fmt(v, 0)}`).join(" · ") : fmt(hr, 0)],
       ["Irregularity score", fmt(rhythm.irregularity_score)],
+      ...(r.leads_used ? [["Leads used", r.leads_used.join(" ")],
+        ["Heart rate, leads fused (bpm)", fmt((r.multilead || {}).heart_rate_bpm, 0)]] : []),
     ]));
+    if (r.intervals) {
+      const iv = r.intervals;
+      const rows = ["pr", "qrs", "qt", "qtc_bazett", "qtc_fridericia"].map((k) => ({
+        interval: k.toUpperCase().replace("_", " "), ms: iv[k] && iv[k].value_ms !== null ? fmt(iv[k].value_ms, 0) : "withheld",
+        note: (iv[k] && iv[k].withheld) || "" }));
+      $("tables").appendChild(table(`Intervals (${iv.method || ""}, lead ${iv.lead || "?"})`, rows, ["interval", "ms", "note"]));
+    }
+    if (r.images && r.images.ecg12) showImage(r.images.ecg12, "12-lead ECG, 25 mm/s, 10 mm/mV");
     $("tables").appendChild(table("Rhythm episodes", rhythm.episodes || [], ["type", "start_s", "end_s"], 50));
     $("tables").appendChild(table("Flagged beats", flagged, ["time_s", "sample", "score"], 100));
     const qrows = Object.entries(q).map(([k, v]) => ({ check: label(k), value: qualityValue(k, v) }));
