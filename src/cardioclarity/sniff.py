@@ -148,9 +148,10 @@ def _dicom_kind(data: bytes) -> str:
 
 def _xml_kind(head: bytes) -> str:
     """Which XML ECG format ``head`` (text starting with ``<``) is, by its root element."""
-    body = re.sub(rb"<\?.*?\?>|<!--.*?-->", b"", head, flags=re.S).lstrip()
+    # Searched, not matched at the start: a DOCTYPE (which the XML readers refuse, naming it)
+    # or comments may come first.
     for root, kind in _XML_ROOTS:
-        if re.match(rb"<(\w+:)?" + root + rb"[\s>/]", body):
+        if re.search(rb"<(\w+:)?" + root + rb"[\s>/]", head):
             return kind
     return "xml"
 
