@@ -3,7 +3,7 @@
 Each beat is delineated (P onset, QRS onset and offset, T offset) by one of NeuroKit2's
 delineators (``method=``); per beat PR = QRS onset - P onset, QRS = QRS offset - QRS onset,
 QT = T offset - QRS onset; a record's value is the median over the beats where the fiducials
-exist and the value is physiologically possible. With several leads the value is the median of
+exist and the value is physiologically possible (and none in a lead whose signal is mostly unusable). With several leads the value is the median of
 the leads' values. A value is withheld (``value_ms`` None, with the reason) when fewer than
 :data:`MIN_BEATS` beats (or under half of them) give one, or when beats disagree by more than :data:`MAX_IQR_MS` (the
 delineator is not tracking the waves), so an implausible interval is never printed.
@@ -32,6 +32,8 @@ MIN_BEATS = 3
 MIN_BEAT_FRACTION = 0.5
 #: Physiologically possible range of each interval (ms); beats outside are delineation errors.
 PLAUSIBLE_MS = {"pr": (60.0, 400.0), "qrs": (40.0, 220.0), "qt": (200.0, 700.0)}
+#: Least usable fraction of a lead (quality assessment) for its intervals to be measured.
+MIN_USABLE = 0.5
 #: Largest interquartile range across beats (ms) for a value to be reported.
 MAX_IQR_MS = {"pr": 60.0, "qrs": 40.0, "qt": 80.0}
 # Fiducial columns per method: NeuroKit2's "peak" method gives Q and S peaks, not QRS
@@ -132,6 +134,12 @@ def measure_intervals(signal: np.ndarray, fs: float, peaks: np.ndarray | None = 
 
 
 def _lead_values(x: np.ndarray, fs: float, peaks: np.ndarray, method: str) -> dict:
+    from cardioclarity.ecg.records.processing import assess_quality
+
+    usable = assess_quality(x, fs).usable_fraction
+    if usable < MIN_USABLE:  # a delineator finds "waves" in noise too
+        why = f"signal usable in only {100 * usable:.0f}% of the lead (need {100 * MIN_USABLE:.0f}%)"
+        return {k: {"value_ms": None, "n_beats": 0, "withheld": why} for k in PLAUSIBLE_MS}
     f = delineate(x, fs, peaks, method=method)
     ms = 1000.0 / fs
     raw = {"pr": (f["qrs_on"] - f["p_on"]) * ms, "qrs": (f["qrs_off"] - f["qrs_on"]) * ms,

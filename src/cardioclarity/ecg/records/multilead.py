@@ -1,10 +1,12 @@
 """R-peaks fused across leads: one beat list for a multi-lead recording.
 
 A beat shows in every lead at nearly the same time, noise and artefact rarely do: each lead's
-detections vote, and a beat is kept when at least ``min_agreement`` of the leads that are usable
-at that moment (by :func:`~cardioclarity.ecg.records.processing.assess_quality`) found it. Leads
-that are unusable at a moment neither vote nor count, so one noisy lead cannot delete beats and
-one clean lead can carry a stretch where the others are noisy. Two kept beats closer than the
+detections vote. A beat is well supported when at least ``min_agreement`` of the leads that are
+usable at that moment (by :func:`~cardioclarity.ecg.records.processing.assess_quality`), and at
+least two when two are usable, found it; a beat fewer leads found is kept only where the
+well-supported beats leave a gap in the rhythm (a search-back across leads). Leads that are
+unusable at a moment neither vote nor count, so one noisy lead cannot delete beats and one clean
+lead can carry a stretch where the others are noisy. Two kept beats closer than the
 refractory period are one beat: the better-supported survives. Each fused beat sits where the
 rhythm lead put it when that lead found it (reference annotations and beat windows are aligned
 on that lead), else at the median of the leads that did.
@@ -27,6 +29,10 @@ __all__ = ["FusedPeaks", "ecg_leads", "fuse_peaks", "multilead_peaks"]
 MATCH_S = 0.10
 #: No two beats closer than this (absolute refractory period, with margin).
 REFRACTORY_S = 0.20
+#: An interval this many local RRs long is missing a beat (a weakly supported one may fill it).
+GAP_RR = 1.5
+#: A beat that fills a gap leaves at least this fraction of the local RR on either side.
+MIN_RR_FRACTION = 0.4
 
 
 @dataclass
@@ -83,7 +89,8 @@ def fuse_peaks(peaks: list[np.ndarray], usable: list[np.ndarray], fs: float, *,
     reference : int
         Index of the rhythm lead, whose positions win when it found the beat.
     min_agreement : float
-        Fraction (0, 1] of the usable leads that must have found a beat.
+        Fraction (0, 1] of the usable leads that must have found a beat for it to be well
+        supported (never fewer than two leads when two are usable).
 
     Returns
     -------
@@ -101,7 +108,7 @@ def fuse_peaks(peaks: list[np.ndarray], usable: list[np.ndarray], fs: float, *,
     order = np.argsort(allp, kind="stable")
     allp, owner = allp[order], owner[order]
     ok = np.vstack([np.asarray(u, dtype=bool) for u in usable])  # (n_leads, n)
-    fused, votes, eligible = [], [], []
+    pos_l, votes_l, elig_l, strong_l = [], [], [], []
     i = 0
     while i < allp.size:
         j = i
@@ -112,15 +119,47 @@ def fuse_peaks(peaks: list[np.ndarray], usable: list[np.ndarray], fs: float, *,
         pos = members.get(reference, int(np.median(list(members.values()))))
         n_ok = int(ok[:, min(pos, n - 1)].sum())
         voters = sum(1 for k in members if ok[k, min(members[k], n - 1)])
-        if n_ok and voters >= max(1, int(np.ceil(min_agreement * n_ok - 1e-9))):
-            fused.append(pos)
-            votes.append(len(members))
-            eligible.append(n_ok)
+        if n_ok and voters:
+            need = max(min(2, n_ok), int(np.ceil(min_agreement * n_ok - 1e-9)))
+            pos_l.append(pos)
+            votes_l.append(len(members))
+            elig_l.append(n_ok)
+            strong_l.append(voters >= need)
         i = j
-    fused_a, votes_a, elig_a = _refractory(np.array(fused, dtype=np.int64),
-                                           np.array(votes, dtype=np.int64),
-                                           np.array(eligible, dtype=np.int64), fs)
-    return fused_a, votes_a, elig_a
+    pos_a, votes_a, elig_a = (np.array(x, dtype=np.int64) for x in (pos_l, votes_l, elig_l))
+    keep = _fill_gaps(pos_a, votes_a, np.array(strong_l, dtype=bool))
+    return _refractory(pos_a[keep], votes_a[keep], elig_a[keep], fs)
+
+
+def _fill_gaps(pos: np.ndarray, votes: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """Which beats to keep: every well-supported beat, plus a weakly supported one (found by
+    fewer leads than ``min_agreement`` asks) only where the rhythm misses a beat.
+
+    That is, where the interval between the well-supported beats around it exceeds
+    :data:`GAP_RR` times the local RR (median of the 16 nearest intervals), and the beat
+    leaves at least :data:`MIN_RR_FRACTION` of it on either side. Several candidates in one gap
+    are taken by votes, then by position, while they still fit.
+    """
+    keep = strong.copy()
+    s = pos[strong]
+    if s.size < 3 or strong.all():
+        return keep if s.size >= 3 else np.ones(pos.size, dtype=bool)
+    rr = np.diff(s).astype(np.float64)
+    local = np.array([np.median(rr[max(0, k - 8):k + 8]) for k in range(rr.size)])
+    weak = np.flatnonzero(~strong)
+    gap_of = np.searchsorted(s, pos[weak]) - 1  # index of the strong beat before
+    for g in np.unique(gap_of):
+        if g < 0 or g >= rr.size or rr[g] <= GAP_RR * local[g]:
+            continue
+        cands = weak[gap_of == g]
+        placed = [int(s[g]), int(s[g + 1])]
+        for c in sorted(cands, key=lambda c: (-votes[c], pos[c])):
+            p = int(pos[c])
+            k = int(np.searchsorted(placed, p))
+            if min(p - placed[k - 1], placed[k] - p) >= MIN_RR_FRACTION * local[g]:
+                placed.insert(k, p)
+                keep[c] = True
+    return keep
 
 
 def _refractory(p: np.ndarray, v: np.ndarray, e: np.ndarray, fs: float):

@@ -11,8 +11,6 @@ Functions return bytes/str; the caller decides where they go.
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 
 from cardioclarity import DISCLAIMER
@@ -173,6 +171,6 @@ def render_12lead_report(findings12: dict, page_png: bytes, *, title: str | None
     ]
     if ref:
         sections.append(Section("The device's own measurements (for comparison)", table=ref))
-    return render_html(title or f"12-lead ECG: {html.escape(str(d.get('record', '')))}", sections,
+    return render_html(title or f"12-lead ECG: {d.get('record', '')}", sections,
                        meta={"record": d.get("record"), "sampling rate (Hz)": d.get("sampling_rate"),
                              "duration (s)": d.get("duration_s")})
