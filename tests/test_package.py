@@ -89,3 +89,16 @@ def test_layering(path):
     if "beats" in path.parts:
         assert not {m for m in imported if m.startswith("cardioclarity.ecg.records")}, \
             f"{path} (beats) imports records: beats must not depend on records"
+
+
+#: The ECG format readers: file formats only, no signal processing or analysis.
+_READERS = ("dicom_waveform.py", "aecg.py", "philips.py", "xmlsafe.py")
+
+
+@pytest.mark.parametrize("name", _READERS)
+def test_format_readers_do_not_analyse(name):
+    imported = _imports(SRC / "ecg" / "records" / name)
+    analysis = {"processing", "analyze", "scoring", "rhythm", "multilead", "intervals",
+                "twelve_lead", "report", "report_12lead"}
+    assert not {m for m in imported if m.startswith("cardioclarity.ecg.records.")
+                and m.split(".")[3] in analysis}, name

@@ -64,3 +64,18 @@ def test_real_files(shared_data):
     assert sniff((d / "mitdb" / "100.dat").read_bytes()[:8192]) == "binary"
     assert sniff((d / "wfdb" / "a103l.hea").read_bytes()) == "wfdb-header"
     assert sniff((d / "ecg5000" / "ECG5000_TRAIN.txt").read_bytes()[:8192]) == "text"
+
+
+def test_hospital_ecg_formats_are_told_apart():
+    from pathlib import Path
+
+    from pydicom.data import get_testdata_file
+
+    assert sniff(Path(get_testdata_file("waveform_ecg.dcm")).read_bytes()) == "dicom-waveform"
+    assert sniff(Path(get_testdata_file("CT_small.dcm")).read_bytes()) == "dicom"
+    aecg = b'<?xml version="1.0"?>\n<!-- c -->\n<AnnotatedECG xmlns="urn:hl7-org:v3"/>'
+    assert sniff(aecg) == "hl7-aecg"
+    sierra = '<?xml version="1.0" encoding="utf-16"?><restingecgdata xmlns="x"/>'
+    assert sniff(sierra.encode("utf-16")) == "philips-xml"  # UTF-16 with a byte-order mark
+    assert sniff(b"<note><to>x</to></note>") == "xml"
+    assert describe_kind("dicom-waveform") == "a DICOM ECG waveform"

@@ -150,3 +150,51 @@ def test_mat_format_and_other_rates(shared_data):
     rec = read_record(shared_data / "wfdb" / "03700181")
     # MCL1 is sampled 4 times per 125-Hz frame ("212x4"): read at its own 500 Hz
     assert rec.fs == 500 and rec.lead == "MCL1"
+
+
+def test_hospital_formats_by_path_and_extension(tmp_path):
+    from ._formats_synth import aecg_xml, sierra_xml
+
+    (tmp_path / "a.xml").write_bytes(aecg_xml())
+    (tmp_path / "p.XML").write_bytes(sierra_xml())
+    (tmp_path / "n.xml").write_bytes(b"<note/>")
+    assert read_record(tmp_path / "a.xml").meta["format"] == "hl7-aecg"
+    assert read_record(tmp_path / "p.XML", lead="aVF").lead == "aVF"
+    with pytest.raises(UnsupportedFormatError, match="an XML document, not a DICOM ECG"):
+        read_record(tmp_path / "n.xml")
+    with pytest.raises(InvalidInputError, match="valid options: .*dicom, aecg, philips"):
+        read_record(tmp_path / "a.xml", fmt="scp")
+
+
+def test_wfdb_all_leads_get_standard_names(tmp_path):
+    from ._records_synth import synth_ecg, write_wfdb
+
+    x, _ = synth_ecg(fs=250, duration=10)
+    write_wfdb(tmp_path, "ptb", np.c_[0.5 * x, x, 0.5 * x], 250, sig_names=("i", "ii", "avr"))
+    one = read_record(tmp_path / "ptb.hea")
+    assert one.signals is None and one.lead == "ii"
+    rec = read_record(tmp_path / "ptb.hea", all_leads=True)
+    assert rec.leads == ["I", "II", "aVR"] and rec.lead == "II"
+    assert rec.meta["source_leads"] == ["i", "ii", "avr"]
+    np.testing.assert_allclose(rec.signals[1], rec.signal)
+
+
+@pytest.mark.shared_data
+def test_ptb_s0010_re_all_leads_against_the_raw_files(shared_data):
+    base = shared_data / "wfdb" / "s0010_re"
+    rec = read_record(base.with_suffix(".hea"), all_leads=True)
+    # Independent reading: the header says format 16, gain 2000/mV, baseline 0; .dat holds the
+    # 12 standard leads interleaved, .xyz the 3 Frank leads.
+    lines = [ln.split() for ln in base.with_suffix(".hea").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert lines[0][:4] == ["s0010_re", "15", "1000", "38400"]
+    assert all(ln[1] == "16" and ln[2] == "2000" and ln[4] == "0" for ln in lines[1:])
+    dat = np.fromfile(base.with_suffix(".dat"), dtype="<i2").reshape(-1, 12).T / 2000.0
+    xyz = np.fromfile(base.with_suffix(".xyz"), dtype="<i2").reshape(-1, 3).T / 2000.0
+    assert rec.fs == 1000 and rec.units == "mV" and rec.signals.shape == (15, 38400)
+    assert rec.leads == ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5",
+                         "V6", "vx", "vy", "vz"]
+    assert rec.meta["source_leads"] == [ln[-1] for ln in lines[1:]]
+    np.testing.assert_allclose(rec.signals[:12], dat, atol=1e-12)
+    np.testing.assert_allclose(rec.signals[12:], xyz, atol=1e-12)
+    assert rec.lead == "II"
