@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import default_data_dir, machine, md_table, write_section
+from bench_ecg_rpeaks import _drop
 from wfdb.processing import compare_annotations
 
 from cardioclarity.ecg.records.datasets import BEAT_SYMBOLS, DS1, DS2, PACED, excluded_spans
@@ -41,12 +42,6 @@ from cardioclarity.ecg.records.processing import assess_quality, ecg_peaks
 from cardioclarity.reporting import progress
 
 DETECTORS = ("lead 1", "lead 2", "fused")
-
-
-def _drop(x: np.ndarray, spans) -> np.ndarray:
-    for a, b in spans:
-        x = x[(x < a) | (x > b)]
-    return x
 
 
 def _keep(x: np.ndarray, spans) -> np.ndarray:

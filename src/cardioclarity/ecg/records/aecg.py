@@ -22,8 +22,8 @@ from cardioclarity.ecg.records.record import (
     standard_lead_name,
     to_millivolts,
 )
-from cardioclarity.ecg.records.xmlsafe import parse_xml, xml_root_name
-from cardioclarity.errors import InvalidInputError, UnsupportedFormatError
+from cardioclarity.ecg.records.xmlsafe import parse_ecg_xml
+from cardioclarity.errors import InvalidInputError
 
 __all__ = ["read_aecg"]
 
@@ -89,12 +89,7 @@ def read_aecg(data: bytes, source: str, name: str, lead: str | int | None,
         lead sequence without ``digits``/``scale``, a unit that is not a voltage, sequences of
         different lengths, a rate below 100 Hz or one that disagrees with ``fs``.
     """
-    root = parse_xml(data, source)
-    ns, local = xml_root_name(root)
-    if local != "AnnotatedECG" or ns != _NS:
-        raise UnsupportedFormatError(f"{source} is XML with root element {local!r}, not an HL7 "
-                                     "aECG (AnnotatedECG).",
-                                     hint="send an HL7 aECG, a Philips Sierra XML or a DICOM ECG.")
+    root = parse_ecg_xml(data, source, _NS, "AnnotatedECG", "an HL7 aECG")
     series = _rhythm_series(root, source)
     seq_set = series.find("h:component/h:sequenceSet", _Q)
     if seq_set is None:

@@ -29,7 +29,7 @@ from cardioclarity.ecg.records.record import (
     multilead_record,
     standard_lead_name,
 )
-from cardioclarity.ecg.records.xmlsafe import parse_xml, xml_root_name
+from cardioclarity.ecg.records.xmlsafe import parse_ecg_xml
 from cardioclarity.errors import InvalidInputError, UnsupportedFormatError
 
 __all__ = ["lzw_decode", "read_philips", "xli_decode"]
@@ -178,12 +178,7 @@ def read_philips(data: bytes, source: str, name: str, lead: str | int | None,
         Malformed XML or DTD/entities, a missing or non-numeric sampling rate or resolution, a
         zero resolution, corrupt or truncated XLI data, lead labels that do not match the leads.
     """
-    root = parse_xml(data, source)
-    ns, local = xml_root_name(root)
-    if local != "restingecgdata" or ns != _NS:
-        raise UnsupportedFormatError(f"{source} is XML with root element {local!r}, not a "
-                                     "Philips Sierra ECG (restingecgdata).",
-                                     hint="send an HL7 aECG, a Philips Sierra XML or a DICOM ECG.")
+    root = parse_ecg_xml(data, source, _NS, "restingecgdata", "a Philips Sierra ECG")
     wf = root.find("p:waveforms/p:parsedwaveforms", _Q)
     if wf is None or not (wf.text or "").strip():
         raise InvalidInputError(f"{source} has no waveforms/parsedwaveforms (no samples).",

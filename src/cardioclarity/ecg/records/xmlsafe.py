@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element, ParseError
 
-from cardioclarity.errors import InvalidInputError, one_line
+from cardioclarity.errors import InvalidInputError, UnsupportedFormatError, one_line
 
-__all__ = ["parse_xml", "xml_root_name"]
+__all__ = ["parse_ecg_xml", "parse_xml", "xml_root_name"]
 
 
 def parse_xml(data: bytes, source: str) -> Element:
@@ -46,3 +46,21 @@ def xml_root_name(root: Element) -> tuple[str, str]:
         ns, _, local = tag[1:].partition("}")
         return ns, local
     return "", tag
+
+
+def parse_ecg_xml(data: bytes, source: str, namespace: str, root: str, what: str) -> Element:
+    """:func:`parse_xml`, then check the root element is ``{namespace}root``.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        Well-formed XML of another kind (the message names its root element and ``what`` was
+        expected).
+    """
+    el = parse_xml(data, source)
+    ns, local = xml_root_name(el)
+    if local != root or ns != namespace:
+        raise UnsupportedFormatError(f"{source} is XML with root element {local!r}, not {what} "
+                                     f"({root}).",
+                                     hint="send an HL7 aECG, a Philips Sierra XML or a DICOM ECG.")
+    return el
