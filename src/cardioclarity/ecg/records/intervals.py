@@ -1,12 +1,15 @@
 """ECG intervals: PR, QRS duration, QT and QTc (Bazett, Fridericia) from a delineation.
 
 Each beat is delineated (P onset, QRS onset and offset, T offset) by one of NeuroKit2's
-delineators (``method=``); per beat PR = QRS onset - P onset, QRS = QRS offset - QRS onset,
-QT = T offset - QRS onset; a record's value is the median over the beats where the fiducials
-exist and the value is physiologically possible (and none in a lead whose signal is mostly unusable). With several leads the value is the median of
-the leads' values. A value is withheld (``value_ms`` None, with the reason) when fewer than
-:data:`MIN_BEATS` beats (or under half of them) give one, or when beats disagree by more than :data:`MAX_IQR_MS` (the
-delineator is not tracking the waves), so an implausible interval is never printed.
+delineators (``method=``; ``"peak"`` gives Q and S peaks instead of QRS boundaries, so its QRS
+is the Q-to-S time); per beat PR = QRS onset - P onset, QRS = QRS offset - QRS onset, QT = T
+offset - QRS onset. A record's value is the median over the beats where the fiducials exist and
+the value is physiologically possible; with several leads, the median of the leads' values.
+
+A value is withheld (``value_ms`` None, with the reason in ``withheld``) when the lead is mostly
+unusable (a delineator finds "waves" in noise too), when fewer than :data:`MIN_BEATS` beats or
+under half of them give one, or when the beats disagree by more than :data:`MAX_IQR_MS` (the
+delineator is not tracking the waves): an implausible interval is never printed.
 
 QTc uses the median RR of the same beats: Bazett ``QT / sqrt(RR)``, Fridericia
 ``QT / RR ** (1/3)`` (RR in seconds).
@@ -118,6 +121,8 @@ def measure_intervals(signal: np.ndarray, fs: float, peaks: np.ndarray | None = 
         else:
             out[key] = {"value_ms": None, "n_beats": 0,
                         "withheld": per_lead[0][key].get("withheld", "not measurable")}
+    if method == "peak":  # named, so the number is not read as the QRS duration proper
+        out["qrs"]["definition"] = "Q peak to S peak (the peak delineator gives no QRS boundaries)"
     rr = np.diff(peaks) / fs
     rr = rr[(rr > 0.25) & (rr < 2.5)]
     out["rr"] = ({"value_ms": round(float(np.median(rr)) * 1000, 1), "n_beats": int(rr.size)}
