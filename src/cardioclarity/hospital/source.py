@@ -9,6 +9,7 @@ attributes) is copied exactly by highdicom, never edited or invented.
 from __future__ import annotations
 
 import io
+import uuid
 from pathlib import Path
 
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
@@ -74,12 +75,15 @@ def read_source(source: str | Path | bytes, *, name: str | None = None):
 
 
 def derived_uid(*parts: object) -> str:
-    """A UID (``2.25.<integer>``, PS3.5 B.2) that is a fixed function of ``parts``.
+    """A UID ``2.25.<UUID as integer>`` (PS3.5 B.2) that is a fixed function of ``parts``.
 
-    Results for the same source instance, model and object type get the same UID, so analysing a
-    film twice (a restarted ``pacs watch``) replaces its results in the PACS instead of adding
-    duplicates.
+    The UUID is a name-based (SHA-1, version 5) UUID of the parts. Results for the same source
+    instance, model and object type get the same UID, so analysing a film twice (a restarted
+    ``pacs watch``) replaces its results in the PACS instead of adding duplicates.
     """
-    from pydicom.uid import generate_uid
+    name = "\x1f".join(str(p) for p in parts)
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, name).int}"
 
-    return str(generate_uid(prefix=None, entropy_srcs=[str(p) for p in parts]))
+
+#: Namespace of CardioClarity's name-based UUIDs (a fixed, random UUID).
+_UID_NAMESPACE = uuid.UUID("8f1d2c4e-5b7a-4e0b-9c61-3a2f7d9e4b10")

@@ -29,7 +29,6 @@ def _filters(items: list[str] | None) -> dict[str, str]:
 
 def _setup(args: argparse.Namespace):
     from cardioclarity.pacs.client import PacsClient, PacsConfig
-    from cardioclarity.xray.detect import HeartDetector
 
     client = PacsClient(PacsConfig.from_env(args.url, timeout=args.timeout))
     if args.threads < 0:
@@ -39,7 +38,22 @@ def _setup(args: argparse.Namespace):
         import torch
 
         torch.set_num_threads(args.threads)
-    return client, HeartDetector.load(args.model)
+    return client, _LazyDetector(args.model)
+
+
+class _LazyDetector:
+    """The heart detector, loaded on the first film: a watch poll with nothing new, or a PACS
+    that refuses the login, costs no model load."""
+
+    def __init__(self, model: str | None) -> None:
+        self.model, self._det = model, None
+
+    def detect(self, image):
+        if self._det is None:
+            from cardioclarity.xray.detect import HeartDetector
+
+            self._det = HeartDetector.load(self.model)
+        return self._det.detect(image)
 
 
 def _save_local(outcome, out: Path | None) -> None:

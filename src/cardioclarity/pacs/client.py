@@ -117,6 +117,8 @@ class PacsClient:
         elif config.user:
             session.auth = (config.user, config.password or "")
         self._web = DICOMwebClient(url=config.url, session=session, timeout=config.timeout)
+        # Busy answers (429/408/503/504) are retried: 3 tries, 1 s then 2 s apart.
+        self._web.set_http_retry_params(max_attempts=3)
 
     # ------------------------------------------------------------------------------ QIDO-RS
     def search_studies(self, filters: dict[str, str] | None = None, *, page: int = 100
@@ -156,7 +158,8 @@ class PacsClient:
         Raises
         ------
         StowRejectedError
-            The server refused some or all of them (its Failed SOP Sequence, or an HTTP error).
+            The server refused some or all of them (its Failed SOP Sequence, an HTTP error), or
+            answered success but a QIDO-RS search afterwards does not find them all.
         """
         import pydicom
 
@@ -173,6 +176,19 @@ class PacsClient:
                 f"study {study_uid}: {reasons}.",
                 hint="the PACS log says why; check that it accepts Comprehensive SR, "
                 "Segmentation and Secondary Capture storage.")
+        # Some servers answer success for instances a filter dropped (Orthanc's DICOMweb plugin
+        # does): look them up, so a study is never reported as stored when it is not.
+        sent = [str(ds.SOPInstanceUID) for ds in datasets]
+        present = {str(i.get("SOPInstanceUID")) for i in self.search_instances(study_uid)}
+        missing = [uid for uid in sent if uid not in present]
+        if missing:
+            raise StowRejectedError(
+                f"{self.config.url}: STOW-RS answered success for study {study_uid}, but "
+                f"{len(missing)} of {len(sent)} object(s) are not in the study afterwards "
+                f"({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}): the PACS "
+                "dropped them (a filter or storage rule).",
+                hint="the PACS log says why; check its filters and that it accepts Comprehensive "
+                "SR, Segmentation and Secondary Capture storage.")
         return len(datasets)
 
     # --------------------------------------------------------------------------- internals

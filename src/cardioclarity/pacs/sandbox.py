@@ -60,6 +60,9 @@ class OrthancSandbox:
         Where the configuration, storage and log go (created).
     auth : bool
         Require HTTP basic authentication (:data:`USER` / :data:`PASSWORD`).
+    reject_modality : str, optional
+        Refuse every instance of this modality (an Orthanc Lua ``ReceivedInstanceFilter``), to
+        see how a client copes with a PACS that rejects what it stores.
 
     Attributes
     ----------
@@ -69,9 +72,11 @@ class OrthancSandbox:
         The server's PID (the namespace lives as long as the server).
     """
 
-    def __init__(self, folder: str | Path, *, auth: bool = True) -> None:
+    def __init__(self, folder: str | Path, *, auth: bool = True,
+                 reject_modality: str | None = None) -> None:
         self.folder = Path(folder)
         self.auth = auth
+        self.reject_modality = reject_modality
         self.url = f"http://127.0.0.1:{HTTP_PORT}/dicom-web"
         self.root = f"http://127.0.0.1:{HTTP_PORT}"
         self.pid: int | None = None
@@ -87,7 +92,13 @@ class OrthancSandbox:
     def config(self) -> dict:
         """The Orthanc configuration written to ``folder/orthanc.json``."""
         storage = self.folder / "storage"
-        return {
+        lua = []
+        if self.reject_modality:
+            script = self.folder / "reject.lua"
+            script.write_text("function ReceivedInstanceFilter(dicom, origin, info)\n"
+                              f"  return dicom.Modality ~= '{self.reject_modality}'\nend\n")
+            lua = [str(script)]
+        return {"LuaScripts": lua,
             "Name": "CARDIOCLARITY-SANDBOX", "StorageDirectory": str(storage),
             "IndexDirectory": str(storage), "HttpPort": HTTP_PORT, "DicomPort": 4242,
             "RemoteAccessAllowed": False, "AuthenticationEnabled": self.auth,
@@ -99,7 +110,7 @@ class OrthancSandbox:
     def start(self, timeout: float = 30.0) -> None:
         """Start the server and wait until its DICOMweb root answers."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        cfg = self.folder / "orthanc.json"
+        cfg = self.folder / "orthanc.json"  # config() may write a Lua script beside it
         cfg.write_text(json.dumps(self.config(), indent=1))
         log = (self.folder / "orthanc.log").open("wb")
         # `exec` keeps one PID from unshare to Orthanc: the PID we kill is the server's.
