@@ -21,21 +21,27 @@ from typing import TYPE_CHECKING
 from cardioclarity._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from cardioclarity.hospital.results import KINDS, DicomResults, dicom_results, parse_kinds
+    from cardioclarity.hospital.results import (
+        KINDS,
+        DicomResults,
+        dicom_object,
+        dicom_results,
+        parse_kinds,
+    )
     from cardioclarity.hospital.sc import build_sc, sc_bytes
     from cardioclarity.hospital.seg import build_seg, seg_bytes
     from cardioclarity.hospital.source import derived_uid, read_source
     from cardioclarity.hospital.sr import build_sr, sr_bytes, withheld_reasons
 
 _EXPORTS: dict[str, str] = {
-    "KINDS": "results", "DicomResults": "results", "dicom_results": "results",
+    "KINDS": "results", "DicomResults": "results", "dicom_results": "results", "dicom_object": "results",
     "parse_kinds": "results", "build_sc": "sc", "sc_bytes": "sc", "build_seg": "seg",
     "seg_bytes": "seg", "derived_uid": "source", "read_source": "source", "build_sr": "sr",
     "sr_bytes": "sr", "withheld_reasons": "sr",
 }
 
 __all__ = [
-    "KINDS", "DicomResults", "build_sc", "build_seg", "build_sr", "derived_uid", "dicom_results",
+    "KINDS", "DicomResults", "build_sc", "build_seg", "build_sr", "derived_uid", "dicom_object", "dicom_results",
     "parse_kinds", "read_source", "sc_bytes", "seg_bytes", "sr_bytes", "withheld_reasons",
 ]
 

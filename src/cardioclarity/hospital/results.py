@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KINDS", "DicomResults", "dicom_results", "parse_kinds"]
+__all__ = ["KINDS", "DicomResults", "dicom_object", "dicom_results", "parse_kinds"]
 
 #: Object kinds, in the order they are written: SR, SEG, Secondary Capture.
 KINDS = ("sr", "seg", "sc")
@@ -126,3 +126,25 @@ def _make(out: DicomResults, kinds, header, image, result, doc: dict[str, Any]) 
             from cardioclarity.xray.report import overlay_png
 
             out.objects["sc"] = sc_bytes(header, overlay_png(image, result), doc)
+
+
+def dicom_object(source: str | Path | bytes, image, result, kind: str) -> bytes:
+    """One DICOM result (``kind`` in :data:`KINDS`) of a film, as bytes.
+
+    Raises
+    ------
+    InvalidInputError
+        ``kind`` is unknown, or this film gets no such object (no SEG for a refused film or a
+        heart-box model); the message says why.
+    UnsupportedFormatError
+        ``source`` is not DICOM.
+    """
+    from cardioclarity.errors import InvalidInputError
+
+    (kind,) = parse_kinds(kind)
+    made = dicom_results(source, image, result, kinds=(kind,))
+    if kind not in made.objects:
+        raise InvalidInputError(f"no DICOM {kind.upper()} for this film: {made.skipped[kind]}.",
+                                hint="ask for the SR (format=dicom-sr), which says why.",
+                                kind="no-dicom-object")
+    return made.objects[kind]
