@@ -9,7 +9,8 @@ import pydicom
 from PIL import Image
 
 from cardioclarity.hospital.sc import sc_bytes, with_banner
-from tests.hospital.factory import dciodvfy_errors, film, header, result
+
+from .factory import dciodvfy_errors, film, header, result
 
 
 def _png(h=200, w=180) -> bytes:

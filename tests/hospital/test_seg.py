@@ -10,7 +10,8 @@ import pytest
 
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.hospital.seg import seg_bytes
-from tests.hospital.factory import COLS, ROWS, dciodvfy_errors, film, header, result
+
+from .factory import COLS, ROWS, dciodvfy_errors, film, header, result
 
 
 def _masks(h: int, w: int) -> np.ndarray:

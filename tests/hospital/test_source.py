@@ -10,7 +10,8 @@ from PIL import Image
 
 from cardioclarity.errors import InvalidInputError, UnsupportedFormatError
 from cardioclarity.hospital.source import derived_uid, read_source
-from tests.hospital.factory import film, film_bytes
+
+from .factory import film, film_bytes
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])

@@ -8,7 +8,8 @@ import highdicom as hd
 import pytest
 
 from cardioclarity.hospital.sr import build_sr, sr_bytes, withheld_reasons
-from tests.hospital.factory import dciodvfy_errors, film, header, result
+
+from .factory import dciodvfy_errors, film, header, result
 
 
 def _read(data: bytes):

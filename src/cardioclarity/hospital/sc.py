@@ -14,11 +14,10 @@ import numpy as np
 
 from cardioclarity import __version__
 from cardioclarity.errors import InvalidInputError
-from cardioclarity.hospital.source import derived_uid
+from cardioclarity.hospital.source import SC_SERIES_NUMBER, derived_uid
 
 __all__ = ["BANNER", "SC_SERIES_NUMBER", "build_sc", "sc_bytes", "with_banner"]
 
-SC_SERIES_NUMBER = 9903
 BANNER = "RESEARCH USE ONLY - NOT FOR DIAGNOSIS"
 
 

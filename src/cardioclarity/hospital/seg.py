@@ -17,11 +17,10 @@ import numpy as np
 from cardioclarity import __version__
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.hospital import codes
-from cardioclarity.hospital.source import derived_uid
+from cardioclarity.hospital.source import SEG_SERIES_NUMBER, derived_uid
 
 __all__ = ["SEG_SERIES_NUMBER", "SEGMENTS", "build_seg", "seg_bytes"]
 
-SEG_SERIES_NUMBER = 9902
 #: (label, property type, laterality modifier or None, CIELab display colour), in mask order.
 SEGMENTS = (("Heart", codes.HEART, None, (50.0, 70.0, 50.0)),
             ("Right lung", codes.LUNG, codes.RIGHT, (60.0, -40.0, 40.0)),

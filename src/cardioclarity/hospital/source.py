@@ -15,7 +15,11 @@ from pathlib import Path
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError, UnsupportedFormatError
 from cardioclarity.sniff import describe_kind, sniff
 
-__all__ = ["REQUIRED_ATTRIBUTES", "derived_uid", "read_source"]
+__all__ = ["REQUIRED_ATTRIBUTES", "SC_SERIES_NUMBER", "SEG_SERIES_NUMBER", "SR_SERIES_NUMBER",
+           "derived_uid", "read_source"]
+
+#: Series numbers of the result series: SR, SEG, Secondary Capture (one series each per study).
+SR_SERIES_NUMBER, SEG_SERIES_NUMBER, SC_SERIES_NUMBER = 9901, 9902, 9903
 
 #: Attributes a source film must carry for a result to reference it and join its study.
 REQUIRED_ATTRIBUTES = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",

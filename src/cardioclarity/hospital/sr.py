@@ -27,12 +27,10 @@ from typing import Any
 
 from cardioclarity import DISCLAIMER, __version__
 from cardioclarity.hospital import codes
-from cardioclarity.hospital.source import derived_uid
+from cardioclarity.hospital.source import SR_SERIES_NUMBER, derived_uid
 
 __all__ = ["SR_SERIES_NUMBER", "build_sr", "sr_bytes", "withheld_reasons"]
 
-#: Series number of the SR series (SEG and SC use the next two).
-SR_SERIES_NUMBER = 9901
 MANUFACTURER = "CardioClarity"
 
 

@@ -34,24 +34,24 @@ def _setup(args: argparse.Namespace):
     if args.threads < 0:
         raise InvalidInputError(f"--threads must be 0 or more, got {args.threads}.",
                                 hint="1 (the default) suits shared machines.")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    return client, _LazyDetector(args.model)
+    return client, _LazyDetector(args.model, args.threads)
 
 
 class _LazyDetector:
     """The heart detector, loaded on the first film: a watch poll with nothing new, or a PACS
     that refuses the login, costs no model load."""
 
-    def __init__(self, model: str | None) -> None:
-        self.model, self._det = model, None
+    def __init__(self, model: str | None, threads: int) -> None:
+        self.model, self.threads, self._det = model, threads, None
 
     def detect(self, image):
         if self._det is None:
             from cardioclarity.xray.detect import HeartDetector
 
+            if self.threads:
+                import torch
+
+                torch.set_num_threads(self.threads)
             self._det = HeartDetector.load(self.model)
         return self._det.detect(image)
 

@@ -65,6 +65,9 @@ class PacsConfig:
         always on.
     timeout : float
         Seconds per HTTP request.
+    attempts : int
+        Tries per request: a refused connection, a timeout or a busy answer (429/408/503/504)
+        is tried again after 2 s, then 4 s, ...
     """
 
     url: str
@@ -73,6 +76,7 @@ class PacsConfig:
     password: str | None = None
     ca_bundle: str | None = None
     timeout: float = 30.0
+    attempts: int = 3
 
     @classmethod
     def from_env(cls, url: str | None = None, *, timeout: float = 30.0) -> PacsConfig:
@@ -117,8 +121,7 @@ class PacsClient:
         elif config.user:
             session.auth = (config.user, config.password or "")
         self._web = DICOMwebClient(url=config.url, session=session, timeout=config.timeout)
-        # Busy answers (429/408/503/504) are retried: 3 tries, 1 s then 2 s apart.
-        self._web.set_http_retry_params(max_attempts=3)
+        self._web.set_http_retry_params(max_attempts=max(1, int(config.attempts)))
 
     # ------------------------------------------------------------------------------ QIDO-RS
     def search_studies(self, filters: dict[str, str] | None = None, *, page: int = 100

@@ -60,9 +60,10 @@ class OrthancSandbox:
         Where the configuration, storage and log go (created).
     auth : bool
         Require HTTP basic authentication (:data:`USER` / :data:`PASSWORD`).
-    reject_modality : str, optional
-        Refuse every instance of this modality (an Orthanc Lua ``ReceivedInstanceFilter``), to
-        see how a client copes with a PACS that rejects what it stores.
+    reject_sr_of_patient : str, optional
+        Drop every SR of this Patient ID (an Orthanc Lua ``ReceivedInstanceFilter``), to see
+        how a client copes with a PACS that does not store what it was sent. (Orthanc's
+        DICOMweb plugin still answers such a STOW with success.)
 
     Attributes
     ----------
@@ -73,10 +74,10 @@ class OrthancSandbox:
     """
 
     def __init__(self, folder: str | Path, *, auth: bool = True,
-                 reject_modality: str | None = None) -> None:
+                 reject_sr_of_patient: str | None = None) -> None:
         self.folder = Path(folder)
         self.auth = auth
-        self.reject_modality = reject_modality
+        self.reject_sr_of_patient = reject_sr_of_patient
         self.url = f"http://127.0.0.1:{HTTP_PORT}/dicom-web"
         self.root = f"http://127.0.0.1:{HTTP_PORT}"
         self.pid: int | None = None
@@ -93,10 +94,11 @@ class OrthancSandbox:
         """The Orthanc configuration written to ``folder/orthanc.json``."""
         storage = self.folder / "storage"
         lua = []
-        if self.reject_modality:
+        if self.reject_sr_of_patient:
             script = self.folder / "reject.lua"
             script.write_text("function ReceivedInstanceFilter(dicom, origin, info)\n"
-                              f"  return dicom.Modality ~= '{self.reject_modality}'\nend\n")
+                              "  return not (dicom.Modality == 'SR' and "
+                              f"dicom.PatientID == '{self.reject_sr_of_patient}')\nend\n")
             lua = [str(script)]
         return {"LuaScripts": lua,
             "Name": "CARDIOCLARITY-SANDBOX", "StorageDirectory": str(storage),

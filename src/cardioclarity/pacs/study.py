@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cardioclarity.errors import CardioClarityError
-from cardioclarity.hospital.sc import SC_SERIES_NUMBER
-from cardioclarity.hospital.seg import SEG_SERIES_NUMBER
-from cardioclarity.hospital.sr import SR_SERIES_NUMBER
+from cardioclarity.hospital.source import SC_SERIES_NUMBER, SEG_SERIES_NUMBER, SR_SERIES_NUMBER
 from cardioclarity.pacs.client import PacsClient, PacsError
 
 __all__ = ["FILM_MODALITIES", "OWN_SERIES", "StudyOutcome", "chest_films", "process_study"]
