@@ -1,7 +1,7 @@
 """Client steps the end-to-end tests run inside the sandbox's network namespace.
 
 ``python ns_client.py upload URL_ROOT FILE...`` stores files through Orthanc's REST API;
-``python ns_client.py results DICOMWEB_URL STUDY_UID`` finds CardioClarity's objects in a study
+``python ns_client.py results DICOMWEB_URL STUDY_UID...`` finds CardioClarity's objects in a study
 through QIDO-RS, retrieves them through WADO-RS, reads them with pydicom/highdicom and prints
 what they say as JSON. Credentials come from the environment, as for ``cardioclarity pacs``.
 """
@@ -32,13 +32,17 @@ def upload(root: str, files: list[str]) -> None:
     print(json.dumps({"uploaded": len(files)}))
 
 
-def results(url: str, study: str) -> None:
-    import highdicom as hd
-    import pydicom
-
+def results(url: str, studies: list[str]) -> None:
     from cardioclarity.pacs.client import PacsClient, PacsConfig
 
     client = PacsClient(PacsConfig.from_env(url))
+    print(json.dumps({study: _objects(client, study) for study in studies}))
+
+
+def _objects(client, study: str) -> list[dict]:
+    import highdicom as hd
+    import pydicom
+
     out = []
     for inst in client.search_instances(study):
         if inst.get("SeriesNumber") not in (9901, 9902, 9903):
@@ -65,11 +69,11 @@ def results(url: str, study: str) -> None:
         else:
             row.update(burned_in=ds.get("BurnedInAnnotation"), size=[ds.Rows, ds.Columns])
         out.append(row)
-    print(json.dumps(out))
+    return out
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "upload":
         upload(sys.argv[2], sys.argv[3:])
     else:
-        results(sys.argv[2], sys.argv[3])
+        results(sys.argv[2], sys.argv[3:])

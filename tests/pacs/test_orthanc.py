@@ -71,7 +71,8 @@ def test_pull_real_films_and_read_the_results_back(orthanc, shared_data, tmp_pat
                "--out", str(out))
     assert res.returncode == 0, res.stderr[-3000:]
     assert "2/2 study(ies) processed" in res.stdout
-    objects = {o["modality"]: o for o in _client(orthanc, "results", orthanc.url, rg1_study)}
+    found = _client(orthanc, "results", orthanc.url, rg1_study, siim_study)
+    objects = {o["modality"]: o for o in found[rg1_study]}
     assert set(objects) == {"SR", "SEG", "OT"}  # OT: the Secondary Capture
     film_json = json.loads(next((out / rg1_study).glob("*.json")).read_text())
     sr = objects["SR"]
@@ -82,14 +83,14 @@ def test_pull_real_films_and_read_the_results_back(orthanc, shared_data, tmp_pat
     assert {o["study"] for o in objects.values()} == {rg1_study}
     # The SIIM film's quality gate refuses it: an SR without CTR and the capture, no SEG.
     siim_json = json.loads(next((out / siim_study).glob("*.json")).read_text())
-    siim = {o["modality"]: o for o in _client(orthanc, "results", orthanc.url, siim_study)}
+    siim = {o["modality"]: o for o in found[siim_study]}
     assert siim_json["quality"]["ok"] is False
     assert set(siim) == {"SR", "OT"} and siim["SR"]["ctr"] is None
     for local in sorted(out.glob("*/*.dcm")):  # the same bytes that were stored
         assert dciodvfy_errors(local.read_bytes(), tmp_path) == [], local.name
     # Pulling again replaces the results (UIDs derived from the source), never duplicates.
     res = _cli(orthanc, "pacs", "pull", "--url", orthanc.url, "--study", siim_study)
-    assert res.returncode == 0 and len(_client(orthanc, "results", orthanc.url, siim_study)) == 2
+    assert res.returncode == 0 and len(_client(orthanc, "results", orthanc.url, siim_study)[siim_study]) == 2
 
 
 def test_watch_processes_each_new_study_once_across_a_restart(orthanc, tmp_path):
@@ -114,7 +115,7 @@ def test_watch_processes_each_new_study_once_across_a_restart(orthanc, tmp_path)
     again = _cli(orthanc, *watch, "--max-polls", "1")  # a restart: nothing is new
     assert again.returncode == 0 and "0 new study(ies) processed" in again.stdout
     assert json.loads(cp.read_text())["done"] == state["done"]
-    assert {o["modality"] for o in _client(orthanc, "results", orthanc.url, good)} >= {"SR", "OT"}
+    assert {o["modality"] for o in _client(orthanc, "results", orthanc.url, good)[good]} >= {"SR", "OT"}
 
 
 def test_wrong_credentials_and_missing_study(orthanc):

@@ -55,6 +55,19 @@ class DicomResults:
         return paths
 
 
+def require_extra(module: str) -> None:
+    """A clear error when an optional dependency of the ``hospital`` extra is not installed."""
+    import importlib.util
+
+    from cardioclarity.errors import CardioClarityError
+
+    if importlib.util.find_spec(module) is None:
+        raise CardioClarityError(
+            f"DICOM results and the PACS client need the '{module}' package, which is not installed.",
+            hint="pip install 'cardioclarity[hospital]' (highdicom and dicomweb-client).",
+            kind="missing-dependency")
+
+
 def parse_kinds(text: str | None) -> tuple[str, ...]:
     """``"sr,seg"`` → ``("sr", "seg")``; ``None`` or ``"all"`` → :data:`KINDS`."""
     from cardioclarity.errors import InvalidInputError
@@ -94,6 +107,7 @@ def dicom_results(source: str | Path | bytes, image, result, *, kinds: tuple[str
     """
     from cardioclarity.hospital.source import read_source
 
+    require_extra("highdicom")
     header = source_header if source_header is not None else read_source(
         source, name=getattr(image, "name", None))
     doc: dict[str, Any] = result.to_dict()

@@ -110,6 +110,9 @@ class PacsClient:
     """
 
     def __init__(self, config: PacsConfig) -> None:
+        from cardioclarity.hospital.results import require_extra
+
+        require_extra("dicomweb_client")
         import requests
         from dicomweb_client.api import DICOMwebClient
 
