@@ -75,8 +75,8 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     from cardioclarity.pacs.study import process_study
 
     if not args.study and not args.query:
-        raise InvalidInputError("pacs pull needs --study UID or --query KEY=VALUE.",
-                                hint="e.g. --query ModalitiesInStudy=CR, or --study 1.2.3...")
+        args._pull_parser.error("give --study UID or --query KEY=VALUE (e.g. --query "
+                                "ModalitiesInStudy=CR)")  # a usage error: exit 2
     client, detector = _setup(args)
     uids = list(args.study or [])
     if args.query:
@@ -142,7 +142,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.add_argument("--study", action="append", metavar="UID", help="Study Instance UID, repeatable")
     pull.add_argument("--no-store", action="store_true", help="analyse only; store nothing in the PACS")
     _common(pull)
-    pull.set_defaults(func=_cmd_pull)
+    pull.set_defaults(func=_cmd_pull, _pull_parser=pull)
     w = s.add_parser("watch", help="poll for new studies, process each once (restart-safe)",
                      description="Polls QIDO-RS every --interval seconds; a study is recorded in "
                      "--checkpoint once its results are stored, so a restarted watch skips it. "
