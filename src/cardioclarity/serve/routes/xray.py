@@ -66,7 +66,8 @@ async def xray_heart(
     """The same result as `cardioclarity xray detect` (the `<stem>.json` schema).
 
     Patient identifiers (PatientName, PatientID, PatientBirthDate ...) are never read into the
-    result nor logged.
+    result nor logged. The `dicom-*` formats are the exception the caller asks for: those objects
+    join the upload's study, so they carry its patient and study attributes, copied exactly.
     """
     name, data = responses.single_file(upload, "image")
     kind = sniff(data)
