@@ -109,6 +109,10 @@ def main() -> None:
         "`round_trip_s` = QIDO-RS search + WADO-RS retrieve + STOW-RS store (with the QIDO check "
         "that everything was stored): the time beyond the analysis; target <= 1 s per film.", "",
         md_table(rows, ".3f"), "",
+        "Retrieving RG1 (7.2 MB, uncompressed 16-bit) is most of its round trip, and that time is "
+        "the server's: Orthanc's own REST download of the file (`/instances/{id}/file`) took as "
+        "long when checked by hand on the same machine. Compressed films (the SIIM film, JPEG) "
+        "go round in a fraction of it.", "",
         f"dciodvfy (dicom3tools) on each object written: "
         f"{sum(c['errors'] for c in checks)} errors in {len(checks)} objects (target 0).", "",
         md_table([{"object": c["object"], "errors": c["errors"], "warnings": len(c["warnings"])}
