@@ -21,7 +21,8 @@ SRC = REPO / "src" / "cardioclarity"
 
 @pytest.mark.parametrize("package", ["cardioclarity", "cardioclarity.serve", "cardioclarity.ecg",
                                      "cardioclarity.ecg.beats", "cardioclarity.ecg.records",
-                                     "cardioclarity.xray"])
+                                     "cardioclarity.xray", "cardioclarity.hospital",
+                                     "cardioclarity.pacs"])
 def test_every_public_name_resolves_and_is_listed(package):
     mod = importlib.import_module(package)
     assert mod.__all__ and len(set(mod.__all__)) == len(mod.__all__)
@@ -42,7 +43,8 @@ def test_top_level_names_are_the_pipelines_own():
 
 
 def test_importing_the_front_doors_is_cheap():
-    code = ("import sys, cardioclarity, cardioclarity.serve, cardioclarity.ecg, cardioclarity.xray; "
+    code = ("import sys, cardioclarity, cardioclarity.serve, cardioclarity.ecg, cardioclarity.xray, "
+            "cardioclarity.hospital, cardioclarity.pacs; "
             "print(sorted(m for m in ('torch', 'scipy', 'matplotlib', 'fastapi', 'numpy') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -86,6 +88,8 @@ def test_layering(path):
     if "serve" in path.parts:
         assert not {m for m in imported if m.startswith("cardioclarity.") and m.endswith(".cli")
                     and not m.startswith("cardioclarity.serve")}, path
+    if "hospital" in path.parts:  # the DICOM writers know no PACS and no server
+        assert not {m for m in imported if m.startswith(("cardioclarity.pacs", "cardioclarity.serve"))}, path
     if "beats" in path.parts:
         assert not {m for m in imported if m.startswith("cardioclarity.ecg.records")}, \
             f"{path} (beats) imports records: beats must not depend on records"

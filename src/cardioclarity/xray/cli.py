@@ -75,7 +75,8 @@ def set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> dict:
+def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool,
+                dicom_out: Path | None = None) -> dict:
     """Read, detect and write one film; returns its summary row (raises on any failure)."""
     from cardioclarity.xray.io import read_xray
     from cardioclarity.xray.report import overlay_png
@@ -89,7 +90,24 @@ def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> 
         (out / f"{stem}_overlay.png").write_bytes(overlay_png(img, res))
     for w in img.warnings:
         print(f"cardioclarity: warning: {rel}: {w}", file=sys.stderr)
+    if dicom_out is not None:
+        _write_dicom(f, rel, stem, img, res, dicom_out)
     return res.summary_row(rel)
+
+
+def _write_dicom(f: Path, rel: str, stem: str, img, res, folder: Path) -> None:
+    """DICOM SR/SEG/SC of a DICOM film into ``folder``; a PNG/JPEG gets a warning, no files."""
+    from cardioclarity.errors import UnsupportedFormatError
+    from cardioclarity.hospital import dicom_results
+
+    try:
+        results = dicom_results(f, img, res)
+    except UnsupportedFormatError as exc:
+        print(f"cardioclarity: warning: {rel}: no DICOM output: {exc}", file=sys.stderr)
+        return
+    results.save(folder, stem)
+    for kind, why in results.skipped.items():
+        print(f"cardioclarity: warning: {rel}: no DICOM {kind.upper()}: {why}", file=sys.stderr)
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -107,7 +125,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     for f in progress(files, desc="xray detect", unit="img"):
         rel = str(f.relative_to(src)) if src.is_dir() else f.name
         try:
-            rows.append(_detect_one(f, rel, stems[f], det, out, not args.no_overlay))
+            rows.append(_detect_one(f, rel, stems[f], det, out, not args.no_overlay,
+                                    Path(args.dicom_out) if args.dicom_out else None))
         except CardioClarityError as exc:
             failures.append((rel, str(exc), exc.exit_code))
         except Exception as exc:  # noqa: BLE001 - one file's bug must not end a batch of hundreds
@@ -255,6 +274,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--ctr-threshold", type=float, default=0.5,
                    help="cardiomegaly cut-off on the CTR (default: %(default)s, PA films)")
     d.add_argument("--no-overlay", action="store_true", help="skip the overlay PNGs (faster)")
+    d.add_argument("--dicom-out", metavar="DIR",
+                   help="also write DIR/<stem>_{sr,seg,sc}.dcm for DICOM inputs: TID 1500 SR, "
+                   "heart/lung SEG and overlay Secondary Capture, in the source's study")
     d.add_argument("--recursive", action="store_true", help="also look in sub-folders")
     _threads_option(d)
     d.set_defaults(func=_cmd_detect)

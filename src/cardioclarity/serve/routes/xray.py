@@ -52,11 +52,12 @@ _BODY = responses.body_doc(
 
 @router.post("/xray/heart", **responses.inference_route(
     "Detect the heart: box, contour, CTR, flag", "<stem>.json", _SCHEMA, _EXAMPLE, _BODY,
-    text_html=responses.TEXT, image_png=responses.BINARY))
+    text_html=responses.TEXT, image_png=responses.BINARY, application_dicom=responses.BINARY))
 async def xray_heart(
-    format: Literal["json", "html", "png"] = Query(
+    format: Literal["json", "html", "png", "dicom-sr", "dicom-seg", "dicom-sc"] = Query(
         "json", description="`json`: the `<stem>.json` object; `html`: a report (download); "
-        "`png`: the overlay"),
+        "`png`: the overlay; `dicom-sr` / `dicom-seg` / `dicom-sc` (DICOM uploads only): the "
+        "TID 1500 SR, heart/lung SEG or overlay Secondary Capture, in the upload's study"),
     include_images: bool = Query(False, description="add `images.overlay` (PNG data URI) to the JSON"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("xray-heart")),
@@ -65,7 +66,8 @@ async def xray_heart(
     """The same result as `cardioclarity xray detect` (the `<stem>.json` schema).
 
     Patient identifiers (PatientName, PatientID, PatientBirthDate ...) are never read into the
-    result nor logged.
+    result nor logged. The `dicom-*` formats are the exception the caller asks for: those objects
+    join the upload's study, so they carry its patient and study attributes, copied exactly.
     """
     name, data = responses.single_file(upload, "image")
     kind = sniff(data)
@@ -74,6 +76,10 @@ async def xray_heart(
                 else "send DICOM, PNG or JPEG.")
         raise ApiProblem(415, f"The upload '{name}' is {describe_kind(kind)}, not a DICOM, PNG or "
                          "JPEG image.", hint=hint)
+    if format.startswith("dicom-") and kind != "dicom":
+        raise ApiProblem(415, f"format={format} needs a DICOM upload; '{name}' is "
+                         f"{describe_kind(kind)}, which has no study to attach results to.",
+                         hint="send the DICOM film, or ask for format=json.")
     service.ensure_available()
     stem = PurePosixPath(name).stem if name != "upload" else "xray"
 
@@ -84,6 +90,11 @@ async def xray_heart(
         detector = service.model()
         image = guarded_read("image", read_xray, data, name=stem)
         result = detector.detect(image)
+        if format.startswith("dicom-"):
+            from cardioclarity.hospital import dicom_object
+
+            return Response(dicom_object(data, image, result, format[6:]), media_type="application/dicom",
+                            headers={"Content-Disposition": f'attachment; filename="{stem}_{format[6:]}.dcm"'})
         out = dict(result.to_dict())
         if format == "json" and not include_images:
             return out
