@@ -106,6 +106,23 @@ def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepare
     return Prepared(clean=clean, peaks=peaks, quality=quality, usable=usable, rr_valid=rr_valid)
 
 
+def _fibrillating(record: Record, vf_model: VFDetector | None) -> Prepared | None:
+    """A beat-less :class:`Prepared` when a record without usable signal holds VF, else None."""
+    x, fs = record.signal, record.fs
+    if vf_model is None or x.size < 3 * MIN_RECORD_S * fs:
+        return None
+    try:
+        clean = ecg_clean(x, fs)
+    except InvalidInputError:
+        return None
+    starts, F = vf_window_features(clean, fs)
+    if not starts.size or not vf_episodes(starts, vf_model.predict_proba(F), vf_model.threshold_):
+        return None
+    quality = assess_quality(x, fs)
+    return Prepared(clean=clean, peaks=np.zeros(0, dtype=np.int64), quality=quality,
+                    usable=quality.usable_mask(x.size, fs), rr_valid=np.zeros(0, dtype=bool))
+
+
 def _rate_hint(x: np.ndarray, fs: float) -> str:
     """Why a wrong sampling rate is likely, or "" (for a record with no usable signal).
 
@@ -286,7 +303,14 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     _check_inputs(record, adaptive)
     clock = _Clock()
     fs, n = record.fs, record.signal.size
-    prep = preprocess(record, peak_method=peak_method)
+    try:
+        prep = preprocess(record, peak_method=peak_method)
+    except InvalidInputError:
+        # No usable signal may still be ventricular fibrillation (no QRS complexes to find):
+        # report it as the rhythm it is rather than as noise.
+        prep = _fibrillating(record, _resolve_vf(vf_model))
+        if prep is None:
+            raise
     clock.lap("preprocess_s")
     bm = _resolve_beat_model(detector)
     scores, used_adaptive = score_beats(prep, fs, bm, adaptive)
@@ -296,10 +320,14 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else RhythmModel.load(rhythm_model)
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
     in_af = _in_episodes(prep.peaks, fs, windows["episodes"])
-    if scores is not None:
-        scores = scores.without_rr(in_af)
     if classes is not None:
         classes = classes.within_irregular(in_af)
+    if scores is not None:
+        # An early beat is "premature" only when the classifier, which judges the RR against
+        # the patient's underlying sinus rhythm, calls it ectopic too: the running RR
+        # reference alone is fooled after a pause and by the last beats of an AF stretch.
+        keep_rr = ~in_af if classes is None else ~in_af & (classes.aami_class != "N")
+        scores = scores.without_rr(~keep_rr)
     clock.lap("rhythm_s")
     windows["ventricular"] = ventricular_episodes(prep, fs, classes, _resolve_vf(vf_model))
     rhythm = summarise_rhythm(prep, fs, n / fs, scores, windows, rm)

@@ -45,27 +45,38 @@ class _Trees:
     value: np.ndarray  # leaf value (raw score contribution)
     depth: int
 
+    def __post_init__(self) -> None:
+        # Flat node arrays; leaves loop onto themselves, so every row walks ``depth`` steps
+        # without a per-step leaf test, and both children sit in one array (``2 * node + go
+        # right``), so a step is four gathers.
+        t, m = self.feature.shape
+        leaf = self.feature < 0
+        own = np.arange(m)[None, :].repeat(t, axis=0)
+        off = (np.arange(t) * m)[:, None]
+        self._feat = np.where(leaf, 0, self.feature).ravel().astype(np.intp)
+        self._thr = np.where(leaf, np.inf, self.threshold).ravel()
+        self._miss = np.where(leaf, True, self.missing_left).ravel()
+        left = (np.where(leaf, own, self.left) + off).ravel()
+        right = (np.where(leaf, own, self.right) + off).ravel()
+        self._child = np.column_stack([left, right]).ravel().astype(np.intp)
+        self._root = (np.arange(t) * m).astype(np.intp)
+        self._value = self.value.ravel()
+
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Sum of the trees' leaf values for each row of ``X``."""
         n, t = X.shape[0], self.feature.shape[0]
-        m = self.feature.shape[1]
-        # Flat node arrays; leaves loop onto themselves, so every row walks ``depth`` steps
-        # without a per-step leaf test.
-        leaf = self.feature < 0
-        own = np.arange(m)[None, :].repeat(t, axis=0)
-        feat = np.where(leaf, 0, self.feature).ravel()
-        thr = np.where(leaf, np.inf, self.threshold).ravel()
-        left = (np.where(leaf, own, self.left) + (np.arange(t) * m)[:, None]).ravel()
-        right = (np.where(leaf, own, self.right) + (np.arange(t) * m)[:, None]).ravel()
-        miss = np.where(leaf, True, self.missing_left).ravel()
-        node = np.broadcast_to(np.arange(t) * m, (n, t)).copy()
-        rows = np.arange(n)[:, None] * X.shape[1]
+        node = np.broadcast_to(self._root, (n, t)).copy()
+        rows = (np.arange(n) * X.shape[1]).astype(np.intp)[:, None]
         Xf = X.ravel()
+        has_nan = bool(np.isnan(X).any())
         for _ in range(self.depth):
-            xv = Xf[rows + feat[node]]
-            go_left = np.where(np.isnan(xv), miss[node], xv <= thr[node])
-            node = np.where(go_left, left[node], right[node])
-        return self.value.ravel()[node].sum(axis=1)
+            xv = Xf[rows + self._feat[node]]
+            right = ~(xv <= self._thr[node])
+            if has_nan:
+                nan = np.isnan(xv)
+                right[nan] = ~self._miss[node[nan]]
+            node = self._child[2 * node + right]
+        return self._value[node].sum(axis=1)
 
 
 @dataclass
@@ -115,6 +126,8 @@ class BeatClassifier:
         if F.shape[0] == 0:
             return np.zeros((0, len(self.classes_)))
         raw = np.column_stack([self.baseline_[k] + t.raw(F) for k, t in enumerate(self.trees_)])
+        if len(self.trees_) == 1:  # binary: log-odds of the second class
+            raw = np.column_stack([np.zeros(raw.shape[0]), raw[:, 0]])
         raw -= raw.max(axis=1, keepdims=True)
         e = np.exp(raw)
         return e / e.sum(axis=1, keepdims=True)
@@ -139,10 +152,12 @@ class BeatClassifier:
         """Convert a fitted ``HistGradientBoostingClassifier`` (multi-class, numeric features)."""
         classes = tuple(str(c) for c in est.classes_)
         n_cls = len(classes)
-        per_class: list[list] = [[] for _ in range(n_cls)]
+        # a binary ensemble has one tree per round (the log-odds of the second class)
+        n_sets = 1 if n_cls == 2 else n_cls
+        per_class: list[list] = [[] for _ in range(n_sets)]
         for it in est._predictors:
-            for k in range(n_cls):
-                per_class[k].append(it[k if n_cls > 2 else 0].nodes)
+            for k in range(n_sets):
+                per_class[k].append(it[k].nodes)
         trees = []
         for nodes_list in per_class:
             m = max(len(n) for n in nodes_list)
@@ -224,7 +239,7 @@ class BeatClassifier:
 
 
 #: Default tree-ensemble settings (chosen by grouped cross-validation in training).
-DEFAULT_FIT = {"max_iter": 150, "learning_rate": 0.1, "max_leaf_nodes": 31, "max_depth": 6,
+DEFAULT_FIT = {"max_iter": 60, "learning_rate": 0.2, "max_leaf_nodes": 31, "max_depth": 6,
                "min_samples_leaf": 40, "l2_regularization": 1.0}
 
 

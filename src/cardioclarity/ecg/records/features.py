@@ -90,10 +90,16 @@ def _qrs_width(Q: np.ndarray) -> np.ndarray:
     """Width (s) of the span holding 10-90 % of each QRS window's absolute slope."""
     e = np.abs(np.diff(Q, axis=1))
     c = np.cumsum(e, axis=1)
-    c = c / (c[:, -1:] + 1e-12)
-    a = (c < 0.1).sum(axis=1)
-    b = (c < 0.9).sum(axis=1)
-    return (b - a + 1) * _STEP_S
+    c = np.c_[np.zeros(c.shape[0]), c / (c[:, -1:] + 1e-12)]
+
+    def crossing(level: float) -> np.ndarray:
+        # fractional index where the cumulative slope reaches ``level`` (linear between
+        # samples, so the width is not quantised to the 10-ms grid)
+        i = np.clip((c < level).sum(axis=1), 1, c.shape[1] - 1)
+        lo, hi = c[np.arange(c.shape[0]), i - 1], c[np.arange(c.shape[0]), i]
+        return i - 1 + (level - lo) / np.maximum(hi - lo, 1e-12)
+
+    return (crossing(0.9) - crossing(0.1)) * _STEP_S
 
 
 def _nanmedian(x, **kw):

@@ -6,7 +6,7 @@
   a signal without beats, so VF is found on the signal: sliding 4-s windows are described by
   their spectrum (a dominant 2-9 Hz oscillation holding most of the power, little above 12 Hz or
   below 1.5 Hz), how much of the time the signal is away from baseline, its periodicity and its
-  amplitude against the record's own beats; a logistic model (``training/train_vf.py``; trained
+  amplitude against the record's own beats; gradient-boosted trees (``training/train_vf.py``; trained
   on cudb, MIT-BIH and the nstdb noise records, so muscle and motion noise are negatives) gives
   a probability per window, and runs of windows above its threshold are episodes.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -128,20 +129,18 @@ def vf_window_features(clean: np.ndarray, fs: float, *, window_s: float = VF_WIN
 
 @dataclass
 class VFDetector:
-    """Logistic model on standardised :data:`VF_FEATURE_NAMES` (NumPy inference).
+    """Gradient-boosted trees on :data:`VF_FEATURE_NAMES` (NumPy inference of the tree arrays of
+    :class:`~cardioclarity.ecg.records.classify.BeatClassifier`, here with classes "0"/"1").
 
     Attributes
     ----------
-    mean_, scale_, coef_ : ndarray
-    intercept_ : float
+    trees_ : BeatClassifier or None
+        The fitted binary tree ensemble.
     threshold_ : float
         Window probability above which a window is VF-like (chosen in training).
     """
 
-    mean_: np.ndarray | None = None
-    scale_: np.ndarray | None = None
-    coef_: np.ndarray | None = None
-    intercept_: float = 0.0
+    trees_: Any = None
     threshold_: float = 0.5
     checkpoint_card: dict = field(default_factory=dict, repr=False)
 
@@ -150,60 +149,55 @@ class VFDetector:
         """Model card: the checkpoint's when loaded, else what the model knows about itself."""
         if self.checkpoint_card:
             return dict(self.checkpoint_card)
-        return {"name": "unsaved", "kind": KIND_VF, "model": "logistic",
+        return {"name": "unsaved", "kind": KIND_VF, "model": "gradient-boosted-trees",
                 "threshold": float(self.threshold_)}
 
-    def fit(self, F, y, *, C: float = 1.0) -> VFDetector:
-        """Fit the class-balanced logistic regression on windows labelled 1 (VF) / 0 (not VF);
+    def fit(self, F, y, *, seed: int = 0) -> VFDetector:
+        """Fit the class-balanced tree ensemble on windows labelled 1 (VF) / 0 (not VF);
         windows labelled -1 are left out. Keeps ``threshold_``."""
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        from cardioclarity.ecg.records.classify import BeatClassifier
 
         F, y = np.asarray(F, dtype=np.float64), np.asarray(y)
         keep = y >= 0
-        X = np.nan_to_num(F[keep])
-        self.mean_, self.scale_ = X.mean(axis=0), X.std(axis=0) + 1e-9
-        lr = LogisticRegression(class_weight="balanced", C=C, max_iter=2000)
-        lr.fit((X - self.mean_) / self.scale_, y[keep])
-        self.coef_, self.intercept_ = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
+        est = HistGradientBoostingClassifier(max_iter=80, learning_rate=0.15, max_depth=4,
+                                             min_samples_leaf=40, class_weight="balanced",
+                                             early_stopping=False, random_state=seed)
+        est.fit(F[keep], y[keep].astype(str))
+        self.trees_ = BeatClassifier.from_sklearn(est, feature_names=VF_FEATURE_NAMES)
         return self
 
     def predict_proba(self, F) -> np.ndarray:
         """VF probability of each window (row of ``F``)."""
-        if self.coef_ is None:
-            raise NotFittedError("VFDetector has no weights.",
+        if self.trees_ is None:
+            raise NotFittedError("VFDetector has no trees.",
                                  hint="load one with VFDetector.load() or training/train_vf.py.")
         F = np.atleast_2d(np.asarray(F, dtype=np.float64))
         if F.shape[1] != len(VF_FEATURE_NAMES):
             raise InvalidInputError(f"Expected {len(VF_FEATURE_NAMES)} VF features, got "
                                     f"{F.shape[1]}.")
-        h = ((np.nan_to_num(F) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
-        return 1.0 / (1.0 + np.exp(-np.clip(h, -50, 50)))
+        return self.trees_.predict_proba(F)[:, list(self.trees_.classes_).index("1")]
 
     def to_checkpoint(self) -> dict:
         """Tensors and plain values for :func:`~cardioclarity.checkpoints.save_checkpoint`."""
-        import torch
-
-        return {"state_dict": {"mean": torch.tensor(self.mean_),
-                               "scale": torch.tensor(self.scale_),
-                               "coef": torch.tensor(self.coef_)},
-                "config": {"feature_names": list(VF_FEATURE_NAMES),
-                           "intercept": float(self.intercept_), "window_s": VF_WINDOW_S,
-                           "step_s": VF_STEP_S, "min_windows": VF_MIN_WINDOWS},
-                "threshold": float(self.threshold_)}
+        ck = self.trees_.to_checkpoint()
+        ck["config"].update(window_s=VF_WINDOW_S, step_s=VF_STEP_S, min_windows=VF_MIN_WINDOWS)
+        ck["threshold"] = float(self.threshold_)
+        return ck
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None) -> VFDetector:
         """Load a VF detector: a bundled name (default ``vf-cudb``) or a checkpoint path."""
         from cardioclarity.checkpoints import card_from_checkpoint, load_checkpoint
+        from cardioclarity.ecg.records.classify import BeatClassifier
 
         ckpt = load_checkpoint(name_or_path or DEFAULT_VF_MODEL, expected_kind=KIND_VF)
         try:
-            sd, cfg = ckpt["state_dict"], ckpt["config"]
-            if tuple(cfg["feature_names"]) != VF_FEATURE_NAMES:
+            if tuple(ckpt["config"]["feature_names"]) != VF_FEATURE_NAMES:
                 raise CheckpointError("VF checkpoint was trained on other features.",
                                       hint="retrain it with training/train_vf.py.")
-            return cls(mean_=sd["mean"].numpy(), scale_=sd["scale"].numpy(),
-                       coef_=sd["coef"].numpy(), intercept_=float(cfg["intercept"]),
+            return cls(trees_=BeatClassifier.from_checkpoint(ckpt),
                        threshold_=float(ckpt["threshold"]),
                        checkpoint_card=card_from_checkpoint(ckpt))
         except (KeyError, TypeError, AttributeError) as exc:
