@@ -253,15 +253,17 @@ def _resolve_beat_model(detector) -> RecordBeatModel | None:
                             f"fitted beat detector; got {type(detector).__name__}.")
 
 
-def _resolve_classifier(classifier) -> BeatClassifier | None:
-    if classifier is False:
+def _resolve(value, cls, what: str):
+    """A bundled/loaded model from an ``analyze_record`` argument: None = bundled default,
+    False = none, a name or path = that checkpoint, an instance of ``cls`` = itself."""
+    if value is False:
         return None
-    if classifier is None or isinstance(classifier, str | Path):
-        return BeatClassifier.load(classifier)
-    if isinstance(classifier, BeatClassifier):
-        return classifier
-    raise InvalidInputError(f"classifier must be None, False, a name/path or a BeatClassifier; "
-                            f"got {type(classifier).__name__}.")
+    if value is None or isinstance(value, str | Path):
+        return cls.load(value)
+    if isinstance(value, cls):
+        return value
+    raise InvalidInputError(f"{what} must be None, False, a name/path or a {cls.__name__}; got "
+                            f"{type(value).__name__}.")
 
 
 def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "auto",
@@ -301,6 +303,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     Findings
     """
     _check_inputs(record, adaptive)
+    vf = _resolve(vf_model, VFDetector, "vf_model")
     clock = _Clock()
     fs, n = record.fs, record.signal.size
     try:
@@ -308,14 +311,14 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     except InvalidInputError:
         # No usable signal may still be ventricular fibrillation (no QRS complexes to find):
         # report it as the rhythm it is rather than as noise.
-        prep = _fibrillating(record, _resolve_vf(vf_model))
+        prep = _fibrillating(record, vf)
         if prep is None:
             raise
     clock.lap("preprocess_s")
     bm = _resolve_beat_model(detector)
     scores, used_adaptive = score_beats(prep, fs, bm, adaptive)
     clock.lap("beats_s")
-    classes = classify_beats(prep, fs, scores, _resolve_classifier(classifier))
+    classes = classify_beats(prep, fs, scores, _resolve(classifier, BeatClassifier, "classifier"))
     clock.lap("classes_s")
     rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else RhythmModel.load(rhythm_model)
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
@@ -329,7 +332,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
         keep_rr = ~in_af if classes is None else ~in_af & (classes.aami_class != "N")
         scores = scores.without_rr(~keep_rr)
     clock.lap("rhythm_s")
-    windows["ventricular"] = ventricular_episodes(prep, fs, classes, _resolve_vf(vf_model))
+    windows["ventricular"] = ventricular_episodes(prep, fs, classes, vf)
     rhythm = summarise_rhythm(prep, fs, n / fs, scores, windows, rm)
     t_hr, bpm = heart_rate_trend(prep.peaks, fs, valid=prep.rr_valid)
     model = describe_models(bm, rm, adaptive=adaptive, used_adaptive=used_adaptive,
@@ -385,17 +388,6 @@ class BeatClasses:
                          "patient (all ectopy or paced beats, or a short record): features are "
                          "relative to all beats, classes are less reliable")
         return d
-
-
-def _resolve_vf(vf_model) -> VFDetector | None:
-    if vf_model is False:
-        return None
-    if vf_model is None or isinstance(vf_model, str | Path):
-        return VFDetector.load(vf_model)
-    if isinstance(vf_model, VFDetector):
-        return vf_model
-    raise InvalidInputError(f"vf_model must be None, False, a name/path or a VFDetector; got "
-                            f"{type(vf_model).__name__}.")
 
 
 def ventricular_episodes(prep: Prepared, fs: float, classes: BeatClasses | None,
