@@ -338,6 +338,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     model = describe_models(bm, rm, adaptive=adaptive, used_adaptive=used_adaptive,
                             window_s=window_s, step_s=step_s, peak_method=peak_method)
     model["classifier"] = classes.describe() if classes is not None else None
+    model["vf"] = ({"name": vf.card.get("name", "custom"), "threshold": float(vf.threshold_)}
+                   if vf is not None else None)
     return Findings(record=record.name, sampling_rate=fs, lead=record.lead, leads=record.leads,
                     duration_s=n / fs, peaks=prep.peaks, beat_scores=scores, rhythm=rhythm,
                     quality=prep.quality, model=model, prepared=prep, hr_trend=(t_hr, bpm),
