@@ -174,3 +174,43 @@ def test_beat_windows_hide_neighbouring_beats_at_fast_rates():
     core = np.abs(t) < 0.06
     qf, qs = np.median(Xf[:, core], 0), np.median(Xs[:, core], 0)
     np.testing.assert_allclose(qf - qf.mean(), qs - qs.mean(), atol=0.05)
+
+
+def test_sample_beats_carry_aami_classes(findings, sample):
+    """MIT-BIH 219 (DS2, a patient the classifier never saw): V beats found, N beats kept N."""
+    d = findings.to_dict()
+    beat = d["beats"][0]
+    assert beat["aami_class"] in {"N", "S", "V", "F", "Q"}
+    assert 0.0 <= beat["class_probability"] <= 1.0
+    lab = label_detected_beats(findings.peaks, sample.annotations, sample.fs)
+    cls = findings.beat_classes.aami_class
+    assert (cls[lab == "V"] == "V").mean() >= 0.9
+    assert (cls[lab == "N"] != "N").mean() < 0.02
+    clf = d["model"]["classifier"]
+    assert clf["name"] == "aami-beats" and clf["calibration"]["method"] == "sinus_cluster"
+    # the last beats of the opening AF and the first sinus beats after the pause are not
+    # "premature" one by one (the running RR reference there is AF's)
+    t = findings.peaks / sample.fs
+    fin = np.asarray(findings.beat_scores.finding)
+    assert not np.any((fin == "premature") & (t < 5.0))
+
+
+def test_short_record_still_gets_classes_and_says_so(model):
+    x, _ = synth_ecg(fs=250, duration=8, hr=60)
+    f = analyze_record(Record(x, 250.0, "II", ["II"], "short"), detector=model)
+    clf = f.model["classifier"]
+    assert clf["calibration"]["method"] == "fallback_all_beats" and "note" in clf
+    assert set(f.beat_classes.aami_class) <= {"N", "S", "V", "F", "Q"}
+
+
+def test_fibrillation_is_a_rhythm_not_noise(model):
+    fs = 250.0
+    x, _ = synth_ecg(fs=fs, duration=60, hr=70, seed=2)
+    t = np.arange(int(25 * fs)) / fs
+    phase = 2 * np.pi * np.cumsum(5 + 0.5 * np.sin(2 * np.pi * 0.3 * t)) / fs
+    x[int(30 * fs):int(55 * fs)] = (0.6 + 0.2 * np.sin(2 * np.pi * 0.2 * t)) * np.sin(phase)
+    f = analyze_record(Record(x, fs, "II", ["II"], "vf"), detector=model)
+    (vf,) = [e for e in f.episodes() if e["type"] == "ventricular_fibrillation"]
+    assert vf["start_s"] <= 34 and vf["end_s"] >= 51
+    sinus = analyze_record(Record(x[:int(28 * fs)], fs, "II", ["II"], "sinus"), detector=model)
+    assert not [e for e in sinus.episodes() if e["type"].startswith("ventricular")]

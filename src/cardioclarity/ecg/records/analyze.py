@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from cardioclarity import DISCLAIMER
+from cardioclarity.ecg.records.classify import BeatClassifier
+from cardioclarity.ecg.records.features import SinusReference, beat_features
 from cardioclarity.ecg.records.io import Record
 from cardioclarity.ecg.records.processing import Quality, assess_quality, ecg_clean, ecg_peaks
 from cardioclarity.ecg.records.record import MIN_FS
@@ -33,11 +35,18 @@ from cardioclarity.ecg.records.rhythm import (
     window_features,
 )
 from cardioclarity.ecg.records.scoring import BeatScores, RecordBeatModel, WindowConfig
+from cardioclarity.ecg.records.ventricular import (
+    VFDetector,
+    vf_episodes,
+    vf_window_features,
+    vt_episodes,
+)
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.validation import MAX_FS_HZ, MIN_RECORD_S, check_n_samples, to_jsonable
 
-__all__ = ["Findings", "Prepared", "analyze_record", "assess_rhythm", "describe_models",
-           "preprocess", "score_beats", "summarise_rhythm"]
+__all__ = ["BeatClasses", "Findings", "Prepared", "analyze_record", "assess_rhythm",
+           "classify_beats", "describe_models", "preprocess", "score_beats", "summarise_rhythm",
+           "ventricular_episodes"]
 
 
 @dataclass
@@ -97,6 +106,23 @@ def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepare
     return Prepared(clean=clean, peaks=peaks, quality=quality, usable=usable, rr_valid=rr_valid)
 
 
+def _fibrillating(record: Record, vf_model: VFDetector | None) -> Prepared | None:
+    """A beat-less :class:`Prepared` when a record without usable signal holds VF, else None."""
+    x, fs = record.signal, record.fs
+    if vf_model is None or x.size < 3 * MIN_RECORD_S * fs:
+        return None
+    try:
+        clean = ecg_clean(x, fs)
+    except InvalidInputError:
+        return None
+    starts, F = vf_window_features(clean, fs)
+    if not starts.size or not vf_episodes(starts, vf_model.predict_proba(F), vf_model.threshold_):
+        return None
+    quality = assess_quality(x, fs)
+    return Prepared(clean=clean, peaks=np.zeros(0, dtype=np.int64), quality=quality,
+                    usable=quality.usable_mask(x.size, fs), rr_valid=np.zeros(0, dtype=bool))
+
+
 def _rate_hint(x: np.ndarray, fs: float) -> str:
     """Why a wrong sampling rate is likely, or "" (for a record with no usable signal).
 
@@ -137,7 +163,7 @@ class Findings:
     ``to_dict()`` is the stable ``findings.json`` schema (see the findings.json schema in
     docs/ARCHITECTURE.md, and the README):
     ``sampling_rate, lead, duration_s, beats[{sample, time_s, score, is_anomaly, finding,
-    morphology_score, rr_score}], rhythm{irregularity_score, irregular, heart_rate_bpm{...},
+    morphology_score, rr_score, aami_class, class_probability}], rhythm{irregularity_score, irregular, heart_rate_bpm{...},
     rr{...}, episodes[{type, start_s, end_s, ...}], ectopic_burden{...}}, quality{...},
     model{...}, disclaimer``.
     """
@@ -158,6 +184,8 @@ class Findings:
     timings: dict = field(default_factory=dict)
     #: The beat model used (for reconstructions in reports); not part of findings.json.
     beat_model: RecordBeatModel | None = field(default=None, repr=False)
+    #: AAMI classes of the beats (None without a classifier).
+    beat_classes: BeatClasses | None = None
 
     @property
     def n_beats(self) -> int:
@@ -171,16 +199,23 @@ class Findings:
         samples = self.peaks.tolist()
         bs = self.beat_scores
         if bs is None:
-            return [{"sample": s, "time_s": ti, "score": None, "is_anomaly": False,
+            rows = [{"sample": s, "time_s": ti, "score": None, "is_anomaly": False,
                      "finding": "not_scored"} for s, ti in zip(samples, t, strict=True)]
-        score = np.round(bs.score, 4).tolist()
-        morph = np.round(bs.morphology, 4).tolist()
-        rr = np.round(bs.rr, 4).tolist()
-        anom = bs.is_anomaly.tolist()
-        return [{"sample": s, "time_s": ti, "score": sc, "is_anomaly": a, "finding": f,
-                 "morphology_score": m, "rr_score": r}
-                for s, ti, sc, a, f, m, r in zip(samples, t, score, anom, bs.finding, morph, rr,
-                                                 strict=True)]
+        else:
+            score = np.round(bs.score, 4).tolist()
+            morph = np.round(bs.morphology, 4).tolist()
+            rr = np.round(bs.rr, 4).tolist()
+            anom = bs.is_anomaly.tolist()
+            rows = [{"sample": s, "time_s": ti, "score": sc, "is_anomaly": a, "finding": f,
+                     "morphology_score": m, "rr_score": r}
+                    for s, ti, sc, a, f, m, r in zip(samples, t, score, anom, bs.finding, morph,
+                                                     rr, strict=True)]
+        bc = self.beat_classes
+        if bc is not None:
+            for row, c, p in zip(rows, bc.aami_class.tolist(),
+                                 np.round(bc.probability, 4).tolist(), strict=True):
+                row["aami_class"], row["class_probability"] = c, p
+        return rows
 
     def to_dict(self) -> dict:
         """The ``findings.json`` object (plain JSON types only)."""
@@ -218,10 +253,23 @@ def _resolve_beat_model(detector) -> RecordBeatModel | None:
                             f"fitted beat detector; got {type(detector).__name__}.")
 
 
+def _resolve(value, cls, what: str):
+    """A bundled/loaded model from an ``analyze_record`` argument: None = bundled default,
+    False = none, a name or path = that checkpoint, an instance of ``cls`` = itself."""
+    if value is False:
+        return None
+    if value is None or isinstance(value, str | Path):
+        return cls.load(value)
+    if isinstance(value, cls):
+        return value
+    raise InvalidInputError(f"{what} must be None, False, a name/path or a {cls.__name__}; got "
+                            f"{type(value).__name__}.")
+
+
 def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "auto",
                    rhythm_model: RhythmModel | str | None = None,
                    peak_method: str = "cardioclarity", window_s: float = 30.0,
-                   step_s: float = 10.0) -> Findings:
+                   step_s: float = 10.0, classifier=None, vf_model=None) -> Findings:
     """Analyse a recording: beats (scored), rhythm episodes, quality.
 
     Parameters
@@ -243,33 +291,146 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
         R-peak detector (see :func:`~cardioclarity.ecg.records.processing.ecg_peaks`).
     window_s, step_s : float
         Sliding window for the irregularity model (seconds).
+    classifier : None, False, str, Path or BeatClassifier
+        AAMI beat classifier (N, S, V, F; Q for beats without a full window). None: the bundled
+        ``aami-beats``. False: no classes (``aami_class`` absent from the beats).
+    vf_model : None, False, str, Path or VFDetector
+        Ventricular flutter/fibrillation detector on the signal (VF has no beats to classify).
+        None: the bundled ``vf-cudb``. False: no VF detection.
 
     Returns
     -------
     Findings
     """
     _check_inputs(record, adaptive)
+    vf = _resolve(vf_model, VFDetector, "vf_model")
     clock = _Clock()
     fs, n = record.fs, record.signal.size
-    prep = preprocess(record, peak_method=peak_method)
+    try:
+        prep = preprocess(record, peak_method=peak_method)
+    except InvalidInputError:
+        # No usable signal may still be ventricular fibrillation (no QRS complexes to find):
+        # report it as the rhythm it is rather than as noise.
+        prep = _fibrillating(record, vf)
+        if prep is None:
+            raise
     clock.lap("preprocess_s")
     bm = _resolve_beat_model(detector)
     scores, used_adaptive = score_beats(prep, fs, bm, adaptive)
     clock.lap("beats_s")
+    classes = classify_beats(prep, fs, scores, _resolve(classifier, BeatClassifier, "classifier"))
+    clock.lap("classes_s")
     rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else RhythmModel.load(rhythm_model)
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
+    in_af = _in_episodes(prep.peaks, fs, windows["episodes"])
+    if classes is not None:
+        classes = classes.within_irregular(in_af)
     if scores is not None:
-        scores = scores.without_rr(_in_episodes(prep.peaks, fs, windows["episodes"]))
+        # An early beat is "premature" only when the classifier, which judges the RR against
+        # the patient's underlying sinus rhythm, calls it ectopic too: the running RR
+        # reference alone is fooled after a pause and by the last beats of an AF stretch.
+        keep_rr = ~in_af if classes is None else ~in_af & (classes.aami_class != "N")
+        scores = scores.without_rr(~keep_rr)
     clock.lap("rhythm_s")
+    windows["ventricular"] = ventricular_episodes(prep, fs, classes, vf)
     rhythm = summarise_rhythm(prep, fs, n / fs, scores, windows, rm)
     t_hr, bpm = heart_rate_trend(prep.peaks, fs, valid=prep.rr_valid)
     model = describe_models(bm, rm, adaptive=adaptive, used_adaptive=used_adaptive,
                             window_s=window_s, step_s=step_s, peak_method=peak_method)
+    model["classifier"] = classes.describe() if classes is not None else None
+    model["vf"] = ({"name": vf.card.get("name", "custom"), "threshold": float(vf.threshold_)}
+                   if vf is not None else None)
     return Findings(record=record.name, sampling_rate=fs, lead=record.lead, leads=record.leads,
                     duration_s=n / fs, peaks=prep.peaks, beat_scores=scores, rhythm=rhythm,
                     quality=prep.quality, model=model, prepared=prep, hr_trend=(t_hr, bpm),
                     windows={k: windows[k] for k in ("start_s", "probability", "window_s")},
-                    timings=clock.total(), beat_model=bm)
+                    timings=clock.total(), beat_model=bm, beat_classes=classes)
+
+
+@dataclass
+class BeatClasses:
+    """AAMI class of every beat (arrays aligned with the peaks).
+
+    Attributes
+    ----------
+    aami_class : ndarray of str
+        N, S, V, F, or Q (a beat too near the record's edge for a full window).
+    probability : ndarray
+        The classifier's probability of that class (for Q: 0).
+    reference : SinusReference
+        The patient calibration the features were computed against.
+    name : str
+        The classifier's name.
+    """
+
+    aami_class: np.ndarray
+    probability: np.ndarray
+    reference: SinusReference
+    name: str
+    reclassified_in_irregular: int = 0
+
+    def within_irregular(self, mask: np.ndarray) -> BeatClasses:
+        """S beats inside irregular-rhythm (AF-like) episodes become N: in AF every beat comes
+        "early", and the rhythm episode, not a string of premature beats, is the finding."""
+        cls = self.aami_class.copy()
+        hit = mask & (cls == "S")
+        cls[hit] = "N"
+        return BeatClasses(aami_class=cls, probability=self.probability,
+                           reference=self.reference, name=self.name,
+                           reclassified_in_irregular=self.reclassified_in_irregular
+                           + int(hit.sum()))
+
+    def describe(self) -> dict:
+        """The ``model.classifier`` object of ``findings.json``."""
+        d = {"name": self.name, "calibration": self.reference.describe(),
+             "counts": {c: int((self.aami_class == c).sum()) for c in "NSVFQ"},
+             "s_reclassified_in_irregular_rhythm": self.reclassified_in_irregular}
+        if self.reference.method != "sinus_cluster":
+            d["note"] = ("too few beats consistent with sinus rhythm to calibrate on the "
+                         "patient (all ectopy or paced beats, or a short record): features are "
+                         "relative to all beats, classes are less reliable")
+        return d
+
+
+def ventricular_episodes(prep: Prepared, fs: float, classes: BeatClasses | None,
+                         vf_model: VFDetector | None) -> list[dict]:
+    """VT runs (from the beat classes) and VF/flutter episodes (from the signal).
+
+    VF is searched in all of the signal, usable or not: a fibrillating trace has no QRS
+    complexes, so the quality check sees it as a stretch without beats, and that must not hide
+    it. VT runs overlapping a VF episode are dropped (the VF episode covers them).
+    """
+    out: list[dict] = []
+    if vf_model is not None:
+        starts, F = vf_window_features(prep.clean, fs)
+        if starts.size:
+            out += vf_episodes(starts, vf_model.predict_proba(F), vf_model.threshold_)
+    if classes is not None:
+        for ep in vt_episodes(prep.peaks, fs, classes.aami_class):
+            # a run overlapping a VF episode is part of it (VT degenerating into VF)
+            if not any(ep["start_s"] < v["end_s"] and v["start_s"] < ep["end_s"] for v in out):
+                out.append(ep)
+    return out
+
+
+def classify_beats(prep: Prepared, fs: float, scores: BeatScores | None,
+                   classifier: BeatClassifier | None) -> BeatClasses | None:
+    """AAMI class of every beat from its features against the patient's sinus reference.
+
+    The autoencoder morphology score is one of the features (NaN without a beat model).
+    Returns None without a classifier or beats.
+    """
+    if classifier is None or not prep.peaks.size:
+        return None
+    F, ref = beat_features(prep.clean, prep.peaks, fs, rr_valid=prep.rr_valid,
+                           ae_score=scores.morphology if scores is not None else None)
+    cls, proba = classifier.predict(F)
+    cls = cls.astype("<U1")
+    if scores is not None:  # beats without a full window at the record's edges
+        cls[~scores.valid] = "Q"
+        proba = np.where(scores.valid, proba, 0.0)
+    return BeatClasses(aami_class=cls, probability=proba, reference=ref,
+                       name=str(classifier.card.get("name", "custom")))
 
 
 class _Clock:
@@ -363,6 +524,7 @@ def summarise_rhythm(prep: Prepared, fs: float, duration: float, scores: BeatSco
     stats = rr_stats(rr[prep.rr_valid]) if rr.size else rr_stats([])
     _, bpm = heart_rate_trend(peaks, fs, valid=prep.rr_valid)
     episodes = rate_episodes(peaks, fs, valid=prep.rr_valid) + irregular
+    episodes += windows.get("ventricular", [])
     if scores is not None:
         episodes += _ectopic_runs(peaks, fs, scores)
     episodes.sort(key=lambda e: (e["start_s"], e["type"]))

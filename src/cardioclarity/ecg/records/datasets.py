@@ -24,6 +24,9 @@ __all__ = [
     "cinc2017_reference",
     "cinc2017_split",
     "excluded_spans",
+    "beat_feature_table",
+    "labelled_beat_features",
+    "vf_window_table",
 ]
 
 #: de Chazal et al. (2004) inter-patient split; paced records excluded from both.
@@ -154,3 +157,139 @@ def cinc2017_features(folder: str | Path, names: list[str]) -> tuple[np.ndarray,
         usable[i] = prep.quality.usable_fraction
         F[i] = rhythm_features(prep.peaks, rec.fs, prep.clean, valid=prep.rr_valid)
     return F, usable
+
+
+def labelled_beat_features(folder: str | Path, names, *, lead: str | int | None = None,
+                           beat_model=None) -> dict[str, np.ndarray]:
+    """Beat features (:func:`~cardioclarity.ecg.records.features.beat_features`) of every
+    detected beat of the named annotated records, with the AAMI class of its reference beat.
+
+    Each record goes through the package's own pipeline, as :func:`~cardioclarity.ecg.records.
+    analyze.analyze_record` runs it (cleaning, quality, R-peaks, patient-adaptive autoencoder
+    score), so training sees the features inference computes. Detections without a reference
+    beat within 150 ms get class "".
+
+    Returns
+    -------
+    dict
+        ``F`` (n_beats, n_features), ``y`` (AAMI class or ""), ``record`` (name per beat),
+        ``sample`` (detected R-peak), ``fs`` (per beat).
+    """
+    from cardioclarity.ecg.records.analyze import preprocess, score_beats
+    from cardioclarity.ecg.records.features import beat_features
+    from cardioclarity.ecg.records.io import read_record
+    from cardioclarity.ecg.records.scoring import RecordBeatModel
+    from cardioclarity.reporting import progress
+
+    bm = beat_model if beat_model is not None else RecordBeatModel.load()
+    out: dict[str, list] = {"F": [], "y": [], "record": [], "sample": [], "fs": []}
+    for name in progress(list(names), desc=f"beat features {Path(folder).name}", unit="rec"):
+        rec = read_record(Path(folder) / name, lead=lead)
+        prep = preprocess(rec)
+        scores, _ = score_beats(prep, rec.fs, bm, "auto")
+        F, _ = beat_features(prep.clean, prep.peaks, rec.fs, rr_valid=prep.rr_valid,
+                             ae_score=scores.morphology if scores is not None else None)
+        out["F"].append(F)
+        out["y"].append(label_detected_beats(prep.peaks, rec.annotations, rec.fs))
+        out["record"].append(np.full(prep.peaks.size, name, dtype="<U8"))
+        out["sample"].append(prep.peaks)
+        out["fs"].append(np.full(prep.peaks.size, rec.fs))
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+
+
+#: Databases :func:`beat_feature_table` knows: folder under the data directory and lead.
+BEAT_DATABASES = {"mitdb": ("mitdb", "MLII"), "svdb": ("svdb", None)}
+
+
+def beat_feature_table(data_dir: str | Path, database: str, *,
+                       cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    """:func:`labelled_beat_features` of every available record of ``database`` ("mitdb": DS1
+    and DS2, paced records excluded; "svdb": all), cached as ``<database>.npz`` in ``cache_dir``.
+    """
+    if database not in BEAT_DATABASES:
+        raise InvalidInputError(f"database must be one of {sorted(BEAT_DATABASES)}, "
+                                f"got {database!r}.")
+    sub, lead = BEAT_DATABASES[database]
+    folder = Path(data_dir) / sub
+    if database == "mitdb":
+        names = available_records(folder, DS1 + DS2)
+    else:
+        names = sorted(p.stem for p in folder.glob("*.hea"))
+    if not names:
+        raise InputFileNotFoundError(f"No {database} records in '{folder}'.",
+                                     hint="point --data-dir at the folder holding mitdb/, svdb/.")
+    cache = Path(cache_dir) / f"{database}.npz" if cache_dir else None
+    if cache is not None and cache.exists():
+        z = dict(np.load(cache, allow_pickle=False))
+        if sorted(set(z["record"].tolist())) == sorted(names):
+            return z
+    table = labelled_beat_features(folder, names, lead=lead)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, **table)
+    return table
+
+
+def _vf_sources(data_dir: Path) -> list[tuple[str, str, Path, int | str | None]]:
+    """(database, record id, path, lead) of every record :func:`vf_window_table` reads."""
+    out = []
+    for p in sorted((data_dir / "cudb").glob("cu*.hea")):
+        out.append(("cudb", p.stem, p, None))
+    for p in sorted((data_dir / "mitdb").glob("[0-9]*.hea")):
+        out.append(("mitdb", p.stem, p, None))
+    for n in ("bw", "em", "ma"):
+        p = data_dir / "nstdb" / f"{n}.hea"
+        if p.exists():
+            out += [("nstdb-noise", f"{n}{ch}", p, ch) for ch in (0, 1)]
+    return out
+
+
+def vf_window_table(data_dir: str | Path, *, cache_dir: str | Path | None = None
+                    ) -> dict[str, np.ndarray]:
+    """VF window features (:func:`~cardioclarity.ecg.records.ventricular.vf_window_features`)
+    of cudb, MIT-BIH and the nstdb noise records, with a label per window.
+
+    Label 1: at least half the window inside a reference VF/flutter span (``[``..``]`` or
+    ``(VFL``); 0: none of it; -1 (left out of training and scoring): in between. Noise records
+    are all 0.
+
+    Returns
+    -------
+    dict
+        ``F``, ``y``, ``record`` (``db/name``), ``start_s``, ``duration_s`` (per window: its
+        record's duration) and ``spans`` (``record, start_s, end_s`` rows of the VF spans).
+    """
+    from cardioclarity.ecg.records.io import read_record
+    from cardioclarity.ecg.records.processing import ecg_clean
+    from cardioclarity.ecg.records.ventricular import VF_WINDOW_S, vf_window_features
+    from cardioclarity.reporting import progress
+
+    data_dir = Path(data_dir)
+    cache = Path(cache_dir) / "vf_windows.npz" if cache_dir else None
+    if cache is not None and cache.exists():
+        return dict(np.load(cache, allow_pickle=False))
+    out: dict[str, list] = {"F": [], "y": [], "record": [], "start_s": [], "duration_s": []}
+    spans = []
+    for db, name, path, lead in progress(_vf_sources(data_dir), desc="vf windows", unit="rec"):
+        rec = read_record(path, lead=lead)
+        starts, F = vf_window_features(ecg_clean(rec.signal, rec.fs), rec.fs)
+        rid = f"{db}/{name}"
+        inside = np.zeros(starts.size)
+        if rec.annotations is not None and db != "nstdb-noise":
+            for a, b in excluded_spans(rec.annotations):
+                a_s, b_s = a / rec.fs, b / rec.fs
+                spans.append((rid, a_s, b_s))
+                inside += np.clip(np.minimum(starts + VF_WINDOW_S, b_s) - np.maximum(starts, a_s),
+                                  0, None) / VF_WINDOW_S
+        y = np.where(inside >= 0.5, 1, np.where(inside > 0, -1, 0))
+        out["F"].append(F)
+        out["y"].append(y)
+        out["record"].append(np.full(starts.size, rid, dtype="<U24"))
+        out["start_s"].append(starts)
+        out["duration_s"].append(np.full(starts.size, rec.signal.size / rec.fs))
+    table = {k: np.concatenate(v) for k, v in out.items()}
+    table["spans"] = np.array([f"{r},{a:.3f},{b:.3f}" for r, a, b in spans], dtype="<U48")
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, **table)
+    return table

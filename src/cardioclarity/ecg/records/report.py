@@ -20,13 +20,14 @@ from cardioclarity.reporting import Section, figure_to_png, pyplot, render_html
 
 plt = pyplot()  # Matplotlib on the headless Agg backend (imported with this module)
 
-__all__ = ["findings_table", "record_report_figures", "render_record_report", "strip_png"]
+__all__ = ["findings_table", "r_apex", "record_report_figures", "render_record_report", "strip_png"]
 
 #: Colours by finding, used consistently across figures.
 FINDING_COLORS = {"normal": "#2b6cb0", "premature": "#dd6b20", "abnormal_morphology": "#c53030",
                   "not_scored": "#718096"}
 EPISODE_COLORS = {"irregular_rhythm": "#9f7aea", "tachycardia": "#e53e3e", "bradycardia": "#3182ce",
-                  "pause": "#2d3748", "ectopic_run": "#dd6b20"}
+                  "pause": "#2d3748", "ectopic_run": "#dd6b20",
+                  "ventricular_tachycardia": "#9b2c2c", "ventricular_fibrillation": "#63171b"}
 
 
 def _finding_of(f: Findings) -> np.ndarray:
@@ -42,6 +43,20 @@ def _shade_unusable(ax, f: Findings, t0: float, t1: float) -> None:
                        lw=0, label=f"unusable ({s['reason']})")
 
 
+def r_apex(clean: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Sample of each beat's R apex: the largest deflection from the local baseline within
+    120 ms before to 60 ms after the detection (where a marker belongs). The energy-based
+    detection of a wide ventricular beat can sit up to ~90 ms after its apex."""
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if not peaks.size:
+        return peaks
+    offs = np.arange(-int(0.12 * fs), int(0.06 * fs) + 1)
+    idx = np.clip(peaks[:, None] + offs[None, :], 0, clean.size - 1)
+    seg = clean[idx]
+    seg = seg - np.median(seg, axis=1, keepdims=True)
+    return idx[np.arange(peaks.size), np.argmax(np.abs(seg), axis=1)]
+
+
 def _draw_strip(ax, f: Findings, record: Record, start_s: float, length_s: float) -> None:
     fs = record.fs
     a = max(int(start_s * fs), 0)
@@ -54,7 +69,8 @@ def _draw_strip(ax, f: Findings, record: Record, start_s: float, length_s: float
     for kind, color in FINDING_COLORS.items():
         m = sel & (finding == kind)
         if m.any():
-            ax.plot(f.peaks[m] / fs, f.prepared.clean[f.peaks[m]], "o",
+            at = r_apex(f.prepared.clean, f.peaks[m], fs)
+            ax.plot(at / fs, f.prepared.clean[at], "o",
                     ms=6 if kind != "normal" else 3.5, color=color, zorder=3,
                     label=kind.replace("_", " "))
     for ep in f.episodes():

@@ -1,0 +1,378 @@
+"""AAMI beat classes on patients no model saw (EC57 tables), VT/VF episodes, noise stress, speed.
+
+Protocols (every figure comes from a model that never saw the tested patient):
+
+- **DS1 -> DS2**: trained on MIT-BIH DS1 (de Chazal 2004; the S decision weight chosen by
+  5-fold CV grouped by record on DS1 only), tested on the available DS2 records. The bundled
+  ``aami-beats`` (DS1 + SVDB, DS2 never used) is tested on DS2 too.
+- **Leave-records-out CV** over DS1 + SVDB: 5 folds grouped by record, decision weight 1 (no
+  tuning), figures per database of the held-out records.
+- **Cross-database**: trained on MIT-BIH only (DS1 + available DS2; weight by CV on MIT-BIH),
+  tested on the SVDB records (128 Hz, another hospital).
+- **Noise stress** (nstdb 118e/119e at 12, 6, 0, -6 dB): R-peak Se/PPV of the pipeline and V
+  Se/+P of a model trained on DS1 + SVDB without records 118 and 119.
+- **VT/VF**: VF window probabilities out of fold (5-fold CV grouped by record over cudb,
+  MIT-BIH and the nstdb noise records; threshold of the bundled ``vf-cudb``, which was chosen on
+  those same out-of-fold probabilities); VT runs from the out-of-fold/held-out beat classes.
+- **Speed**: 30-min record 100 -> findings.json, median of 5 runs.
+
+Every detected beat takes the AAMI class of the reference beat within 150 ms; Q beats and
+detections without a reference beat are left out; F beats are scored apart (an F beat called V
+is not a V false positive). "rec avg" = mean over the records holding that class (Se) or
+predicting it (+P). AUROC rows: abnormal = 1 - P(N) of the classifier, and the unsupervised
+autoencoder morphology score kept for comparison.
+
+Usage::
+
+    nice -n 10 python benchmarks/bench_ecg_ec57.py [--data-dir ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import default_data_dir, machine, md_table, median_time, write_section
+
+from cardioclarity.ecg.records.analyze import analyze_record
+from cardioclarity.ecg.records.classify import (
+    AAMI_LABELS,
+    BeatClassifier,
+    choose_s_weight,
+    cross_val_proba,
+    decision_weights,
+    fit_beat_classifier,
+)
+from cardioclarity.ecg.records.datasets import (
+    DS1,
+    DS2,
+    beat_feature_table,
+    labelled_beat_features,
+    vf_window_table,
+)
+from cardioclarity.ecg.records.ec57 import beat_class_stats
+from cardioclarity.ecg.records.features import FEATURE_NAMES
+from cardioclarity.ecg.records.io import read_record
+from cardioclarity.ecg.records.ventricular import (
+    VFDetector,
+    cross_val_vf_proba,
+    vf_episodes,
+    vt_episodes,
+)
+from cardioclarity.metrics import roc_auc
+
+AE = FEATURE_NAMES.index("ae_score")
+CLS = np.asarray(AAMI_LABELS)
+
+
+def _sub(t: dict, m: np.ndarray) -> dict:
+    return {k: v[m] for k, v in t.items() if isinstance(v, np.ndarray) and v.shape[:1] == m.shape}
+
+
+def _cat(*ts: dict) -> dict:
+    return {k: np.concatenate([t[k] for t in ts]) for k in ("F", "y", "record", "sample", "fs")}
+
+
+def tuned_model(train: dict) -> BeatClassifier:
+    """Fit on ``train`` with the S decision weight chosen by grouped CV on ``train`` alone."""
+    proba, _ = cross_val_proba(train["F"], train["y"], train["record"], n_splits=5)
+    w, _ = choose_s_weight(proba, train["y"], train["record"])
+    return fit_beat_classifier(train["F"], train["y"], groups=train["record"],
+                               class_weights={"S": w})
+
+
+def _proba_aami(clf: BeatClassifier, F: np.ndarray) -> np.ndarray:
+    """Probabilities in AAMI_LABELS column order (with the model's decision weights applied
+    separately by :func:`_decide`)."""
+    p = clf.predict_proba(F)
+    out = np.zeros((F.shape[0], len(AAMI_LABELS)))
+    for j, c in enumerate(clf.classes_):
+        out[:, AAMI_LABELS.index(c)] = p[:, j]
+    return out
+
+
+def _decide(proba: np.ndarray, weights: dict | None = None) -> np.ndarray:
+    return CLS[np.argmax(proba * decision_weights(AAMI_LABELS, weights), axis=1)]
+
+
+def ec57_rows(name: str, test: dict, proba: np.ndarray, pred: np.ndarray) -> tuple[dict, dict]:
+    """One EC57 row and one AUROC row for a protocol."""
+    st = beat_class_stats(test["y"], pred, test["record"])
+    n_rec = len(set(test["record"].tolist()))
+    row = {"protocol": name, "records": n_rec}
+    for c in ("V", "S"):
+        row[f"{c} beats"] = st[c]["n"]
+        for k, lab in (("Se", "Se"), ("+P", "+P"), ("Se_rec", "Se rec avg"),
+                       ("+P_rec", "+P rec avg")):
+            row[f"{c} {lab}"] = st[c][k]
+    row.update({"F beats": st["F"]["n"], "F Se": st["F"]["Se"], "F +P": st["F"]["+P"],
+                "N called S/V/F %": 100 * st["N"]["flagged_fraction"]})
+    y = test["y"]
+    abn = 1 - proba[:, 0]
+    ae = test["F"][:, AE]
+    auc = {"protocol": name}
+    for label, score in (("classifier", abn), ("autoencoder (unsupervised)", ae)):
+        keep = np.isin(y, ["N", "S", "V", "F"]) & np.isfinite(score)
+        yy, ss = y[keep], score[keep]
+        auc[f"{label}: S+V+F"] = roc_auc((yy != "N").astype(int), ss)
+        for c in ("V", "S"):
+            m = np.isin(yy, ["N", c])
+            auc[f"{label}: {c}"] = roc_auc((yy[m] == c).astype(int), ss[m])
+    return row, auc
+
+
+def beat_protocols(data_dir: Path, cache: Path) -> tuple[list, list, dict, dict]:
+    mit = beat_feature_table(data_dir, "mitdb", cache_dir=cache)
+    sv = beat_feature_table(data_dir, "svdb", cache_dir=cache)
+    ds1, ds2 = _sub(mit, np.isin(mit["record"], DS1)), _sub(mit, np.isin(mit["record"], DS2))
+    rows, aucs, preds = [], [], {}
+    # DS1 -> DS2
+    clf = tuned_model(ds1)
+    p = _proba_aami(clf, ds2["F"])
+    pred = _decide(p, dict(zip(clf.classes_, clf.class_weights_, strict=True)))
+    preds["ds2"] = (ds2, pred)
+    for r, a in [ec57_rows("DS1 -> DS2 (available records)", ds2, p, pred)]:
+        rows.append(r)
+        aucs.append(a)
+    bundled = BeatClassifier.load()
+    pb = _proba_aami(bundled, ds2["F"])
+    r, a = ec57_rows("bundled aami-beats (DS1+SVDB) -> DS2", ds2, pb, bundled.predict(ds2["F"])[0])
+    rows.append(r)
+    aucs.append(a)
+    # leave-records-out CV over DS1 + SVDB
+    both = _cat(ds1, sv)
+    p, _ = cross_val_proba(both["F"], both["y"], both["record"], n_splits=5)
+    ok = np.all(np.isfinite(p), axis=1)
+    pred = np.where(ok, _decide(np.nan_to_num(p)), "")
+    in_ds1 = np.isin(both["record"], DS1)
+    preds["cv_ds1"] = (_sub(both, in_ds1), pred[in_ds1])
+    for name, m in (("LRO CV: DS1 records", in_ds1), ("LRO CV: SVDB records", ~in_ds1),
+                    ("LRO CV: DS1 + SVDB pooled", np.ones_like(in_ds1))):
+        m = m & ok
+        r, a = ec57_rows(name, _sub(both, m), p[m], pred[m])
+        rows.append(r)
+        aucs.append(a)
+    # cross-database: MIT-BIH only -> SVDB
+    clf = tuned_model(_cat(ds1, ds2))
+    p = _proba_aami(clf, sv["F"])
+    pred = _decide(p, dict(zip(clf.classes_, clf.class_weights_, strict=True)))
+    r, a = ec57_rows("MIT-BIH (DS1+DS2) -> SVDB (cross-database)", sv, p, pred)
+    rows.append(r)
+    aucs.append(a)
+    return rows, aucs, preds, {"ds1": ds1, "sv": sv}
+
+
+def _match(ref: np.ndarray, det: np.ndarray, tol: int) -> tuple[int, int]:
+    """(reference beats with a detection within tol, detections with a reference within tol)."""
+    def hits(a, b):
+        if not b.size:
+            return 0
+        j = np.clip(np.searchsorted(b, a), 1, max(b.size - 1, 1))
+        d = np.minimum(np.abs(b[j - 1] - a), np.abs(b[np.minimum(j, b.size - 1)] - a))
+        return int((d <= tol).sum())
+    return hits(ref, det), hits(det, ref)
+
+
+def noise_stress(data_dir: Path, tables: dict) -> list[dict]:
+    """R-peak Se/PPV and V Se/+P on nstdb 118e/119e per SNR."""
+    tr = _cat(tables["ds1"], tables["sv"])
+    tr = _sub(tr, ~np.isin(tr["record"], ["118", "119"]))
+    clf = fit_beat_classifier(tr["F"], tr["y"], groups=tr["record"])
+    folder = data_dir / "nstdb"
+    rows = []
+    for snr, tag in (("12 dB", "12"), ("6 dB", "06"), ("0 dB", "00"), ("-6 dB", "_6")):
+        names = [f"{r}e{tag}" for r in ("118", "119") if (folder / f"{r}e{tag}.hea").exists()]
+        if not names:
+            continue
+        t = labelled_beat_features(folder, names, lead="MLII")
+        n_ref = n_ref_hit = n_det = n_det_hit = 0
+        for name in names:
+            rec = read_record(folder / name, lead="MLII")
+            ann = rec.annotations
+            ref = np.array([s for s, sym in zip(ann.sample, ann.symbol, strict=True)
+                            if sym in "NLRejAaJSVEF/fQ"], dtype=np.int64)
+            det = t["sample"][t["record"] == name]
+            a, b = _match(ref, np.sort(det), int(0.15 * rec.fs))
+            n_ref, n_ref_hit, n_det, n_det_hit = (n_ref + ref.size, n_ref_hit + a,
+                                                  n_det + det.size, n_det_hit + b)
+        st = beat_class_stats(t["y"], clf.predict(t["F"])[0], t["record"])
+        rows.append({"SNR": snr, "records": " ".join(names), "R-peak Se": n_ref_hit / n_ref,
+                     "R-peak PPV": n_det_hit / n_det, "V beats": st["V"]["n"],
+                     "V Se": st["V"]["Se"], "V +P": st["V"]["+P"]})
+    return rows
+
+
+def _overlaps(a0, a1, spans) -> bool:
+    return any(a0 < b1 and b0 < a1 for b0, b1 in spans)
+
+
+def vf_figures(data_dir: Path, cache: Path) -> list[dict]:
+    """VF episode sensitivity (reference episodes >= 10 s) and false VF calls per hour."""
+    t = vf_window_table(data_dir, cache_dir=cache)
+    p = cross_val_vf_proba(t["F"], t["y"], t["record"])
+    thr = VFDetector.load().threshold_
+    spans: dict[str, list] = {}
+    for s in t["spans"].tolist():
+        r, a, b = s.rsplit(",", 2)
+        spans.setdefault(r, []).append((float(a), float(b)))
+    out = []
+    for db in ("cudb", "mitdb", "nstdb-noise"):
+        recs = sorted({r for r in set(t["record"].tolist()) if r.startswith(db + "/")})
+        n_ep = n_hit = n_false = 0
+        hours = 0.0
+        for r in recs:
+            m = t["record"] == r
+            called = vf_episodes(t["start_s"][m], p[m], thr)
+            ref = spans.get(r, [])
+            long_ref = [(a, b) for a, b in ref if b - a >= 10]
+            n_ep += len(long_ref)
+            n_hit += sum(_overlaps(a, b, [(e["start_s"], e["end_s"]) for e in called])
+                         for a, b in long_ref)
+            n_false += sum(not _overlaps(e["start_s"], e["end_s"], ref) for e in called)
+            hours += float(t["duration_s"][m][0]) / 3600
+        out.append({"database": db, "records": len(recs), "hours": hours,
+                    "VF episodes >= 10 s": n_ep,
+                    "episode Se": n_hit / n_ep if n_ep else float("nan"),
+                    "false VF calls": n_false, "false VF calls / h": n_false / hours})
+    return out
+
+
+def _vt_reference(data_dir: Path, name: str) -> tuple[list, float]:
+    rec = read_record(data_dir / "mitdb" / name, lead="MLII")
+    ann = rec.annotations
+    out, start = [], None
+    for s, sym, note in zip(ann.sample, ann.symbol, ann.aux_note, strict=True):
+        if sym != "+":
+            continue
+        if start is not None:
+            out.append((start / rec.fs, s / rec.fs))
+            start = None
+        if note.startswith("(VT"):
+            start = s
+    if start is not None:
+        out.append((start / rec.fs, rec.signal.size / rec.fs))
+    return out, rec.signal.size / rec.fs
+
+
+def vt_figures(data_dir: Path, preds: dict) -> dict:
+    """Reference (VT episodes (MIT-BIH rhythm annotations) found by the VT rule on held-out
+    classes, and VT calls outside them per hour."""
+    n_ep = n_hit = n_false = 0
+    hours = 0.0
+    for tab, pred in (preds["ds2"], preds["cv_ds1"]):
+        for name in sorted(set(tab["record"].tolist())):
+            m = tab["record"] == name
+            fs = float(tab["fs"][m][0])
+            called = vt_episodes(tab["sample"][m], fs, pred[m])
+            ref, dur = _vt_reference(data_dir, name)
+            n_ep += len(ref)
+            n_hit += sum(_overlaps(a, b, [(e["start_s"], e["end_s"] + 0.01) for e in called])
+                         for a, b in ref)
+            n_false += sum(not _overlaps(e["start_s"], e["end_s"] + 0.01, ref) for e in called)
+            hours += dur / 3600
+    return {"protocol": "held-out classes (DS2: DS1 model; DS1: LRO CV)", "hours": hours,
+            "reference VT episodes": n_ep, "episode Se": n_hit / n_ep if n_ep else float("nan"),
+            "VT calls outside reference VT": n_false, "per hour": n_false / hours}
+
+
+def speed(data_dir: Path) -> tuple[float, float, dict]:
+    """Median seconds to findings.json with all models, and without the beat classifier and
+    VF detector (the pipeline as it was before them), measured in the same run."""
+    path = data_dir / "mitdb" / "100.hea"
+    out = Path(tempfile.mkdtemp(prefix="cc-ec57-")) / "findings.json"
+
+    def run(**kw):
+        f = analyze_record(read_record(path), **kw)
+        out.write_text(json.dumps(f.to_dict()))
+        return f
+
+    t = median_time(run, repeats=5)
+    t_base = median_time(lambda: run(classifier=False, vf_model=False), repeats=5)
+    return t, t_base, {k: round(v, 3) for k, v in run().timings.items()}
+
+
+def targets(rows: list, vf: list, noise: list, t_json: float, t_base: float) -> list[dict]:
+    by = {r["protocol"]: r for r in rows}
+    d2, cross = by["DS1 -> DS2 (available records)"], \
+        by["MIT-BIH (DS1+DS2) -> SVDB (cross-database)"]
+    cv = by["LRO CV: DS1 + SVDB pooled"]
+    six = next((r for r in noise if r["SNR"] == "6 dB"), None)
+    fa = [r for r in vf if r["database"] in ("mitdb", "nstdb-noise")]
+    fa_h = sum(r["false VF calls"] for r in fa) / sum(r["hours"] for r in fa)
+    cu = next(r for r in vf if r["database"] == "cudb")
+    checks = [
+        ("V Se >= 0.92 (DS2 / LRO CV)", f"{d2['V Se']:.3f} / {cv['V Se']:.3f}",
+         min(d2["V Se"], cv["V Se"]) >= 0.92),
+        ("V +P >= 0.92 (DS2 / LRO CV)", f"{d2['V +P']:.3f} / {cv['V +P']:.3f}",
+         min(d2["V +P"], cv["V +P"]) >= 0.92),
+        ("S Se >= 0.80 (DS2 / LRO CV)", f"{d2['S Se']:.3f} / {cv['S Se']:.3f}",
+         min(d2["S Se"], cv["S Se"]) >= 0.80),
+        ("S +P >= 0.60 (DS2 / LRO CV)", f"{d2['S +P']:.3f} / {cv['S +P']:.3f}",
+         min(d2["S +P"], cv["S +P"]) >= 0.60),
+        ("normal beats flagged <= 1 % (DS2 / LRO CV)",
+         f"{d2['N called S/V/F %']:.2f} % / {cv['N called S/V/F %']:.2f} %",
+         max(d2["N called S/V/F %"], cv["N called S/V/F %"]) <= 1.0),
+        ("cross-database SVDB S Se >= 0.75", f"{cross['S Se']:.3f}", cross["S Se"] >= 0.75),
+        ("nstdb 6 dB R-peak Se and PPV >= 0.99",
+         f"{six['R-peak Se']:.3f} / {six['R-peak PPV']:.3f}" if six else "n/a",
+         bool(six) and min(six["R-peak Se"], six["R-peak PPV"]) >= 0.99),
+        ("VF episodes >= 10 s: Se >= 0.95 (cudb)", f"{cu['episode Se']:.3f}",
+         cu["episode Se"] >= 0.95),
+        ("<= 1 false VF call / h (MIT-BIH + nstdb noise)", f"{fa_h:.2f}", fa_h <= 1.0),
+        ("30-min record -> findings.json <= 1 s", f"{t_json:.2f} s", t_json <= 1.0),
+        ("... and <= 2.5x the pipeline without classes/VF (same run)",
+         f"{t_json / t_base:.1f}x", t_json <= 2.5 * t_base),
+    ]
+    return [{"target": a, "measured": b, "met": "yes" if c else "no"} for a, b, c in checks]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-dir", type=Path, default=default_data_dir())
+    ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/cc-beat-features"),
+                    help="feature cache (delete it after changing features)")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    rows, aucs, preds, tables = beat_protocols(args.data_dir, args.cache_dir)
+    noise = noise_stress(args.data_dir, tables)
+    vf = vf_figures(args.data_dir, args.cache_dir)
+    vt = vt_figures(args.data_dir, preds)
+    t_json, t_base, stages = speed(args.data_dir)
+    ds2 = sorted(set(preds["ds2"][0]["record"].tolist()))
+    body = "\n\n".join([
+        "## AAMI beat classes on unseen patients (EC57), VT/VF, noise stress, speed",
+        f"Machine: {machine()}",
+        "Command: `nice -n 10 python benchmarks/bench_ecg_ec57.py`",
+        " ".join(__doc__.split("\n\n")[1:3]).replace("\n", " "),
+        f"DS2 records available and used: {', '.join(ds2)}; SVDB: "
+        f"{len(set(tables['sv']['record'].tolist()))} records.",
+        "### EC57 beat statistics (gross and per-record average)",
+        md_table(rows, floatfmt=".3f"),
+        "### AUROC (abnormal vs N)",
+        md_table(aucs, floatfmt=".3f"),
+        "### Noise stress (nstdb, electrode-motion noise)",
+        md_table(noise, floatfmt=".3f"),
+        "### Ventricular fibrillation / flutter episodes (out-of-fold windows)",
+        md_table(vf, floatfmt=".3f"),
+        "### Ventricular tachycardia runs (>= 3 V beats > 100 bpm) on MIT-BIH",
+        md_table([vt], floatfmt=".3f"),
+        "### Speed",
+        f"30-min record 100 -> findings.json (all models: beats, classes, rhythm, VF): median "
+        f"{t_json:.2f} s of 5 runs; without the classifier and the VF detector, same run: "
+        f"{t_base:.2f} s ({t_json / t_base:.1f}x). Stage times of one run (s): {stages}.",
+        "### Targets",
+        md_table(targets(rows, vf, noise, t_json, t_base)),
+    ])
+    print(body)
+    if not args.no_write:
+        write_section("ecg-ec57", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

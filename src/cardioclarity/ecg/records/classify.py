@@ -1,0 +1,342 @@
+"""Supervised AAMI beat classifier (N, S, V, F) on the features of
+:mod:`cardioclarity.ecg.records.features`.
+
+The model is a gradient-boosted tree ensemble trained with scikit-learn's
+``HistGradientBoostingClassifier`` on labelled patients (``training/train_beat_classifier.py``,
+choices made by cross-validation grouped by record). Its trees are stored as plain tensors in a
+weights-only checkpoint and evaluated here with NumPy, so loading a model never runs code from
+the file and inference needs no scikit-learn.
+
+``predict_proba`` returns class probabilities; ``predict`` the AAMI class with the per-class
+decision weights chosen in training (``class_weights_``: the probability of a class is
+multiplied by its weight before the arg-max, which sets the sensitivity / positive-predictivity
+trade-off of S and V beats).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cardioclarity.ecg.records.features import FEATURE_NAMES
+from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedError
+
+__all__ = ["AAMI_LABELS", "DEFAULT_BEAT_CLASSIFIER", "DEFAULT_FIT", "KIND_BEAT_CLASSIFIER",
+           "S_WEIGHTS", "BeatClassifier", "choose_s_weight", "cross_val_proba",
+           "decision_weights", "fit_beat_classifier"]
+
+DEFAULT_BEAT_CLASSIFIER = "aami-beats"
+KIND_BEAT_CLASSIFIER = "ecg-beat-classifier"
+#: Classes the classifier outputs, in column order of ``predict_proba``.
+AAMI_LABELS = ("N", "S", "V", "F")
+
+
+@dataclass
+class _Trees:
+    """One class's trees padded into arrays of shape (n_trees, max_nodes)."""
+
+    feature: np.ndarray  # int, -1 at leaves
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    missing_left: np.ndarray  # bool
+    value: np.ndarray  # leaf value (raw score contribution)
+    depth: int
+
+    def __post_init__(self) -> None:
+        # Flat node arrays; leaves loop onto themselves, so every row walks ``depth`` steps
+        # without a per-step leaf test, and both children sit in one array (``2 * node + go
+        # right``), so a step is four gathers.
+        t, m = self.feature.shape
+        leaf = self.feature < 0
+        own = np.arange(m)[None, :].repeat(t, axis=0)
+        off = (np.arange(t) * m)[:, None]
+        self._feat = np.where(leaf, 0, self.feature).ravel().astype(np.intp)
+        self._thr = np.where(leaf, np.inf, self.threshold).ravel()
+        self._miss = np.where(leaf, True, self.missing_left).ravel()
+        left = (np.where(leaf, own, self.left) + off).ravel()
+        right = (np.where(leaf, own, self.right) + off).ravel()
+        self._child = np.column_stack([left, right]).ravel().astype(np.intp)
+        self._root = (np.arange(t) * m).astype(np.intp)
+        self._value = self.value.ravel()
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """Sum of the trees' leaf values for each row of ``X``."""
+        n, t = X.shape[0], self.feature.shape[0]
+        node = np.broadcast_to(self._root, (n, t)).copy()
+        rows = (np.arange(n) * X.shape[1]).astype(np.intp)[:, None]
+        Xf = X.ravel()
+        has_nan = bool(np.isnan(X).any())
+        for _ in range(self.depth):
+            xv = Xf[rows + self._feat[node]]
+            right = ~(xv <= self._thr[node])
+            if has_nan:
+                nan = np.isnan(xv)
+                right[nan] = ~self._miss[node[nan]]
+            node = self._child[2 * node + right]
+        return self._value[node].sum(axis=1)
+
+
+@dataclass
+class BeatClassifier:
+    """AAMI beat classifier (see module docstring).
+
+    Attributes
+    ----------
+    feature_names : tuple of str
+    classes_ : tuple of str
+    baseline_ : ndarray
+        Raw score offset of each class (the ensemble's initial prediction).
+    trees_ : list of _Trees
+        One padded tree set per class.
+    class_weights_ : ndarray
+        Decision weights per class (see :meth:`predict`).
+    checkpoint_card : dict
+        The loaded checkpoint's card (see :attr:`card`).
+    """
+
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    classes_: tuple[str, ...] = AAMI_LABELS
+    baseline_: np.ndarray | None = None
+    trees_: list[_Trees] = field(default_factory=list)
+    class_weights_: np.ndarray | None = None
+    checkpoint_card: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def card(self) -> dict:
+        """Model card: the checkpoint's when loaded, else what the model knows about itself."""
+        if self.checkpoint_card:
+            return dict(self.checkpoint_card)
+        return {"name": "unsaved", "kind": KIND_BEAT_CLASSIFIER, "model": "gradient-boosted-trees",
+                "classes": list(self.classes_)}
+
+    # ------------------------------------------------------------------ inference
+    def predict_proba(self, F) -> np.ndarray:
+        """Class probabilities, shape (n, len(classes_)), columns in ``classes_`` order."""
+        if self.baseline_ is None or not self.trees_:
+            raise NotFittedError("BeatClassifier has no trees.",
+                                 hint="load one with BeatClassifier.load() or "
+                                      "training/train_beat_classifier.py.")
+        F = np.atleast_2d(np.asarray(F, dtype=np.float64))
+        if F.shape[1] != len(self.feature_names):
+            raise InvalidInputError(f"Expected {len(self.feature_names)} beat features "
+                                    f"({', '.join(self.feature_names[:3])}, ...), got {F.shape[1]}.")
+        if F.shape[0] == 0:
+            return np.zeros((0, len(self.classes_)))
+        raw = np.column_stack([self.baseline_[k] + t.raw(F) for k, t in enumerate(self.trees_)])
+        if len(self.trees_) == 1:  # binary: log-odds of the second class
+            raw = np.column_stack([np.zeros(raw.shape[0]), raw[:, 0]])
+        raw -= raw.max(axis=1, keepdims=True)
+        e = np.exp(raw)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, F) -> tuple[np.ndarray, np.ndarray]:
+        """AAMI class of each beat and the probability of that class.
+
+        Returns
+        -------
+        labels : ndarray of str
+        probability : ndarray
+            The (unweighted) probability of the chosen class.
+        """
+        proba = self.predict_proba(F)
+        w = self.class_weights_ if self.class_weights_ is not None else np.ones(proba.shape[1])
+        k = np.argmax(proba * w[None, :], axis=1)
+        return np.asarray(self.classes_)[k], proba[np.arange(k.size), k]
+
+    # ------------------------------------------------------------------ persistence
+    @classmethod
+    def from_sklearn(cls, est, class_weights=None, feature_names=FEATURE_NAMES) -> BeatClassifier:
+        """Convert a fitted ``HistGradientBoostingClassifier`` (multi-class, numeric features)."""
+        classes = tuple(str(c) for c in est.classes_)
+        n_cls = len(classes)
+        # a binary ensemble has one tree per round (the log-odds of the second class)
+        n_sets = 1 if n_cls == 2 else n_cls
+        per_class: list[list] = [[] for _ in range(n_sets)]
+        for it in est._predictors:
+            for k in range(n_sets):
+                per_class[k].append(it[k].nodes)
+        trees = []
+        for nodes_list in per_class:
+            m = max(len(n) for n in nodes_list)
+            t = len(nodes_list)
+            arr = {"feature": np.full((t, m), -1, np.int64), "threshold": np.zeros((t, m)),
+                   "left": np.zeros((t, m), np.int64), "right": np.zeros((t, m), np.int64),
+                   "missing_left": np.zeros((t, m), bool), "value": np.zeros((t, m))}
+            depth = 1
+            for i, nodes in enumerate(nodes_list):
+                k = len(nodes)
+                leaf = nodes["is_leaf"].astype(bool)
+                arr["feature"][i, :k] = np.where(leaf, -1, nodes["feature_idx"])
+                arr["threshold"][i, :k] = nodes["num_threshold"]
+                arr["left"][i, :k] = nodes["left"]
+                arr["right"][i, :k] = nodes["right"]
+                arr["missing_left"][i, :k] = nodes["missing_go_to_left"].astype(bool)
+                arr["value"][i, :k] = nodes["value"]
+                depth = max(depth, int(nodes["depth"].max()) + 1)
+            trees.append(_Trees(depth=depth, **arr))
+        base = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(-1)
+        cw = np.ones(n_cls) if class_weights is None else np.asarray(class_weights, float)
+        return cls(feature_names=tuple(feature_names), classes_=classes, baseline_=base,
+                   trees_=trees, class_weights_=cw)
+
+    def to_checkpoint(self) -> dict:
+        """Tensors and plain values for :func:`~cardioclarity.checkpoints.save_checkpoint`."""
+        import torch
+
+        sd = {"baseline": torch.tensor(self.baseline_),
+              "class_weights": torch.tensor(self.class_weights_)}
+        for k, t in enumerate(self.trees_):
+            for name in ("feature", "threshold", "left", "right", "missing_left", "value"):
+                a = getattr(t, name)
+                # int32/float32 keep the bundled file small; thresholds stay float64 (exact splits)
+                a = a.astype(np.int32) if a.dtype == np.int64 else a
+                a = a.astype(np.float32) if name == "value" else a
+                sd[f"c{k}_{name}"] = torch.from_numpy(np.ascontiguousarray(a))
+        return {"state_dict": sd, "config": {"feature_names": list(self.feature_names),
+                                             "classes": list(self.classes_),
+                                             "depths": [int(t.depth) for t in self.trees_]}}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> BeatClassifier:
+        """Rebuild from a loaded checkpoint (see :meth:`to_checkpoint`)."""
+        from cardioclarity.checkpoints import card_from_checkpoint
+
+        sd, cfg = ckpt["state_dict"], ckpt["config"]
+        try:
+            trees = []
+            for k, depth in enumerate(cfg["depths"]):
+                g = {n: sd[f"c{k}_{n}"].numpy() for n in ("feature", "threshold", "left", "right",
+                                                          "missing_left", "value")}
+                trees.append(_Trees(feature=g["feature"].astype(np.int64),
+                                    threshold=g["threshold"].astype(np.float64),
+                                    left=g["left"].astype(np.int64),
+                                    right=g["right"].astype(np.int64),
+                                    missing_left=g["missing_left"].astype(bool),
+                                    value=g["value"].astype(np.float64), depth=int(depth)))
+            return cls(feature_names=tuple(cfg["feature_names"]), classes_=tuple(cfg["classes"]),
+                       baseline_=sd["baseline"].numpy().astype(np.float64), trees_=trees,
+                       class_weights_=sd["class_weights"].numpy().astype(np.float64),
+                       checkpoint_card=card_from_checkpoint(ckpt))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"Beat-classifier checkpoint is missing field {exc}.") from exc
+
+    @classmethod
+    def load(cls, name_or_path: str | Path | None = None) -> BeatClassifier:
+        """Load a beat classifier: a bundled name (default ``aami-beats``) or a checkpoint path."""
+        from cardioclarity.checkpoints import load_checkpoint
+
+        ckpt = load_checkpoint(name_or_path or DEFAULT_BEAT_CLASSIFIER,
+                               expected_kind=KIND_BEAT_CLASSIFIER)
+        if tuple(ckpt["config"].get("feature_names", ())) != FEATURE_NAMES:
+            raise CheckpointError(
+                f"'{name_or_path or DEFAULT_BEAT_CLASSIFIER}' was trained on other beat features "
+                "than this version computes.", hint="retrain it with "
+                "training/train_beat_classifier.py.")
+        return cls.from_checkpoint(ckpt)
+
+
+#: Default tree-ensemble settings (chosen by grouped cross-validation in training).
+DEFAULT_FIT = {"max_iter": 60, "learning_rate": 0.2, "max_leaf_nodes": 31, "max_depth": 6,
+               "min_samples_leaf": 40, "l2_regularization": 1.0}
+
+
+def fit_beat_classifier(F: np.ndarray, y: np.ndarray, *, groups: np.ndarray | None = None,
+                        class_weights=None, seed: int = 0, **params) -> BeatClassifier:
+    """Fit the tree ensemble on labelled beats (classes :data:`AAMI_LABELS` only).
+
+    Each record weighs the same in the fit (a 3,000-beat record does not drown a 1,000-beat
+    one), and within that each class is weighted by the inverse square root of its frequency,
+    so rare S and F beats are learnt without letting them flood the predictions.
+
+    Parameters
+    ----------
+    F : ndarray, shape (n, len(FEATURE_NAMES))
+    y : ndarray of str
+        AAMI class of each beat; beats of other classes (Q, "") are left out.
+    groups : ndarray, optional
+        Record of each beat (for the per-record weighting).
+    class_weights : dict, optional
+        ``{class: weight}`` decision weights stored in the model (see :meth:`BeatClassifier.predict`).
+    **params
+        ``HistGradientBoostingClassifier`` settings overriding :data:`DEFAULT_FIT`.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    keep = np.isin(y, AAMI_LABELS)
+    X, t = F[keep], y[keep]
+    w = np.ones(t.size)
+    if groups is not None:
+        g = np.asarray(groups)[keep]
+        _, inv, cnt = np.unique(g, return_inverse=True, return_counts=True)
+        w = w / cnt[inv] * np.median(cnt)
+    for c in AAMI_LABELS:
+        m = t == c
+        if m.any():
+            w[m] *= np.sqrt(t.size / m.sum())
+    est = HistGradientBoostingClassifier(random_state=seed, early_stopping=False,
+                                         **{**DEFAULT_FIT, **params})
+    est.fit(X, t, sample_weight=w)
+    clf = BeatClassifier.from_sklearn(est, class_weights=None, feature_names=FEATURE_NAMES)
+    clf.class_weights_ = decision_weights(clf.classes_, class_weights)
+    return clf
+
+
+def decision_weights(classes, weights: dict[str, float] | None) -> np.ndarray:
+    """``{class: weight}`` as an array in ``classes`` order (missing classes: 1.0)."""
+    weights = weights or {}
+    return np.array([float(weights.get(c, 1.0)) for c in classes])
+
+
+def cross_val_proba(F: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_splits: int = 5,
+                    seed: int = 0, **params) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Out-of-fold class probabilities, folds grouped by record (no patient in both sides).
+
+    Returns
+    -------
+    proba : ndarray, shape (n, len(AAMI_LABELS))
+        NaN rows for beats of other classes (Q, unmatched), which are never scored.
+    classes : tuple of str
+        Column order (:data:`AAMI_LABELS`).
+    """
+    from sklearn.model_selection import GroupKFold
+
+    proba = np.full((y.size, len(AAMI_LABELS)), np.nan)
+    keep = np.isin(y, AAMI_LABELS)
+    for tr, te in GroupKFold(n_splits=n_splits).split(F, y, groups):
+        tr = tr[keep[tr]]
+        clf = fit_beat_classifier(F[tr], y[tr], groups=groups[tr], seed=seed, **params)
+        p = clf.predict_proba(F[te])
+        for j, c in enumerate(clf.classes_):
+            proba[te, AAMI_LABELS.index(c)] = p[:, j]
+    # a class absent from a training fold has probability 0 there
+    proba[keep] = np.nan_to_num(proba[keep], nan=0.0)
+    return proba, AAMI_LABELS
+
+
+#: Candidate decision weights of S beats (V, F and N stay 1).
+S_WEIGHTS = (1.0, 1.5, 2.0, 3.0)
+
+
+def _f1(st: dict, c: str) -> float:
+    se, pp = st[c]["Se"], st[c]["+P"]
+    return 0.0 if not (se + pp) or np.isnan(se + pp) else 2 * se * pp / (se + pp)
+
+
+def choose_s_weight(proba: np.ndarray, y: np.ndarray, records: np.ndarray,
+                    grid=S_WEIGHTS) -> tuple[float, list[dict]]:
+    """S decision weight maximising mean(F1 of S, F1 of V) on out-of-fold probabilities
+    (:func:`cross_val_proba`); returns the weight and one row per candidate."""
+    from cardioclarity.ecg.records.ec57 import beat_class_stats
+
+    keep = np.isin(y, AAMI_LABELS)
+    cls = np.asarray(AAMI_LABELS)
+    rows = []
+    for w in grid:
+        pred = cls[np.argmax(proba[keep] * decision_weights(AAMI_LABELS, {"S": w}), axis=1)]
+        st = beat_class_stats(y[keep], pred, records[keep])
+        rows.append({"S_weight": w, "S_F1": _f1(st, "S"), "V_F1": _f1(st, "V"), "stats": st})
+    best = max(rows, key=lambda r: (r["S_F1"] + r["V_F1"]) / 2)
+    return best["S_weight"], rows

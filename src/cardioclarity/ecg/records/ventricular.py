@@ -1,0 +1,239 @@
+"""Ventricular tachyarrhythmias: VT runs from classified beats, VF/flutter from the signal itself.
+
+- :func:`vt_episodes` — runs of >= 3 consecutive V beats above 100 bpm, with rate and duration;
+- :func:`vf_window_features` + :class:`VFDetector` + :func:`vf_episodes` — ventricular
+  flutter/fibrillation. In VF there are no QRS complexes to detect, and the quality check sees
+  a signal without beats, so VF is found on the signal: sliding 4-s windows are described by
+  their spectrum (a dominant 2-9 Hz oscillation holding most of the power, little above 12 Hz or
+  below 1.5 Hz), how much of the time the signal is away from baseline, its periodicity and its
+  amplitude against the record's own beats; gradient-boosted trees (``training/train_vf.py``; trained
+  on cudb, MIT-BIH and the nstdb noise records, so muscle and motion noise are negatives) gives
+  a probability per window, and runs of windows above its threshold are episodes.
+
+Times are seconds from the start of the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedError
+from cardioclarity.validation import check_fs
+
+__all__ = ["DEFAULT_VF_MODEL", "KIND_VF", "VF_FEATURE_NAMES", "VFDetector",
+           "cross_val_vf_proba", "vf_episodes", "vf_window_features", "vt_episodes"]
+
+DEFAULT_VF_MODEL = "vf-cudb"
+KIND_VF = "ecg-vf-detector"
+#: VT rule: fewest consecutive V beats and the lowest rate (bpm) of a run.
+VT_MIN_BEATS, VT_MIN_BPM = 3, 100.0
+#: VF windows: length and step (s); fewest consecutive VF windows for an episode.
+VF_WINDOW_S, VF_STEP_S, VF_MIN_WINDOWS = 4.0, 2.0, 3
+#: Rate the VF features are computed at (Hz).
+_VF_FS = 64.0
+
+VF_FEATURE_NAMES = (
+    "dominant_hz",  # frequency of the spectral peak in 1-10 Hz
+    "peak_concentration",  # power within +-1 Hz of that peak / 0.5-30 Hz power
+    "hf_fraction",  # power above 12 Hz / 0.5-30 Hz power (muscle noise, sharp QRS)
+    "lf_fraction",  # power below 1.5 Hz / 0.5-30 Hz power (baseline wander, slow rhythms)
+    "busy_fraction",  # samples above 20 % of the window's robust peak amplitude (VF: most)
+    "kurtosis",  # sinus ECG is peaky (high), VF near-sinusoidal (low)
+    "periodicity",  # largest autocorrelation over lags 0.11-1 s
+    "amplitude_ratio",  # log10 of window p1-p99 range / the record's median window range
+    "slope_ratio",  # mean |slope| / range: sharp QRS vs smooth oscillation
+)
+
+
+def vt_episodes(peaks: np.ndarray, fs: float, aami_class: np.ndarray, *,
+                min_beats: int = VT_MIN_BEATS, min_bpm: float = VT_MIN_BPM) -> list[dict]:
+    """Runs of >= ``min_beats`` consecutive V beats whose mean rate exceeds ``min_bpm``.
+
+    Returns
+    -------
+    list of dict
+        ``{"type": "ventricular_tachycardia", "start_s", "end_s", "n_beats", "rate_bpm",
+        "duration_s"}``.
+    """
+    fs = check_fs(fs)
+    p = np.asarray(peaks, dtype=np.int64)
+    v = np.asarray(aami_class) == "V"
+    m = np.r_[False, v, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(m))
+    out = []
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a < min_beats:
+            continue
+        dur = (p[b - 1] - p[a]) / fs
+        rate = 60.0 * (b - a - 1) / dur if dur > 0 else 0.0
+        if rate > min_bpm:
+            out.append({"type": "ventricular_tachycardia", "start_s": round(float(p[a] / fs), 3),
+                        "end_s": round(float(p[b - 1] / fs), 3), "n_beats": int(b - a),
+                        "rate_bpm": round(float(rate), 1), "duration_s": round(float(dur), 3)})
+    return out
+
+
+def vf_window_features(clean: np.ndarray, fs: float, *, window_s: float = VF_WINDOW_S,
+                       step_s: float = VF_STEP_S) -> tuple[np.ndarray, np.ndarray]:
+    """Features (:data:`VF_FEATURE_NAMES`) of sliding windows over a cleaned lead.
+
+    Returns
+    -------
+    starts_s : ndarray
+        Window start times (s).
+    F : ndarray, shape (n_windows, len(VF_FEATURE_NAMES))
+    """
+    from cardioclarity.ecg.records.processing import resample_sig
+
+    # At 64 Hz (everything of interest is below 30 Hz): the same features at any input rate,
+    # and a fraction of the work on a 360-Hz or 1-kHz record.
+    x = resample_sig(clean, check_fs(fs), _VF_FS)
+    fs = _VF_FS
+    w, st = int(round(window_s * fs)), max(int(round(step_s * fs)), 1)
+    if x.size < w:
+        return np.zeros(0), np.zeros((0, len(VF_FEATURE_NAMES)))
+    starts = np.arange(0, x.size - w + 1, st)
+    W = np.lib.stride_tricks.sliding_window_view(x, w)[starts]
+    W = W - np.median(W, axis=1, keepdims=True)
+    win = np.hanning(w)
+    spec = np.abs(np.fft.rfft(W * win[None, :], axis=1)) ** 2
+    f = np.fft.rfftfreq(w, 1 / fs)
+    tot = spec[:, (f >= 0.5) & (f <= 30)].sum(axis=1) + 1e-12
+    band = (f >= 1.0) & (f <= 10.0)
+    k = np.argmax(np.where(band[None, :], spec, -1), axis=1)
+    fd = f[k]
+    near = np.abs(f[None, :] - fd[:, None]) <= 1.0
+    conc = (spec * near).sum(axis=1) / tot
+    hf = spec[:, (f > 12) & (f <= 30)].sum(axis=1) / tot
+    lf = spec[:, (f >= 0.5) & (f < 1.5)].sum(axis=1) / tot
+    lo, hi = np.percentile(W, [1, 99], axis=1)
+    rng = hi - lo + 1e-12
+    busy = (np.abs(W) > 0.2 * np.percentile(np.abs(W), 99, axis=1)[:, None]).mean(axis=1)
+    z = (W - W.mean(axis=1, keepdims=True)) / (W.std(axis=1, keepdims=True) + 1e-12)
+    kurt = (z ** 4).mean(axis=1)
+    # Autocorrelation via FFT, lags 0.11-1 s (a 60-540 bpm period).
+    n2 = 1 << int(np.ceil(np.log2(2 * w)))
+    Z = np.fft.rfft(z, n=n2, axis=1)
+    ac = np.fft.irfft(Z * np.conj(Z), n=n2, axis=1)[:, :w] / w
+    l0, l1 = int(0.11 * fs), min(int(1.0 * fs), w - 1)
+    per = ac[:, l0:l1].max(axis=1) if l1 > l0 else np.zeros(W.shape[0])
+    rec_rng = float(np.median(rng)) or 1.0
+    slope = np.abs(np.diff(W, axis=1)).mean(axis=1) * fs / rng
+    F = np.column_stack([fd, conc, hf, lf, busy, kurt, per, np.log10(rng / rec_rng), slope])
+    return starts / fs, F
+
+
+@dataclass
+class VFDetector:
+    """Gradient-boosted trees on :data:`VF_FEATURE_NAMES` (NumPy inference of the tree arrays of
+    :class:`~cardioclarity.ecg.records.classify.BeatClassifier`, here with classes "0"/"1").
+
+    Attributes
+    ----------
+    trees_ : BeatClassifier or None
+        The fitted binary tree ensemble.
+    threshold_ : float
+        Window probability above which a window is VF-like (chosen in training).
+    """
+
+    trees_: Any = None
+    threshold_: float = 0.5
+    checkpoint_card: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def card(self) -> dict:
+        """Model card: the checkpoint's when loaded, else what the model knows about itself."""
+        if self.checkpoint_card:
+            return dict(self.checkpoint_card)
+        return {"name": "unsaved", "kind": KIND_VF, "model": "gradient-boosted-trees",
+                "threshold": float(self.threshold_)}
+
+    def fit(self, F, y, *, seed: int = 0) -> VFDetector:
+        """Fit the class-balanced tree ensemble on windows labelled 1 (VF) / 0 (not VF);
+        windows labelled -1 are left out. Keeps ``threshold_``."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        from cardioclarity.ecg.records.classify import BeatClassifier
+
+        F, y = np.asarray(F, dtype=np.float64), np.asarray(y)
+        keep = y >= 0
+        est = HistGradientBoostingClassifier(max_iter=80, learning_rate=0.15, max_depth=4,
+                                             min_samples_leaf=40, class_weight="balanced",
+                                             early_stopping=False, random_state=seed)
+        est.fit(F[keep], y[keep].astype(str))
+        self.trees_ = BeatClassifier.from_sklearn(est, feature_names=VF_FEATURE_NAMES)
+        return self
+
+    def predict_proba(self, F) -> np.ndarray:
+        """VF probability of each window (row of ``F``)."""
+        if self.trees_ is None:
+            raise NotFittedError("VFDetector has no trees.",
+                                 hint="load one with VFDetector.load() or training/train_vf.py.")
+        F = np.atleast_2d(np.asarray(F, dtype=np.float64))
+        if F.shape[1] != len(VF_FEATURE_NAMES):
+            raise InvalidInputError(f"Expected {len(VF_FEATURE_NAMES)} VF features, got "
+                                    f"{F.shape[1]}.")
+        return self.trees_.predict_proba(F)[:, list(self.trees_.classes_).index("1")]
+
+    def to_checkpoint(self) -> dict:
+        """Tensors and plain values for :func:`~cardioclarity.checkpoints.save_checkpoint`."""
+        ck = self.trees_.to_checkpoint()
+        ck["config"].update(window_s=VF_WINDOW_S, step_s=VF_STEP_S, min_windows=VF_MIN_WINDOWS)
+        ck["threshold"] = float(self.threshold_)
+        return ck
+
+    @classmethod
+    def load(cls, name_or_path: str | Path | None = None) -> VFDetector:
+        """Load a VF detector: a bundled name (default ``vf-cudb``) or a checkpoint path."""
+        from cardioclarity.checkpoints import card_from_checkpoint, load_checkpoint
+        from cardioclarity.ecg.records.classify import BeatClassifier
+
+        ckpt = load_checkpoint(name_or_path or DEFAULT_VF_MODEL, expected_kind=KIND_VF)
+        try:
+            if tuple(ckpt["config"]["feature_names"]) != VF_FEATURE_NAMES:
+                raise CheckpointError("VF checkpoint was trained on other features.",
+                                      hint="retrain it with training/train_vf.py.")
+            return cls(trees_=BeatClassifier.from_checkpoint(ckpt),
+                       threshold_=float(ckpt["threshold"]),
+                       checkpoint_card=card_from_checkpoint(ckpt))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"VF checkpoint is missing field {exc}.") from exc
+
+
+def vf_episodes(starts_s: np.ndarray, proba: np.ndarray, threshold: float, *,
+                window_s: float = VF_WINDOW_S, min_windows: int = VF_MIN_WINDOWS) -> list[dict]:
+    """Runs of >= ``min_windows`` consecutive VF-like windows as
+    ``{"type": "ventricular_fibrillation", "start_s", "end_s", "duration_s", "max_probability"}``
+    (ventricular flutter included: the two are not told apart)."""
+    hit = np.r_[False, np.asarray(proba) >= threshold, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(hit))
+    out = []
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a < min_windows:
+            continue
+        s, e = float(starts_s[a]), float(starts_s[b - 1] + window_s)
+        pmax = round(float(np.max(proba[a:b])), 4)
+        if out and s <= out[-1]["end_s"]:
+            # windows overlap: two runs one window apart are one episode
+            out[-1].update(end_s=round(e, 3), duration_s=round(e - out[-1]["start_s"], 3),
+                           max_probability=max(out[-1]["max_probability"], pmax))
+        else:
+            out.append({"type": "ventricular_fibrillation", "start_s": round(s, 3),
+                        "end_s": round(e, 3), "duration_s": round(e - s, 3),
+                        "max_probability": pmax})
+    return out
+
+
+def cross_val_vf_proba(F: np.ndarray, y: np.ndarray, groups: np.ndarray, n_splits: int = 5
+                       ) -> np.ndarray:
+    """Out-of-fold VF probability of every window, folds grouped by record."""
+    from sklearn.model_selection import GroupKFold
+
+    p = np.zeros(np.asarray(y).size)
+    for tr, te in GroupKFold(n_splits=n_splits).split(F, y, groups):
+        p[te] = VFDetector().fit(F[tr], y[tr]).predict_proba(F[te])
+    return p

@@ -1,0 +1,56 @@
+"""Beat features against the patient's sinus reference: ectopy-proof underlying RR, any rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cardioclarity.ecg.records.features import FEATURE_NAMES, beat_features, sinus_reference
+from cardioclarity.ecg.records.processing import ecg_clean
+
+from ._records_synth import synth_ecg
+
+COL = {n: i for i, n in enumerate(FEATURE_NAMES)}
+#: Trigeminy with compensatory pauses: two sinus beats, then an early one (a third of all beats).
+TRIGEMINY = np.array([0.8, 0.8, 0.45, 1.15])
+
+
+def _record(fs: float, rr=TRIGEMINY, duration: float = 120.0):
+    x, peaks = synth_ecg(fs=fs, duration=duration, rr=rr, seed=1)
+    return ecg_clean(x, fs), peaks
+
+
+def test_underlying_rr_is_not_dragged_by_frequent_ectopy():
+    clean, peaks = _record(360.0)
+    ref = sinus_reference(clean, peaks, 360.0)
+    assert ref.method == "sinus_cluster"
+    # a running median of all RRs would be pulled towards the 0.45-s intervals
+    assert np.median(ref.rr_s) == pytest.approx(0.8, abs=0.05)
+    F, _ = beat_features(clean, peaks, 360.0, reference=ref)
+    pre = np.r_[np.nan, np.diff(peaks) / 360.0]
+    early = pre < 0.5
+    assert early.sum() > 30
+    assert np.all(F[early, COL["pre_rr_n"]] < 0.65)
+    assert np.nanmedian(F[~early, COL["pre_rr_n"]]) > 0.95
+    assert not ref.sinus[early].any()
+
+
+@pytest.mark.parametrize("fs", [128.0, 1000.0])
+def test_features_do_not_depend_on_the_sampling_rate(fs):
+    c0, p0 = _record(360.0, duration=60.0)
+    c1, p1 = _record(fs, duration=60.0)
+    F0, _ = beat_features(c0, p0, 360.0)
+    F1, _ = beat_features(c1, p1, fs)
+    n = min(len(p0), len(p1))
+    # a 12-ms QRS wave is barely sampled at 128 Hz: its width ratio gets a wider tolerance
+    for name, tol in (("pre_rr_n", 0.05), ("post_rr_n", 0.05), ("qrs_corr", 0.05),
+                      ("p_corr", 0.05), ("qrs_width_ratio", 0.1)):
+        a, b = F0[2:n - 2, COL[name]], F1[2:n - 2, COL[name]]
+        assert np.nanmedian(np.abs(a - b)) < tol, name
+
+
+def test_short_record_falls_back_and_says_so():
+    clean, peaks = _record(250.0, rr=[0.8], duration=6.0)
+    F, ref = beat_features(clean, peaks, 250.0)
+    assert ref.method == "fallback_all_beats" and F.shape == (peaks.size, len(FEATURE_NAMES))
+    assert ref.describe()["method"] == "fallback_all_beats"
