@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.errors import (
+    EX_DATAERR,
     EX_PARTIAL,
     EX_SOFTWARE,
     CardioClarityError,
@@ -20,7 +21,11 @@ from cardioclarity.errors import (
 
 #: File name endings taken from a folder (files without an extension too: DICOMs often have none).
 IMAGE_SUFFIXES = {".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg", ""}
-SUMMARY_COLUMNS = ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly"]
+#: summary.csv: the result's row (:meth:`HeartResult.summary_row`), then its quality verdict.
+SUMMARY_COLUMNS = ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly", "status",
+                   "quality_score", "reasons"]
+#: Quality statuses whose CTR is not reported: the film counts as not processed (errors.csv).
+NOT_MEASURED = ("refused", "withheld")
 
 
 def _default_data_dir() -> Path:
@@ -75,8 +80,9 @@ def set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> dict:
-    """Read, detect and write one film; returns its summary row (raises on any failure)."""
+def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> tuple[dict, dict]:
+    """Read, detect and write one film; returns its summary row and its quality (raises on any
+    failure). A film whose CTR is withheld or refused still gets its JSON and overlay: they say why."""
     from cardioclarity.xray.io import read_xray
     from cardioclarity.xray.report import overlay_png
 
@@ -89,7 +95,18 @@ def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> 
         (out / f"{stem}_overlay.png").write_bytes(overlay_png(img, res))
     for w in img.warnings:
         print(f"cardioclarity: warning: {rel}: {w}", file=sys.stderr)
-    return res.summary_row(rel)
+    q = res.quality
+    row = {**res.summary_row(rel), "status": q.get("status"), "quality_score": q.get("score"),
+           "reasons": " ".join(q.get("reasons", []))}
+    return row, q
+
+
+def not_measured_message(rel: str, quality: dict) -> str:
+    """The errors.csv / stderr line of a film whose CTR is not reported."""
+    reasons = ", ".join(quality.get("reasons", [])) or "no reason recorded"
+    what = ("not a frontal chest radiograph" if quality.get("status") == "refused"
+            else "the masks are implausible, CTR withheld")
+    return f"{rel}: not measured: {what} ({reasons}); see its JSON and overlay."
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -107,7 +124,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     for f in progress(files, desc="xray detect", unit="img"):
         rel = str(f.relative_to(src)) if src.is_dir() else f.name
         try:
-            rows.append(_detect_one(f, rel, stems[f], det, out, not args.no_overlay))
+            row, quality = _detect_one(f, rel, stems[f], det, out, not args.no_overlay)
         except CardioClarityError as exc:
             failures.append((rel, str(exc), exc.exit_code))
         except Exception as exc:  # noqa: BLE001 - one file's bug must not end a batch of hundreds
@@ -115,9 +132,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             failures.append((rel, f"{rel}: unexpected error ({what}); please report it.",
                              EX_SOFTWARE))
         else:
+            rows.append(row)
+            if quality.get("status") not in NOT_MEASURED:
+                continue
+            failures.append((rel, not_measured_message(rel, quality), EX_DATAERR))
+            print(f"cardioclarity: error: {failures[-1][1]}", file=sys.stderr)
             continue
         print(f"cardioclarity: error: {failures[-1][1]}", file=sys.stderr)
-        rows.append({"file": rel})
+        rows.append({"file": rel, "status": "error"})
     with (out / "summary.csv").open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
         wr.writeheader()
@@ -129,8 +151,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             wr.writerow(["file", "error"])
             wr.writerows([(f, e) for f, e, _ in failures])
     n_ok = len(files) - len(failures)
-    print(f"{n_ok}/{len(files)} image(s) processed -> {out / 'summary.csv'}"
-          + (f"; {len(failures)} failed (see {out / 'errors.csv'})" if failures else ""))
+    print(f"{n_ok}/{len(files)} image(s) measured -> {out / 'summary.csv'}"
+          + (f"; {len(failures)} failed or not measured (see {out / 'errors.csv'})" if failures else ""))
     print(DISCLAIMER)
     if failures:
         # One file given: its own error code (65 bad data, 66 missing, 70 a bug); a batch: 1.
@@ -246,8 +268,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                      description="Writes OUT/<stem>.json (image_size, heart_box, ctr, cardiomegaly, "
                      "pixel_spacing_mm, view_position, quality, model, disclaimer), "
                      "OUT/<stem>_overlay.png and OUT/summary.csv "
-                     "(file,x_min,y_min,x_max,y_max,ctr,cardiomegaly; coordinates in input pixels). "
-                     "A bad file is reported and skipped; exit 1 if any failed.")
+                     "(file,x_min,y_min,x_max,y_max,ctr,cardiomegaly,status,quality_score,reasons; "
+                     "coordinates in input pixels). A film that is not a frontal chest radiograph "
+                     "(status refused) or whose masks are implausible (withheld) gets no CTR and a "
+                     "row in OUT/errors.csv saying why; a bad file is reported and skipped. Exit 65 "
+                     "for a single such file, 1 for a folder with any.")
     d.add_argument("input", help="a DICOM/PNG/JPEG file or a folder of them")
     d.add_argument("--out", required=True, help="output folder")
     d.add_argument("--model", default=None,

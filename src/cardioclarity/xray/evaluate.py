@@ -43,6 +43,7 @@ def per_image_rows(detector: HeartDetector, samples: Sequence[MaskSample], desc:
             "name": s.name, "set": s.set, "width": w, "height": h,
             "true_box": truth.heart_box, "pred_box": res.heart_box,
             "mask_ctr": truth.ctr, "expert_ctr": s.expert_ctr, "pred_ctr": res.ctr,
+            "status": res.quality.get("status"), "reasons": " ".join(res.quality.get("reasons", [])),
         }
         if res.masks is not None:
             pred = res.masks
@@ -88,6 +89,8 @@ def summarise(rows: list[dict], ctr_threshold: float = 0.5) -> dict[str, Any]:
             out[f"dice_{name}"] = float(np.mean([r[f"dice_{name}"] for r in rows]))
     with_ctr = [r for r in rows if r["pred_ctr"] is not None and r["mask_ctr"] is not None]
     out["n_ctr_missing"] = sum(r["pred_ctr"] is None for r in rows)
+    out["n_withheld"] = sum(r.get("status") == "withheld" for r in rows)
+    out["n_refused"] = sum(r.get("status") == "refused" for r in rows)
     if len(with_ctr) >= 2:
         pred = np.array([r["pred_ctr"] for r in with_ctr])
         mask = np.array([r["mask_ctr"] for r in with_ctr])
