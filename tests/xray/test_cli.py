@@ -205,3 +205,21 @@ def test_set_threads():
         torch.set_num_threads(before)
     with pytest.raises(InvalidInputError, match="--threads"):
         set_threads(-1)
+
+
+# ------------------------------------------------------------------- knowing when not to answer
+def test_single_non_chest_picture_exits_65_and_says_why(tmp_path):
+    noise = (np.random.default_rng(0).random((256, 320)) * 255).astype(np.uint8)
+    from PIL import Image
+
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    out = tmp_path / "out"
+    p = run_cli("xray", "detect", str(tmp_path / "noise.png"), "--out", str(out))
+    assert p.returncode == 65, p.stderr
+    assert "not measured: not a frontal chest radiograph (not-a-chest-radiograph" in p.stderr
+    doc = json.loads((out / "noise.json").read_text())
+    assert doc["ctr"] is None and doc["cardiomegaly"] is None and doc["quality"]["status"] == "refused"
+    row = next(csv.DictReader((out / "summary.csv").open()))
+    assert row["status"] == "refused" and "not-a-chest-radiograph" in row["reasons"] and not row["ctr"]
+    assert [e["file"] for e in csv.DictReader((out / "errors.csv").open())] == ["noise.png"]
+    assert (out / "noise_overlay.png").read_bytes()[:4] == b"\x89PNG"

@@ -34,7 +34,7 @@ from cardioclarity.checkpoints import card_from_checkpoint, load_checkpoint
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.xray.gate import ENCODER_LAYERS, ChestCheck, chest_features, dicom_reasons
 from cardioclarity.xray.io import XrayImage
-from cardioclarity.xray.measure import CTR_THRESHOLD, implausible_sizes, measure_masks
+from cardioclarity.xray.measure import CTR_THRESHOLD, clean_mask, implausible_sizes, measure_masks
 from cardioclarity.xray.models import KINDS, build_model, preprocess
 from cardioclarity.xray.quality import (
     CAUTION,
@@ -130,6 +130,10 @@ class HeartDetector:
     tta : bool
         Also segment a slightly zoomed-out copy and compare the hearts (one more forward pass,
         the ``augmentation-disagreement`` check).
+    constrain : bool
+        Apply the anatomical constraints to the masks
+        (:func:`cardioclarity.xray.quality.constrain_masks`); False keeps the network's masks
+        (largest region of each), for comparisons.
 
     Attributes
     ----------
@@ -142,7 +146,8 @@ class HeartDetector:
     """
 
     def __init__(self, checkpoint: dict, *, ctr_threshold: float = CTR_THRESHOLD,
-                 chest_check: ChestCheck | None = None, tta: bool = True) -> None:
+                 chest_check: ChestCheck | None = None, tta: bool = True,
+                 constrain: bool = True) -> None:
         if not 0 < ctr_threshold < 1:
             raise InvalidInputError(f"ctr_threshold must be in (0, 1), got {ctr_threshold}.",
                                     hint="the usual cut-off on a PA film is 0.5.")
@@ -159,6 +164,7 @@ class HeartDetector:
         self.card = card
         self._chest_check = chest_check
         self.tta = bool(tta)
+        self.constrain = bool(constrain)
         # Pooled encoder activations for the chest-radiograph check, caught by forward hooks.
         # Per thread: the web backend runs one detector from several worker threads.
         self._pooled = threading.local()
@@ -194,7 +200,8 @@ class HeartDetector:
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None, *,
-             ctr_threshold: float = CTR_THRESHOLD, tta: bool = True) -> HeartDetector:
+             ctr_threshold: float = CTR_THRESHOLD, tta: bool = True, constrain: bool = True,
+             chest_check: ChestCheck | None = None) -> HeartDetector:
         """Load a bundled model or a checkpoint file.
 
         Parameters
@@ -205,8 +212,8 @@ class HeartDetector:
             or the path of a checkpoint written by ``cardioclarity xray train``.
         ctr_threshold : float
             Cardiomegaly cut-off on the CTR.
-        tta : bool
-            Test-time augmentation check (see the class).
+        tta, constrain, chest_check
+            See the class.
 
         Raises
         ------
@@ -218,7 +225,7 @@ class HeartDetector:
         name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
         name = _ALIASES.get(name, name)
         return cls(load_checkpoint(name, expected_kind=tuple(KINDS.values())),
-                   ctr_threshold=ctr_threshold, tta=tta)
+                   ctr_threshold=ctr_threshold, tta=tta, constrain=constrain, chest_check=chest_check)
 
     def model_field(self) -> dict[str, Any]:
         """The ``model`` object of the result schema (``<stem>.json``, ``metrics.json``).
@@ -254,7 +261,7 @@ class HeartDetector:
         reasons = dicom_reasons(image.metadata)
         quality: dict[str, Any] = {"chest_probability": None, "checks": {}}
         if self.model_name == "seg":
-            seg = _from_seg_logits(out, w, h)
+            seg = _from_seg_logits(out, w, h, constrain=self.constrain)
             box, ctr, masks, measurements = seg.box, seg.ctr, seg.masks, seg.measurements
             notes += seg.notes
             encoder = self.encoder_features()
@@ -337,7 +344,7 @@ class _SegOutput:
     clipped_fraction: float
 
 
-def _from_seg_logits(out: torch.Tensor, w: int, h: int) -> _SegOutput:
+def _from_seg_logits(out: torch.Tensor, w: int, h: int, *, constrain: bool = True) -> _SegOutput:
     """Box, CTR, masks, measurements, notes and mask features from the seg network's (3, S, S) logits."""
     features = mask_features(torch.sigmoid(out).numpy())
     # Upsample logits (not masks) so borders are placed between network pixels; measure on a grid
@@ -349,7 +356,12 @@ def _from_seg_logits(out: torch.Tensor, w: int, h: int) -> _SegOutput:
                                              align_corners=False)[0]
     # One region per structure, holes filled, heart cut at the lung bases: what is drawn is what
     # was measured.
-    masks, info = constrain_masks((logits > 0).numpy())
+    raw = (logits > 0).numpy()
+    if constrain:
+        masks, info = constrain_masks(raw)
+    else:
+        masks = np.stack([clean_mask(x) for x in raw])
+        info = {"clipped_fraction": 0.0, "base_line": None}
     m = measure_masks(*masks, clean=False)
     sx, sy = w / gw, h / gh
     box = [m.heart_box[0] * sx, m.heart_box[1] * sy, m.heart_box[2] * sx,

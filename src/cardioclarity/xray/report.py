@@ -61,7 +61,8 @@ def _contour(mask: np.ndarray, width: int) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, iterations=max(1, width))
 
 
-def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = True) -> bytes:
+def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = True,
+                annotate: bool = True) -> bytes:
     """PNG bytes: the film with heart/lung contours, the heart box, the two CTR diameters as
     horizontal lines and the CTR value (with the cardiomegaly flag) written in the corner.
 
@@ -72,6 +73,9 @@ def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = Tru
         From :meth:`cardioclarity.xray.detect.HeartDetector.detect` on that image.
     show_masks : bool
         Draw the segmentation contours (seg model only).
+    annotate : bool
+        Write the verdict banner (CTR, or "NOT MEASURED" and why) and the disclaimer; False
+        draws the contours and lines only (blind visual audits).
     """
     h, w = image.pixels.shape
     scale = min(1.0, MAX_OVERLAY_SIDE / max(h, w))
@@ -98,6 +102,10 @@ def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = Tru
             draw.line([(xa, y), (xb, y)], fill=_COLOURS[key], width=lw)
             for x in (xa, xb):  # end ticks make the measured extent unambiguous
                 draw.line([(x, y - 4 * lw), (x, y + 4 * lw)], fill=_COLOURS[key], width=lw)
+    if not annotate:
+        buf = io.BytesIO()
+        canvas.save(buf, format="PNG", optimize=False, compress_level=3)
+        return buf.getvalue()
     font = _font(max(12, canvas.height // 28))
     quality = result.quality or {}
     status = quality.get("status", "measured" if quality.get("ok", True) else "caution")
