@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from _common import REPO, default_data_dir  # noqa: E402
+from _common import default_data_dir, md_table, write_section  # noqa: E402
 
 OUT = HERE / "out"
 KEY = HERE / "key.csv"
@@ -126,16 +126,43 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", type=Path, default=default_data_dir())
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--no-write", action="store_true", help="score: print only; leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
     if args.step == "sheets":
         make_sheets(args.data_dir, args.n, args.seed)
     else:
         s = score()
         n = s["n"]
-        print(f"{n} films judged ({REPO.name}): accepted old {s['accept_old']}/{n}, new {s['accept_new']}/{n}; "
-              f"rejected new {s['rejected_new']}, of which CTR withheld/refused {s['rejected_new_withheld']}, "
-              f"quality not ok {s['rejected_new_not_ok']}; accepted new but withheld {s['accepted_new_withheld']}; "
-              f"CTR reported on {s['reported_ctr']}, of which accepted {s['reported_ctr_accepted']}")
+
+        def pct(k: int, m: int) -> str:
+            return f"{k}/{m} ({100 * k / m:.0f} %)" if m else "-"
+
+        body = "\n".join([
+            "## Chest X-ray: blind visual audit on cxr_multisite (`benchmarks/xray_audit/`)", "",
+            f"Command: `python benchmarks/xray_audit/make_sheets.py sheets` (seeded sample of {n} of the 455 "
+            "films, seed 12), judged by `benchmarks/xray_audit/CRITERIA.md` before the key was opened "
+            "(`verdicts.csv`), then `python benchmarks/xray_audit/make_sheets.py score`. `old` = the network's "
+            "masks (largest region of each), `new` = this build (holes filled, heart cut at the lung bases). "
+            "One reviewer (the author of the constraints); the two overlays of a film were shown side by side in a random order, but the "
+            "constraints leave visible traces (a straight cut at the heart's base, no holes), so the "
+            "judging was not fully blind.", "",
+            md_table([
+                {"what": "overlays accepted, old", "value": pct(s["accept_old"], n)},
+                {"what": "overlays accepted, new (target >= 90 %; published anchor 77.8 %)",
+                 "value": pct(s["accept_new"], n)},
+                {"what": "rejected new overlays whose CTR the gate withheld or refused (target >= 80 %)",
+                 "value": pct(s["rejected_new_withheld"], s["rejected_new"])},
+                {"what": "rejected new overlays with quality.ok false (withheld, refused or caution)",
+                 "value": pct(s["rejected_new_not_ok"], s["rejected_new"])},
+                {"what": "accepted new overlays whose CTR was withheld anyway (lost answers)",
+                 "value": pct(s["accepted_new_withheld"], s["accepted_new"])},
+                {"what": "films with a CTR reported by the new pipeline, of which the overlay was accepted",
+                 "value": pct(s["reported_ctr_accepted"], s["reported_ctr"])},
+            ]),
+        ])
+        print(body)
+        if not args.no_write:
+            write_section("xray-audit", body)
     return 0
 
 
