@@ -9,7 +9,10 @@
    says which of A/B is which and what the new pipeline's quality verdict was.
 2. A person judges every overlay by ``CRITERIA.md`` *before opening key.csv* and writes
    ``verdicts.csv`` (``id,A,B,note`` with ``accept``/``reject``).
-3. ``python benchmarks/xray_audit/make_sheets.py score`` joins verdicts and key: acceptance rate
+3. ``python benchmarks/xray_audit/make_sheets.py status`` re-runs the new pipeline's quality
+   verdict on the same films into key.csv (after a change of the checks; the overlays, and so the
+   judged verdicts, do not depend on them).
+4. ``python benchmarks/xray_audit/make_sheets.py score`` joins verdicts and key: acceptance rate
    of old and new, and the share of rejected new overlays whose CTR the quality gate withheld.
 """
 
@@ -90,6 +93,26 @@ def make_sheets(data_dir: Path, n: int, seed: int) -> None:
     print(f"{len(films)} films -> {OUT} ({(len(panels) + PER_SHEET - 1) // PER_SHEET} sheets), key {KEY}")
 
 
+def restatus(data_dir: Path) -> None:
+    """Recompute ``new_status``/``new_score``/``new_reasons`` of key.csv with this build."""
+    import torch
+
+    from cardioclarity.xray.detect import HeartDetector
+    from cardioclarity.xray.io import read_xray
+
+    torch.set_num_threads(1)
+    det = HeartDetector.load()
+    rows = list(csv.DictReader(KEY.open()))
+    for r in rows:
+        q = det.detect(read_xray(data_dir / "cxr_multisite" / r["file"])).quality
+        r.update(new_status=q["status"], new_score=q["score"], new_reasons=" ".join(q["reasons"]))
+    with KEY.open("w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
+    print(f"{len(rows)} verdicts recomputed -> {KEY}")
+
+
 def score() -> dict:
     """Acceptance of old and new overlays, and how many rejected new ones the gate flagged."""
     key = {r["id"]: r for r in csv.DictReader(KEY.open())}
@@ -122,7 +145,7 @@ def score() -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["sheets", "score"])
+    ap.add_argument("step", choices=["sheets", "status", "score"])
     ap.add_argument("--data-dir", type=Path, default=default_data_dir())
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=12)
@@ -130,6 +153,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.step == "sheets":
         make_sheets(args.data_dir, args.n, args.seed)
+    elif args.step == "status":
+        restatus(args.data_dir)
     else:
         s = score()
         n = s["n"]

@@ -80,9 +80,10 @@ def set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> tuple[dict, dict]:
-    """Read, detect and write one film; returns its summary row and its quality (raises on any
-    failure). A film whose CTR is withheld or refused still gets its JSON and overlay: they say why."""
+def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> dict:
+    """Read, detect and write one film; returns its summary row (raises on any failure), with the
+    quality verdict (``status``, ``quality_score``, ``reasons``). A film whose CTR is withheld or
+    refused still gets its JSON and overlay: they say why."""
     from cardioclarity.xray.io import read_xray
     from cardioclarity.xray.report import overlay_png
 
@@ -96,15 +97,14 @@ def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool) -> 
     for w in img.warnings:
         print(f"cardioclarity: warning: {rel}: {w}", file=sys.stderr)
     q = res.quality
-    row = {**res.summary_row(rel), "status": q.get("status"), "quality_score": q.get("score"),
-           "reasons": " ".join(q.get("reasons", []))}
-    return row, q
+    return {**res.summary_row(rel), "status": q.get("status"), "quality_score": q.get("score"),
+            "reasons": " ".join(q.get("reasons", []))}
 
 
-def not_measured_message(rel: str, quality: dict) -> str:
-    """The errors.csv / stderr line of a film whose CTR is not reported."""
-    reasons = ", ".join(quality.get("reasons", [])) or "no reason recorded"
-    what = ("not a frontal chest radiograph" if quality.get("status") == "refused"
+def not_measured_message(rel: str, row: dict) -> str:
+    """The errors.csv / stderr line of a film whose CTR is not reported (its summary row)."""
+    reasons = ", ".join(row.get("reasons", "").split()) or "no reason recorded"
+    what = ("not a frontal chest radiograph" if row.get("status") == "refused"
             else "the masks are implausible, CTR withheld")
     return f"{rel}: not measured: {what} ({reasons}); see its JSON and overlay."
 
@@ -124,7 +124,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     for f in progress(files, desc="xray detect", unit="img"):
         rel = str(f.relative_to(src)) if src.is_dir() else f.name
         try:
-            row, quality = _detect_one(f, rel, stems[f], det, out, not args.no_overlay)
+            row = _detect_one(f, rel, stems[f], det, out, not args.no_overlay)
         except CardioClarityError as exc:
             failures.append((rel, str(exc), exc.exit_code))
         except Exception as exc:  # noqa: BLE001 - one file's bug must not end a batch of hundreds
@@ -133,9 +133,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
                              EX_SOFTWARE))
         else:
             rows.append(row)
-            if quality.get("status") not in NOT_MEASURED:
+            if row["status"] not in NOT_MEASURED:
                 continue
-            failures.append((rel, not_measured_message(rel, quality), EX_DATAERR))
+            failures.append((rel, not_measured_message(rel, row), EX_DATAERR))
             print(f"cardioclarity: error: {failures[-1][1]}", file=sys.stderr)
             continue
         print(f"cardioclarity: error: {failures[-1][1]}", file=sys.stderr)

@@ -103,9 +103,10 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     lab, n = ndimage.label(~mask)
     if n == 0:
         return mask.copy()
-    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-    outside = np.isin(lab, border[border > 0])
-    return ~outside
+    touches = np.zeros(n + 1, dtype=bool)
+    touches[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = True
+    touches[0] = False  # label 0 is the mask itself
+    return ~touches[lab]
 
 
 def _largest(mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -113,7 +114,7 @@ def _largest(mask: np.ndarray) -> tuple[np.ndarray, float]:
     lab, n = ndimage.label(mask)
     if n <= 1:
         return mask.astype(bool), 1.0
-    sizes = ndimage.sum_labels(mask, lab, index=np.arange(1, n + 1))
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
     k = int(np.argmax(sizes))
     return lab == k + 1, float(sizes[k] / sizes.sum())
 
@@ -127,11 +128,11 @@ def lung_base_line(right_lung: np.ndarray, left_lung: np.ndarray) -> tuple[float
     """
     ends = []
     for mask in (right_lung, left_lung):
-        ys, xs = np.nonzero(mask)
-        if ys.size == 0:
+        rows = np.nonzero(mask.any(axis=1))[0]
+        if rows.size == 0:
             return None
-        bottom = ys.max()
-        ends.append((float(xs[ys == bottom].mean()), float(bottom)))
+        bottom = rows[-1]
+        ends.append((float(np.nonzero(mask[bottom])[0].mean()), float(bottom)))
     (xr, yr), (xl, yl) = ends
     return xr, yr, xl, yl
 
@@ -226,6 +227,12 @@ def mask_features(probs: np.ndarray) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------ plausibility
+def _centre_x(mask: np.ndarray) -> float:
+    """Column of a non-empty mask's centroid (from its column sums: cheaper than np.nonzero)."""
+    cols = mask.sum(axis=0, dtype=np.int64)
+    return float((cols * np.arange(cols.size)).sum() / cols.sum())
+
+
 def plausibility(features: dict[str, float], masks: np.ndarray, ctr: float | None, *,
                  clipped_fraction: float = 0.0, tta_dice: float | None = None) -> list[Check]:
     """The plausibility checks of one result (see the module docstring).
@@ -254,7 +261,7 @@ def plausibility(features: dict[str, float], masks: np.ndarray, ctr: float | Non
     if not (heart.any() and rl.any() and ll.any()):
         return checks
     h, w = heart.shape
-    cx = [float(np.nonzero(m)[1].mean()) for m in (rl, heart, ll)]
+    cx = [_centre_x(m) for m in (rl, heart, ll)]
     checks.append(Check("lungs-flipped", float(cx[0] < cx[2]), cx[0] / w))
     checks.append(Check("heart-not-between-lungs", float(cx[0] < cx[1] < cx[2]), cx[1] / w))
     lo, hi = CTR_REPORTABLE
@@ -282,5 +289,7 @@ def plausibility(features: dict[str, float], masks: np.ndarray, ctr: float | Non
     size_ok = min(_ramp(lung_area, 0.04, 0.015), _ramp(max(ratio, 1 / ratio), 1.8, 2.6))
     checks.append(Check("lung-size-implausible", size_ok, float(ratio)))
     if tta_dice is not None:
-        checks.append(Check("augmentation-disagreement", _ramp(tta_dice, 0.90, 0.75), tta_dice))
+        # Heart Dice with the rescaled copy on the training films: median 0.92, 5th percentile 0.71,
+        # lowest 0.55 (107 train-part films): the check fails only below what they reach.
+        checks.append(Check("augmentation-disagreement", _ramp(tta_dice, 0.70, 0.55), tta_dice))
     return checks
