@@ -316,9 +316,13 @@ def gate_section(args: argparse.Namespace, parts: dict) -> None:
     ]
     body = "\n".join(lines)
     print(body)
-    out_json = REPO / "benchmarks" / "results_xray_gate.json"
-    out_json.write_text(json.dumps({"machine": machine(), "accuracy": acc, "rg1": rg1, "gate": gate,
-                                    "speed": sp, "speed_no_tta": sp_no_tta}, indent=1, default=str))
+    out_json = REPO / "benchmarks" / "results_xray_gate"
+    # One line per image verdict keeps the file diffable without a line per list item.
+    doc = {"machine": machine(), "accuracy": acc, "rg1": rg1, "speed": sp, "speed_no_tta": sp_no_tta}
+    lines_json = [json.dumps(doc, default=str)] + [
+        json.dumps({"part": part, "group": g, **v}, default=str)
+        for part, groups in gate.items() for g, vs in groups.items() for v in vs]
+    out_json.with_suffix(".jsonl").write_text("\n".join(lines_json) + "\n")
     if not args.no_write:
         write_section("xray-gate", body)
 
