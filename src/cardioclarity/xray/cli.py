@@ -222,7 +222,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
            "metrics": metrics, "disclaimer": DISCLAIMER}
     (out / "metrics.json").write_text(json.dumps(doc, indent=2, default=str))
     with (out / "per_image.csv").open("w", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=list(res["rows"][0]))
+        # Union of the rows' keys: a refused film has no Dice columns.
+        wr = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(k for r in res["rows"] for k in r)))
         wr.writeheader()
         wr.writerows(res["rows"])
     sections = [Section(f"{k} ({v['n']} images)", table=[

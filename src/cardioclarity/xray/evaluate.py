@@ -84,9 +84,10 @@ def _box_stats(rows: list[dict]) -> dict[str, Any]:
 def summarise(rows: list[dict], ctr_threshold: float = 0.5) -> dict[str, Any]:
     """Aggregate metrics of :func:`per_image_rows` output (see the module docstring)."""
     out: dict[str, Any] = _box_stats(rows)
-    if "dice_heart" in rows[0]:
+    if any("dice_heart" in r for r in rows):
+        # A film refused as no chest radiograph has no masks: it counts as Dice 0.
         for name in MASK_CHANNELS:
-            out[f"dice_{name}"] = float(np.mean([r[f"dice_{name}"] for r in rows]))
+            out[f"dice_{name}"] = float(np.mean([r.get(f"dice_{name}", 0.0) for r in rows]))
     with_ctr = [r for r in rows if r["pred_ctr"] is not None and r["mask_ctr"] is not None]
     out["n_ctr_missing"] = sum(r["pred_ctr"] is None for r in rows)
     out["n_withheld"] = sum(r.get("status") == "withheld" for r in rows)
