@@ -49,15 +49,22 @@ def test_batch_processes_good_files_and_reports_bad_ones(batch):
     assert "Traceback" not in proc.stderr
     assert "lateral" in proc.stderr and "multi-frame" in proc.stderr
     rows = list(csv.DictReader((out / "summary.csv").open()))
-    assert list(rows[0]) == ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly"]
+    assert list(rows[0]) == ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly",
+                             "status", "quality_score", "reasons"]
     assert len(rows) == 10 and "readme.txt" not in {r["file"] for r in rows}
     ok = {r["file"]: r for r in rows if r["x_min"]}
-    assert set(ok) == {"nih.png", "mono1.dcm", "rle.dcm", "lateral.dcm", "rgb.dcm", "frames.dcm"}
+    assert set(ok) == {"nih.png", "mono1.dcm", "rle.dcm", "rgb.dcm", "frames.dcm"}
+    # A lateral view is refused, not measured: no box, no CTR, the reason in the row.
+    lateral = next(r for r in rows if r["file"] == "lateral.dcm")
+    assert lateral["status"] == "refused" and "lateral-view" in lateral["reasons"] and not lateral["ctr"]
     # The same film read from PNG, MONOCHROME1, RLE, RGB DICOM gives (nearly) the same CTR.
     ctrs = [float(ok[f]["ctr"]) for f in ("nih.png", "mono1.dcm", "rle.dcm", "rgb.dcm")]
     assert max(ctrs) - min(ctrs) < 0.02
     errors = list(csv.DictReader((out / "errors.csv").open()))
-    assert {e["file"] for e in errors} == {"nopixels.dcm", "tiny.dcm", "truncated.dcm", "notdicom.dcm"}
+    assert {e["file"] for e in errors} == {"nopixels.dcm", "tiny.dcm", "truncated.dcm", "notdicom.dcm",
+                                           "lateral.dcm"}
+    assert "not measured: not a frontal chest radiograph" in next(
+        e["error"] for e in errors if e["file"] == "lateral.dcm")
 
 
 def test_json_and_overlay_per_file(batch):
@@ -130,7 +137,7 @@ def test_unexpected_exception_on_one_file_becomes_an_error_row(tmp_path, failing
 
     d = tmp_path / "films"
     d.mkdir()
-    film = synthetic_film(96)[0]
+    film = read_xray(sample_path()).pixels  # a real film: a synthetic one is refused as no chest film
     for name in ("a.dcm", "boom.dcm", "c.dcm"):
         write_dicom(d / name, film)
     out = tmp_path / "out"
@@ -198,3 +205,21 @@ def test_set_threads():
         torch.set_num_threads(before)
     with pytest.raises(InvalidInputError, match="--threads"):
         set_threads(-1)
+
+
+# ------------------------------------------------------------------- knowing when not to answer
+def test_single_non_chest_picture_exits_65_and_says_why(tmp_path):
+    noise = (np.random.default_rng(0).random((256, 320)) * 255).astype(np.uint8)
+    from PIL import Image
+
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    out = tmp_path / "out"
+    p = run_cli("xray", "detect", str(tmp_path / "noise.png"), "--out", str(out))
+    assert p.returncode == 65, p.stderr
+    assert "not measured: not a frontal chest radiograph (not-a-chest-radiograph" in p.stderr
+    doc = json.loads((out / "noise.json").read_text())
+    assert doc["ctr"] is None and doc["cardiomegaly"] is None and doc["quality"]["status"] == "refused"
+    row = next(csv.DictReader((out / "summary.csv").open()))
+    assert row["status"] == "refused" and "not-a-chest-radiograph" in row["reasons"] and not row["ctr"]
+    assert [e["file"] for e in csv.DictReader((out / "errors.csv").open())] == ["noise.png"]
+    assert (out / "noise_overlay.png").read_bytes()[:4] == b"\x89PNG"

@@ -18,6 +18,7 @@ PUBLIC = {
     "build_model", "clean_mask", "evaluate_detector", "gradcam_map", "gradcam_png",
     "load_mask_layout", "mask_to_box", "measure_masks", "overlay_png", "preprocess", "read_xray",
     "render_xray_report", "train_model", "widest_row_span",
+    "ChestCheck", "dicom_reasons", "REASONS", "constrain_masks", "plausibility",
 }
 TRAINING_SIDE = ("cardioclarity.xray.train", "cardioclarity.xray.datasets",
                  "cardioclarity.xray.evaluate")
@@ -53,7 +54,7 @@ def test_importing_the_package_does_not_import_torch():
     assert heavy == [], f"import cardioclarity.xray imported {heavy}"
 
 
-@pytest.mark.parametrize("module", ["detect", "measure", "report", "io", "models"])
+@pytest.mark.parametrize("module", ["detect", "measure", "report", "io", "models", "gate", "quality"])
 def test_inference_modules_import_no_training_code(module):
     mods = _modules_after(f"import cardioclarity.xray.{module}")
     leaked = [m for m in TRAINING_SIDE if m in mods]

@@ -5,11 +5,15 @@
 >>> result = HeartDetector.load().detect(image)       # bundled "cxr-heart-seg"
 >>> result.to_dict()["ctr"], overlay_png(image, result)[:4]
 
-Modules, inference first (none of the first five imports the training side):
+Modules, inference first (none of the first seven imports the training side):
 
 * :mod:`~cardioclarity.xray.io` — :func:`read_xray` → :class:`XrayImage`
 * :mod:`~cardioclarity.xray.models` — the networks and their registry
 * :mod:`~cardioclarity.xray.measure` — masks → heart box, widths, CTR
+* :mod:`~cardioclarity.xray.gate` — is it a frontal chest radiograph? (:func:`dicom_reasons`,
+  :class:`ChestCheck`)
+* :mod:`~cardioclarity.xray.quality` — anatomical constraints on the masks, plausibility checks,
+  the machine-readable :data:`REASONS`
 * :mod:`~cardioclarity.xray.detect` — :class:`HeartDetector` → :class:`HeartResult`
 * :mod:`~cardioclarity.xray.report` — overlay and Grad-CAM PNGs, the HTML report
 * :mod:`~cardioclarity.xray.datasets`, :mod:`~cardioclarity.xray.train`,
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from cardioclarity.xray.datasets import MaskSample, load_mask_layout
     from cardioclarity.xray.detect import DEFAULT_MODEL, HeartDetector, HeartResult
     from cardioclarity.xray.evaluate import evaluate_detector
+    from cardioclarity.xray.gate import ChestCheck, dicom_reasons
     from cardioclarity.xray.io import MIN_SIZE, XrayImage, read_xray
     from cardioclarity.xray.measure import (
         CTR_THRESHOLD,
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
         widest_row_span,
     )
     from cardioclarity.xray.models import KINDS, MODELS, build_model, preprocess
+    from cardioclarity.xray.quality import REASONS, constrain_masks, plausibility
     from cardioclarity.xray.report import (
         bland_altman_png,
         gradcam_map,
@@ -65,6 +71,11 @@ _EXPORTS: dict[str, str] = {
     "mask_to_box": "measure",
     "measure_masks": "measure",
     "widest_row_span": "measure",
+    "ChestCheck": "gate",
+    "dicom_reasons": "gate",
+    "REASONS": "quality",
+    "constrain_masks": "quality",
+    "plausibility": "quality",
     "DEFAULT_MODEL": "detect",
     "HeartDetector": "detect",
     "HeartResult": "detect",
@@ -82,6 +93,11 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "CTR_THRESHOLD",
+    "REASONS",
+    "ChestCheck",
+    "constrain_masks",
+    "dicom_reasons",
+    "plausibility",
     "CardiacMeasurement",
     "DEFAULT_MODEL",
     "HeartDetector",

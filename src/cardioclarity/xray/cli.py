@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.errors import (
+    EX_DATAERR,
     EX_PARTIAL,
     EX_SOFTWARE,
     CardioClarityError,
@@ -20,7 +21,11 @@ from cardioclarity.errors import (
 
 #: File name endings taken from a folder (files without an extension too: DICOMs often have none).
 IMAGE_SUFFIXES = {".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg", ""}
-SUMMARY_COLUMNS = ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly"]
+#: summary.csv: the result's row (:meth:`HeartResult.summary_row`), then its quality verdict.
+SUMMARY_COLUMNS = ["file", "x_min", "y_min", "x_max", "y_max", "ctr", "cardiomegaly", "status",
+                   "quality_score", "reasons"]
+#: Quality statuses whose CTR is not reported: the film counts as not processed (errors.csv).
+NOT_MEASURED = ("refused", "withheld")
 
 
 def _default_data_dir() -> Path:
@@ -77,7 +82,9 @@ def set_threads(n: int) -> None:
 
 def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool,
                 dicom_out: Path | None = None) -> dict:
-    """Read, detect and write one film; returns its summary row (raises on any failure)."""
+    """Read, detect and write one film; returns its summary row (raises on any failure), with the
+    quality verdict (``status``, ``quality_score``, ``reasons``). A film whose CTR is withheld or
+    refused still gets its JSON and overlay (and its DICOM SR): they say why."""
     from cardioclarity.xray.io import read_xray
     from cardioclarity.xray.report import overlay_png
 
@@ -92,7 +99,17 @@ def _detect_one(f: Path, rel: str, stem: str, det, out: Path, overlay: bool,
         print(f"cardioclarity: warning: {rel}: {w}", file=sys.stderr)
     if dicom_out is not None:
         _write_dicom(f, rel, stem, img, res, dicom_out)
-    return res.summary_row(rel)
+    q = res.quality
+    return {**res.summary_row(rel), "status": q.get("status"), "quality_score": q.get("score"),
+            "reasons": " ".join(q.get("reasons", []))}
+
+
+def not_measured_message(rel: str, row: dict) -> str:
+    """The errors.csv / stderr line of a film whose CTR is not reported (its summary row)."""
+    reasons = ", ".join(row.get("reasons", "").split()) or "no reason recorded"
+    what = ("not a frontal chest radiograph" if row.get("status") == "refused"
+            else "the masks are implausible, CTR withheld")
+    return f"{rel}: not measured: {what} ({reasons}); see its JSON and overlay."
 
 
 def _write_dicom(f: Path, rel: str, stem: str, img, res, folder: Path) -> None:
@@ -125,8 +142,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     for f in progress(files, desc="xray detect", unit="img"):
         rel = str(f.relative_to(src)) if src.is_dir() else f.name
         try:
-            rows.append(_detect_one(f, rel, stems[f], det, out, not args.no_overlay,
-                                    Path(args.dicom_out) if args.dicom_out else None))
+            row = _detect_one(f, rel, stems[f], det, out, not args.no_overlay,
+                              Path(args.dicom_out) if args.dicom_out else None)
         except CardioClarityError as exc:
             failures.append((rel, str(exc), exc.exit_code))
         except Exception as exc:  # noqa: BLE001 - one file's bug must not end a batch of hundreds
@@ -134,9 +151,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             failures.append((rel, f"{rel}: unexpected error ({what}); please report it.",
                              EX_SOFTWARE))
         else:
+            rows.append(row)
+            if row["status"] not in NOT_MEASURED:
+                continue
+            failures.append((rel, not_measured_message(rel, row), EX_DATAERR))
+            print(f"cardioclarity: error: {failures[-1][1]}", file=sys.stderr)
             continue
         print(f"cardioclarity: error: {failures[-1][1]}", file=sys.stderr)
-        rows.append({"file": rel})
+        rows.append({"file": rel, "status": "error"})
     with (out / "summary.csv").open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
         wr.writeheader()
@@ -148,8 +170,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             wr.writerow(["file", "error"])
             wr.writerows([(f, e) for f, e, _ in failures])
     n_ok = len(files) - len(failures)
-    print(f"{n_ok}/{len(files)} image(s) processed -> {out / 'summary.csv'}"
-          + (f"; {len(failures)} failed (see {out / 'errors.csv'})" if failures else ""))
+    print(f"{n_ok}/{len(files)} image(s) measured -> {out / 'summary.csv'}"
+          + (f"; {len(failures)} failed or not measured (see {out / 'errors.csv'})" if failures else ""))
     print(DISCLAIMER)
     if failures:
         # One file given: its own error code (65 bad data, 66 missing, 70 a bug); a batch: 1.
@@ -219,7 +241,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
            "metrics": metrics, "disclaimer": DISCLAIMER}
     (out / "metrics.json").write_text(json.dumps(doc, indent=2, default=str))
     with (out / "per_image.csv").open("w", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=list(res["rows"][0]))
+        # Union of the rows' keys: a refused film has no Dice columns.
+        wr = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(k for r in res["rows"] for k in r)))
         wr.writeheader()
         wr.writerows(res["rows"])
     sections = [Section(f"{k} ({v['n']} images)", table=[
@@ -265,8 +288,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                      description="Writes OUT/<stem>.json (image_size, heart_box, ctr, cardiomegaly, "
                      "pixel_spacing_mm, view_position, quality, model, disclaimer), "
                      "OUT/<stem>_overlay.png and OUT/summary.csv "
-                     "(file,x_min,y_min,x_max,y_max,ctr,cardiomegaly; coordinates in input pixels). "
-                     "A bad file is reported and skipped; exit 1 if any failed.")
+                     "(file,x_min,y_min,x_max,y_max,ctr,cardiomegaly,status,quality_score,reasons; "
+                     "coordinates in input pixels). A film that is not a frontal chest radiograph "
+                     "(status refused) or whose masks are implausible (withheld) gets no CTR and a "
+                     "row in OUT/errors.csv saying why; a bad file is reported and skipped. Exit 65 "
+                     "for a single such file, 1 for a folder with any.")
     d.add_argument("input", help="a DICOM/PNG/JPEG file or a folder of them")
     d.add_argument("--out", required=True, help="output folder")
     d.add_argument("--model", default=None,

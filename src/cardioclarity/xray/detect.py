@@ -9,10 +9,19 @@
 ``HeartResult.to_dict()`` is the ``<stem>.json`` schema (docs/ARCHITECTURE.md); coordinates are
 in the input image's pixels whatever size the network works at. This module is inference only: it
 imports nothing from training, datasets or evaluation.
+
+Knowing when not to answer: every result carries ``quality`` = ``{ok, score, status, reasons,
+notes, chest_probability, checks}``. ``status`` is ``"refused"`` when the input is not a frontal
+chest radiograph (:mod:`cardioclarity.xray.gate`: DICOM header, then the chest-radiograph
+check), ``"withheld"`` when the masks are implausible (:func:`cardioclarity.xray.quality.plausibility`),
+``"caution"`` when the CTR is reported with a caveat (AP film, thorax cut off, sizes in mm out of
+range) and ``"measured"`` otherwise. Refused and withheld results have ``ctr`` and
+``cardiomegaly`` None (a refused one has no heart box either); ``ok`` is True only when measured.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +32,17 @@ import torch
 from cardioclarity import DISCLAIMER
 from cardioclarity.checkpoints import card_from_checkpoint, load_checkpoint
 from cardioclarity.errors import InvalidInputError
+from cardioclarity.xray.gate import ENCODER_LAYERS, ChestCheck, chest_features, dicom_reasons
 from cardioclarity.xray.io import XrayImage
 from cardioclarity.xray.measure import CTR_THRESHOLD, clean_mask, implausible_sizes, measure_masks
 from cardioclarity.xray.models import KINDS, build_model, preprocess
+from cardioclarity.xray.quality import (
+    CAUTION,
+    REFUSE,
+    constrain_masks,
+    mask_features,
+    plausibility,
+)
 
 __all__ = ["DEFAULT_MODEL", "HeartDetector", "HeartResult"]
 
@@ -49,6 +66,13 @@ class HeartResult:
     model : the detector's :meth:`HeartDetector.model_field` (name, architecture, kind, ...).
     masks : bool array (3, h, w) heart / right lung / left lung (seg model), not serialised; on the
         measuring grid (the input's size, scaled down to at most MEASURE_MAX_SIDE pixels).
+        None when the input was refused.
+    quality : dict
+        ``ok`` (True only when the CTR is measured without caveat), ``score`` (0..1, the weakest
+        of the chest-radiograph probability and the plausibility checks), ``status``
+        ("measured", "caution", "withheld", "refused"), ``reasons`` (machine-readable, see
+        :data:`cardioclarity.xray.quality.REASONS`), ``notes`` (the same in words, plus reader
+        warnings), ``chest_probability``, ``checks`` (value of each plausibility check).
     """
 
     image_size: list[int]
@@ -101,6 +125,15 @@ class HeartDetector:
         A loaded checkpoint of kind ``xray-heart-seg`` or ``xray-heart-box``.
     ctr_threshold : float
         Cardiomegaly cut-off on the CTR (default 0.5, PA films).
+    chest_check : ChestCheck, optional
+        The chest-radiograph check (default: the bundled ``cxr-chest-check``; seg model only).
+    tta : bool
+        Also segment a slightly zoomed-out copy and compare the hearts (one more forward pass,
+        the ``augmentation-disagreement`` check).
+    constrain : bool
+        Apply the anatomical constraints to the masks
+        (:func:`cardioclarity.xray.quality.constrain_masks`); False keeps the network's masks
+        (largest region of each), for comparisons.
 
     Attributes
     ----------
@@ -112,7 +145,9 @@ class HeartDetector:
         Checkpoint kind, architecture ("seg"/"box"), network input side, cut-off, the network.
     """
 
-    def __init__(self, checkpoint: dict, *, ctr_threshold: float = CTR_THRESHOLD) -> None:
+    def __init__(self, checkpoint: dict, *, ctr_threshold: float = CTR_THRESHOLD,
+                 chest_check: ChestCheck | None = None, tta: bool = True,
+                 constrain: bool = True) -> None:
         if not 0 < ctr_threshold < 1:
             raise InvalidInputError(f"ctr_threshold must be in (0, 1), got {ctr_threshold}.",
                                     hint="the usual cut-off on a PA film is 0.5.")
@@ -127,10 +162,46 @@ class HeartDetector:
         card.setdefault("name", self.model_name)  # a checkpoint dict that was never on disk
         card["ctr_threshold"] = self.ctr_threshold
         self.card = card
+        self._chest_check = chest_check
+        self.tta = bool(tta)
+        self.constrain = bool(constrain)
+        # Pooled encoder activations for the chest-radiograph check, caught by forward hooks.
+        # Per thread: the web backend runs one detector from several worker threads.
+        self._pooled = threading.local()
+        modules = dict(self.net.named_modules())
+        self._encoder_layers = [n for n in ENCODER_LAYERS if n in modules] \
+            if self.model_name == "seg" else []
+        for i, name in enumerate(self._encoder_layers):
+            modules[name].register_forward_hook(self._pool_hook(i))
+
+    def _pool_hook(self, index: int):
+        def hook(module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            o = output.detach()[0]
+            store = getattr(self._pooled, "values", None)
+            if store is None:
+                store = self._pooled.values = {}
+            store[index] = torch.cat([o.mean(dim=(1, 2)), o.std(dim=(1, 2))]).numpy()
+        return hook
+
+    def encoder_features(self) -> np.ndarray | None:
+        """The pooled encoder activations of this thread's last forward pass (seg model), or None."""
+        store = getattr(self._pooled, "values", None)
+        if not self._encoder_layers or not store or len(store) != len(self._encoder_layers):
+            return None
+        return np.concatenate([store[i] for i in range(len(self._encoder_layers))])
+
+    @property
+    def chest_check(self) -> ChestCheck | None:
+        """The chest-radiograph check (loaded on first use; None for the box model, which makes
+        no masks for it to read)."""
+        if self._chest_check is None and self.model_name == "seg":
+            self._chest_check = ChestCheck.load()
+        return self._chest_check
 
     @classmethod
     def load(cls, name_or_path: str | Path | None = None, *,
-             ctr_threshold: float = CTR_THRESHOLD) -> HeartDetector:
+             ctr_threshold: float = CTR_THRESHOLD, tta: bool = True, constrain: bool = True,
+             chest_check: ChestCheck | None = None) -> HeartDetector:
         """Load a bundled model or a checkpoint file.
 
         Parameters
@@ -141,6 +212,8 @@ class HeartDetector:
             or the path of a checkpoint written by ``cardioclarity xray train``.
         ctr_threshold : float
             Cardiomegaly cut-off on the CTR.
+        tta, constrain, chest_check
+            See the class.
 
         Raises
         ------
@@ -152,7 +225,7 @@ class HeartDetector:
         name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
         name = _ALIASES.get(name, name)
         return cls(load_checkpoint(name, expected_kind=tuple(KINDS.values())),
-                   ctr_threshold=ctr_threshold)
+                   ctr_threshold=ctr_threshold, tta=tta, constrain=constrain, chest_check=chest_check)
 
     def model_field(self) -> dict[str, Any]:
         """The ``model`` object of the result schema (``<stem>.json``, ``metrics.json``).
@@ -185,30 +258,95 @@ class HeartDetector:
         w, h = image.size
         out = self.predict_logits(image)
         notes = list(image.warnings)
+        reasons = dicom_reasons(image.metadata)
+        quality: dict[str, Any] = {"chest_probability": None, "checks": {}}
         if self.model_name == "seg":
-            box, ctr, masks, measurements, seg_notes = _from_seg_logits(out, w, h)
-            notes += seg_notes
+            seg = _from_seg_logits(out, w, h, constrain=self.constrain)
+            box, ctr, masks, measurements = seg.box, seg.ctr, seg.masks, seg.measurements
+            notes += seg.notes
+            encoder = self.encoder_features()
+            check = self.chest_check
+            if encoder is not None and check is not None and check.fits(self.card):
+                p_chest = float(check.score_samples(chest_features(seg.features, encoder))[0])
+                quality["chest_probability"] = round(p_chest, 4)
+                if p_chest < check.threshold:
+                    reasons.append("not-a-chest-radiograph")
+            else:
+                p_chest = 1.0
+                notes.append("chest-radiograph check not available for this seg model "
+                             "(fitted on another network): only the DICOM header and the "
+                             "plausibility checks were applied")
+            tta = self._tta_dice(image, out) if self.tta else None
+            checks = plausibility(seg.features, masks, ctr,
+                                  clipped_fraction=seg.clipped_fraction, tta_dice=tta)
+            quality["checks"] = {c.reason: round(c.value, 3) for c in checks}
+            reasons += [c.reason for c in checks if c.failed and c.reason not in reasons]
+            score = min([p_chest] + [c.value for c in checks])
         else:
             box, ctr, masks, measurements = _from_box_fractions(out, w, h)
+            score = 1.0
+        reasons += [r for r in _caution_reasons(notes) if r not in reasons]
         spacing = image.metadata.get("pixel_spacing_mm")
         if spacing and box is not None:
             _add_millimetres(measurements, box, spacing, image.metadata.get("spacing_source"))
-            notes += implausible_sizes(measurements.get("heart_width_mm"),
-                                       measurements.get("thorax_width_mm"))
+            size_notes = implausible_sizes(measurements.get("heart_width_mm"),
+                                           measurements.get("thorax_width_mm"))
+            notes += size_notes
+            if size_notes:
+                reasons.append("implausible-size-mm")
         view = image.metadata.get("view_position")
         if view == "AP":
             notes.append("AP film: the heart is magnified, CTR > 0.5 is a less reliable sign of cardiomegaly")
+            reasons.append("ap-view")
+        status = _status(reasons)
+        if status == "refused":
+            score = 0.0 if any(r != "not-a-chest-radiograph" for r in reasons if r in REFUSE) else score
+            box, masks, measurements = None, None, {}
+        if status in ("refused", "withheld"):
+            notes.append("not measured: " + ", ".join(r for r in reasons if r not in CAUTION))
+            ctr = None
         cardiomegaly = None if ctr is None else bool(ctr > self.ctr_threshold)
-        quality = {"ok": not any(_is_serious(n) for n in notes), "notes": notes}
+        quality = {"ok": status == "measured", "score": round(float(score), 4), "status": status,
+                   "reasons": reasons, "notes": notes, **quality}
         return HeartResult(image_size=[w, h], heart_box=box, ctr=ctr, cardiomegaly=cardiomegaly,
                            pixel_spacing_mm=spacing, view_position=view, quality=quality,
                            model=self.model_field(), measurements=measurements, masks=masks,
                            name=image.name)
 
+    @torch.no_grad()
+    def _tta_dice(self, image: XrayImage, out: torch.Tensor) -> float:
+        """Heart Dice between the film's mask and that of a copy zoomed out by 10 % (edge-padded).
 
-def _from_seg_logits(out: torch.Tensor, w: int, h: int) -> tuple[
-        list[float] | None, float | None, np.ndarray, dict[str, Any], list[str]]:
-    """Box, CTR, masks, measurements and notes from the seg network's (3, S, S) logits."""
+        A network that has found the heart finds the same one on a slightly smaller film; on a
+        film unlike its training data its masks move. One more forward pass at the network size.
+        """
+        s = self.input_size
+        inner = round(s * 0.9)
+        pad = (s - inner) // 2
+        x = preprocess(image.pixels, inner)
+        x = torch.nn.functional.pad(x, (pad, s - inner - pad, pad, s - inner - pad), mode="replicate")
+        heart_zoomed = self.net(x)[0, 0, pad:pad + inner, pad:pad + inner]
+        heart_zoomed = torch.nn.functional.interpolate(heart_zoomed[None, None], size=(s, s),
+                                                       mode="bilinear", align_corners=False)[0, 0]
+        a, b = (out[0] > 0).numpy(), (heart_zoomed > 0).numpy()
+        total = a.sum() + b.sum()
+        return float(2 * (a & b).sum() / total) if total else 0.0
+
+
+@dataclass
+class _SegOutput:
+    box: list[float] | None
+    ctr: float | None
+    masks: np.ndarray
+    measurements: dict[str, Any]
+    notes: list[str]
+    features: dict[str, float]
+    clipped_fraction: float
+
+
+def _from_seg_logits(out: torch.Tensor, w: int, h: int, *, constrain: bool = True) -> _SegOutput:
+    """Box, CTR, masks, measurements, notes and mask features from the seg network's (3, S, S) logits."""
+    features = mask_features(torch.sigmoid(out).numpy())
     # Upsample logits (not masks) so borders are placed between network pixels; measure on a grid
     # of at most MEASURE_MAX_SIDE pixels (finer than the network's 320 px, and a 2k film costs no
     # more than a 1k one), then scale back to input pixels.
@@ -216,8 +354,14 @@ def _from_seg_logits(out: torch.Tensor, w: int, h: int) -> tuple[
     gw, gh = max(1, round(w * f)), max(1, round(h * f))
     logits = torch.nn.functional.interpolate(out[None], size=(gh, gw), mode="bilinear",
                                              align_corners=False)[0]
-    # Keep the largest region of each structure: what is drawn is what was measured.
-    masks = np.stack([clean_mask(x) for x in (logits > 0).numpy()])
+    # One region per structure, holes filled, heart cut at the lung bases: what is drawn is what
+    # was measured.
+    raw = (logits > 0).numpy()
+    if constrain:
+        masks, info = constrain_masks(raw)
+    else:
+        masks = np.stack([clean_mask(x) for x in raw])
+        info = {"clipped_fraction": 0.0, "base_line": None}
     m = measure_masks(*masks, clean=False)
     sx, sy = w / gw, h / gh
     box = [m.heart_box[0] * sx, m.heart_box[1] * sy, m.heart_box[2] * sx,
@@ -229,11 +373,14 @@ def _from_seg_logits(out: torch.Tensor, w: int, h: int) -> tuple[
         if m.heart_line else None,
         "thorax_line": [m.thorax_line[0] * sx, m.thorax_line[1] * sx, m.thorax_line[2] * sy]
         if m.thorax_line else None,
+        "lung_base_line": [v * s for v, s in zip(info["base_line"], (sx, sy, sx, sy), strict=True)]
+        if info["base_line"] else None,
     }
     if box is not None:
         heart_prob = torch.sigmoid(logits[0])[torch.from_numpy(masks[0])]
         measurements["heart_confidence"] = round(float(heart_prob.mean()), 4)
-    return box, m.ctr, masks, measurements, list(m.notes)
+    return _SegOutput(box, m.ctr, masks, measurements, list(m.notes), features,
+                      info["clipped_fraction"])
 
 
 def _from_box_fractions(out: torch.Tensor, w: int, h: int) -> tuple[
@@ -256,7 +403,16 @@ def _add_millimetres(measurements: dict[str, Any], box: list[float], spacing: li
     measurements["spacing_source"] = source
 
 
-def _is_serious(note: str) -> bool:
-    """Notes that make the CTR unreliable (as opposed to informational ones)."""
-    return any(k in note for k in ("lateral", "cut off", "not found", "no heart", "flipped", "AP film",
-                                   "implausible"))
+def _caution_reasons(notes: list[str]) -> list[str]:
+    """Reasons for the measurement notes that qualify a CTR without withholding it."""
+    return ["thorax-cut-off"] if any("touches" in n for n in notes) else []
+
+
+def _status(reasons: list[str]) -> str:
+    """``refused`` (not a frontal chest film), ``withheld`` (implausible masks), ``caution`` or
+    ``measured``."""
+    if any(r in REFUSE for r in reasons):
+        return "refused"
+    if any(r not in CAUTION for r in reasons):
+        return "withheld"
+    return "caution" if reasons else "measured"

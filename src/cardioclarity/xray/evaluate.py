@@ -43,6 +43,7 @@ def per_image_rows(detector: HeartDetector, samples: Sequence[MaskSample], desc:
             "name": s.name, "set": s.set, "width": w, "height": h,
             "true_box": truth.heart_box, "pred_box": res.heart_box,
             "mask_ctr": truth.ctr, "expert_ctr": s.expert_ctr, "pred_ctr": res.ctr,
+            "status": res.quality.get("status"), "reasons": " ".join(res.quality.get("reasons", [])),
         }
         if res.masks is not None:
             pred = res.masks
@@ -83,11 +84,14 @@ def _box_stats(rows: list[dict]) -> dict[str, Any]:
 def summarise(rows: list[dict], ctr_threshold: float = 0.5) -> dict[str, Any]:
     """Aggregate metrics of :func:`per_image_rows` output (see the module docstring)."""
     out: dict[str, Any] = _box_stats(rows)
-    if "dice_heart" in rows[0]:
+    if any("dice_heart" in r for r in rows):
+        # A film refused as no chest radiograph has no masks: it counts as Dice 0.
         for name in MASK_CHANNELS:
-            out[f"dice_{name}"] = float(np.mean([r[f"dice_{name}"] for r in rows]))
+            out[f"dice_{name}"] = float(np.mean([r.get(f"dice_{name}", 0.0) for r in rows]))
     with_ctr = [r for r in rows if r["pred_ctr"] is not None and r["mask_ctr"] is not None]
     out["n_ctr_missing"] = sum(r["pred_ctr"] is None for r in rows)
+    out["n_withheld"] = sum(r.get("status") == "withheld" for r in rows)
+    out["n_refused"] = sum(r.get("status") == "refused" for r in rows)
     if len(with_ctr) >= 2:
         pred = np.array([r["pred_ctr"] for r in with_ctr])
         mask = np.array([r["mask_ctr"] for r in with_ctr])

@@ -58,8 +58,9 @@ class XrayImage:
         ``pixel_spacing_mm`` ([row, col] mm or None), ``spacing_source`` ("PixelSpacing",
         "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor", "ImagerPixelSpacing
         (detector plane)" or None), ``view_position`` ("PA", "AP", "LATERAL", ... or None),
-        ``photometric``, ``bits_stored``, ``transfer_syntax``, ``modality``, ``window``,
-        ``frames``. Never patient identifiers.
+        ``photometric``, ``bits_stored``, ``transfer_syntax``, ``modality``, ``sop_class``
+        (SOP class name), ``body_part`` (BodyPartExamined, upper case), ``window``, ``frames``
+        (the DICOM-only keys are None for PNG/JPEG). Never patient identifiers.
     warnings : list of str
         Non-fatal problems (lateral view, multi-frame file, colour converted to grey...).
     """
@@ -168,7 +169,8 @@ def _read_raster(data: bytes, name: str, fmt: str) -> XrayImage:
             hint="the file may be truncated; export it again.") from exc
     meta = {"pixel_spacing_mm": None, "spacing_source": None, "view_position": None,
             "photometric": f"{fmt.upper()} {mode}", "bits_stored": 16 if maxval > 255 else 8,
-            "transfer_syntax": None, "modality": None, "window": None, "frames": 1}
+            "transfer_syntax": None, "modality": None, "sop_class": None, "body_part": None,
+            "window": None, "frames": 1}
     return XrayImage((arr / maxval).astype(np.float32), meta, warn)
 
 
@@ -224,10 +226,19 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
         "bits_stored": _int(ds, "BitsStored", _int(ds, "BitsAllocated", 8)),
         "transfer_syntax": str(getattr(tsyntax, "name", tsyntax)) if tsyntax else None,
         "modality": modality,
+        "sop_class": _sop_class(ds),
+        "body_part": str(ds.get("BodyPartExamined", "") or "").strip().upper() or None,
         "window": window,
         "frames": frames,
     }
     return XrayImage(img.astype(np.float32), meta, warn)
+
+
+def _sop_class(ds: Any) -> str | None:
+    """The SOP class name (e.g. "CT Image Storage"), from the data set or the file meta."""
+    fm = getattr(ds, "file_meta", None)
+    uid = ds.get("SOPClassUID") or (fm.get("MediaStorageSOPClassUID") if fm is not None else None)
+    return str(getattr(uid, "name", uid)).strip() or None if uid else None
 
 
 def _to_unit(values: np.ndarray, window: dict | None) -> np.ndarray:
@@ -275,9 +286,7 @@ def _parse_dicom(data: bytes, name: str, warn: list[str]) -> tuple[Any, Any]:
 
 def _what_without_pixels(ds: Any) -> tuple[str, str]:
     """What a DICOM without pixel data is (from its SOP class), and a hint."""
-    fm = getattr(ds, "file_meta", None)
-    uid = ds.get("SOPClassUID") or (fm.get("MediaStorageSOPClassUID") if fm is not None else None)
-    sop = str(getattr(uid, "name", uid) or "") if uid else ""
+    sop = _sop_class(ds) or ""
     image_hint = "give an image DICOM (a chest radiograph: CR, DX or a secondary capture)."
     if "Directory" in sop or "DirectoryRecordSequence" in ds:
         return "a DICOMDIR (an index of other files)", "give one of the image files it lists."

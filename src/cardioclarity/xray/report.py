@@ -22,6 +22,7 @@ from cardioclarity.validation import to_jsonable
 from cardioclarity.xray.io import XrayImage
 
 if TYPE_CHECKING:
+    from cardioclarity.reporting import Section
     from cardioclarity.xray.detect import HeartDetector, HeartResult
 
 __all__ = [
@@ -60,7 +61,8 @@ def _contour(mask: np.ndarray, width: int) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, iterations=max(1, width))
 
 
-def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = True) -> bytes:
+def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = True,
+                annotate: bool = True) -> bytes:
     """PNG bytes: the film with heart/lung contours, the heart box, the two CTR diameters as
     horizontal lines and the CTR value (with the cardiomegaly flag) written in the corner.
 
@@ -71,6 +73,9 @@ def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = Tru
         From :meth:`cardioclarity.xray.detect.HeartDetector.detect` on that image.
     show_masks : bool
         Draw the segmentation contours (seg model only).
+    annotate : bool
+        Write the verdict banner (CTR, or "NOT MEASURED" and why) and the disclaimer; False
+        draws the contours and lines only (blind visual audits).
     """
     h, w = image.pixels.shape
     scale = min(1.0, MAX_OVERLAY_SIDE / max(h, w))
@@ -97,24 +102,65 @@ def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = Tru
             draw.line([(xa, y), (xb, y)], fill=_COLOURS[key], width=lw)
             for x in (xa, xb):  # end ticks make the measured extent unambiguous
                 draw.line([(x, y - 4 * lw), (x, y + 4 * lw)], fill=_COLOURS[key], width=lw)
+    if not annotate:
+        buf = io.BytesIO()
+        canvas.save(buf, format="PNG", optimize=False, compress_level=3)
+        return buf.getvalue()
     font = _font(max(12, canvas.height // 28))
-    if result.ctr is not None:
-        flag = "cardiomegaly" if result.cardiomegaly else "normal size"
-        text = f"CTR {result.ctr:.3f} ({flag}, cut-off {result.model.get('ctr_threshold', 0.5):g})"
+    quality = result.quality or {}
+    status = quality.get("status", "measured" if quality.get("ok", True) else "caution")
+    if status in ("refused", "withheld"):
+        # The verdict first and big: a withheld CTR must not read like a small footnote.
+        head = ("NOT MEASURED: not a frontal chest radiograph" if status == "refused"
+                else "NOT MEASURED: implausible segmentation, CTR withheld")
+        _banner(draw, canvas, [head, _reason_text(quality)], (170, 0, 0), font)
     else:
-        text = "heart box only (no CTR)" if result.heart_box is not None else "no heart found"
-    if not result.quality.get("ok", True):
-        text += "  [check quality notes]"
-    pad = lw * 2
-    bbox = draw.textbbox((pad, pad), text, font=font)
-    draw.rectangle([bbox[0] - pad, bbox[1] - pad, bbox[2] + pad, bbox[3] + pad], fill=(0, 0, 0))
-    draw.text((pad, pad), text, fill=(255, 255, 255), font=font)
+        if result.ctr is not None:
+            flag = "cardiomegaly" if result.cardiomegaly else "normal size"
+            text = f"CTR {result.ctr:.3f} ({flag}, cut-off {result.model.get('ctr_threshold', 0.5):g})"
+        else:
+            text = "heart box only (no CTR)" if result.heart_box is not None else "no heart found"
+        lines = [text]
+        if status == "caution":
+            lines.append("CAUTION: " + _reason_text(quality))
+        _banner(draw, canvas, lines, (150, 90, 0) if status == "caution" else (0, 0, 0), font)
     small = _font(max(10, canvas.height // 48))
+    pad = lw * 2
     draw.text((pad, canvas.height - pad - small.size if hasattr(small, "size") else canvas.height - 20),
               "Research use only. Not a medical device.", fill=(255, 200, 80), font=small)
     buf = io.BytesIO()
     canvas.save(buf, format="PNG", optimize=False, compress_level=3)
     return buf.getvalue()
+
+
+def _reason_text(quality: dict) -> str:
+    """The quality reasons in words (:data:`cardioclarity.xray.quality.REASONS`)."""
+    from cardioclarity.xray.quality import REASONS
+
+    reasons = quality.get("reasons") or []
+    return "; ".join(REASONS.get(r, r) for r in reasons) or "see the quality notes"
+
+
+def _banner(draw: ImageDraw.ImageDraw, canvas: Image.Image, lines: list[str], fill: tuple[int, int, int],
+            font: ImageFont.ImageFont | ImageFont.FreeTypeFont) -> None:
+    """Full-width bar at the top holding ``lines`` (long ones wrapped at words to the image width)."""
+    pad = max(4, canvas.width // 128)
+    wrapped: list[str] = []
+    for line in lines:
+        current = ""
+        for word in line.split():
+            trial = f"{current} {word}".strip()
+            if current and draw.textlength(trial, font=font) > canvas.width - 2 * pad:
+                wrapped.append(current)
+                current = word
+            else:
+                current = trial
+        wrapped.append(current)
+    box = draw.textbbox((0, 0), "Ag", font=font)
+    line_h = box[3] - box[1] + pad
+    draw.rectangle([0, 0, canvas.width, 2 * pad + line_h * len(wrapped)], fill=fill)
+    for i, line in enumerate(wrapped):
+        draw.text((pad, pad + i * line_h), line, fill=(255, 255, 255), font=font)
 
 
 def gradcam_map(detector: HeartDetector, image: XrayImage, target_layer: str = "net.layer3") -> np.ndarray:
@@ -215,6 +261,29 @@ def bland_altman_png(measured: Sequence[float] | np.ndarray, reference: Sequence
     return figure_to_png(fig)
 
 
+def _verdict_section(quality: dict) -> Section:
+    """First section of the report: measured, measured with a caution, or not measured and why."""
+    from html import escape
+
+    from cardioclarity.reporting import Section
+
+    status = quality.get("status", "measured" if quality.get("ok", True) else "caution")
+    title, colour = {"refused": ("Not measured: not a frontal chest radiograph", "#a00"),
+                     "withheld": ("Not measured: implausible segmentation, CTR withheld", "#a00"),
+                     "caution": ("Measured, with a caution", "#a60")}.get(status, ("Measured", "#060"))
+    score = quality.get("score")
+    body = (f'<p style="font-size:1.4em;font-weight:bold;color:{colour}">{escape(title)}</p>'
+            f"<p>Quality score {score if score is not None else '-'} (0 = implausible, 1 = typical of "
+            "the training films).</p>")
+    reasons = quality.get("reasons") or []
+    if reasons:
+        from cardioclarity.xray.quality import REASONS
+
+        body += "<ul>" + "".join(f"<li><code>{escape(r)}</code>: {escape(REASONS.get(r, r))}</li>"
+                                 for r in reasons) + "</ul>"
+    return Section("Verdict", html_body=body)
+
+
 def render_xray_report(result: dict[str, Any], overlay_png_bytes: bytes, stem: str) -> str:
     """The HTML report of one film: result table, overlay, quality checks and model card.
 
@@ -239,7 +308,8 @@ def render_xray_report(result: dict[str, Any], overlay_png_bytes: bytes, stem: s
     rows = [{"field": k, "value": json.dumps(to_jsonable(v)) if isinstance(v, list | dict) else v}
             for k, v in flat.items()]
     quality = result.get("quality") or {}
-    sections = [Section("Result", table=rows),
+    sections = [_verdict_section(quality)] if isinstance(quality, dict) and quality else []
+    sections += [Section("Result", table=rows),
                 Section("Overlay", images=[("Heart contour and box, cardiothoracic ratio lines",
                                             overlay_png_bytes)])]
     if isinstance(quality, dict) and quality:

@@ -71,3 +71,26 @@ def test_dicom_identifiers_never_reach_the_answer(client):
     r = client.post("/v1/xray/heart?include_images=true", content=dicom_bytes(256))
     assert r.status_code in (200, 422), r.text  # a synthetic ramp may or may not hold a heart
     assert "DOE" not in r.text and "123456" not in r.text
+
+
+def test_non_chest_input_is_422_not_a_chest_radiograph(client):
+    require(client, "xray-heart")
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(2).random((240, 320)) * 255).astype(np.uint8)).save(buf, "PNG")
+    for fmt in ("json", "png"):
+        r = client.post(f"/v1/xray/heart?format={fmt}", content=buf.getvalue())
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["type"].endswith("not-a-chest-radiograph") and "not-a-chest-radiograph" in body["detail"]
+        assert body["hint"] and body["disclaimer"] == DISCLAIMER
+
+
+def test_chest_film_answer_carries_the_quality_verdict(client):
+    require(client, "xray-heart")
+    q = client.post("/v1/xray/heart", content=_sample_film()).json()["quality"]
+    assert q["status"] == "measured" and q["reasons"] == [] and 0 <= q["score"] <= 1

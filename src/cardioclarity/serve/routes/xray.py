@@ -1,5 +1,11 @@
 """``POST /v1/xray/heart``: chest X-ray heart detection over HTTP.
 
+Knowing when not to answer: an input that is not a frontal chest radiograph (a CT, MR or
+ultrasound DICOM, a lateral view, a plot, a photograph) is answered **422** problem+json of kind
+``not-a-chest-radiograph``, whatever ``format`` was asked for; a chest film whose masks are
+implausible is answered **200** with ``ctr`` and ``cardiomegaly`` null and ``quality.status``
+``"withheld"`` with its ``quality.reasons`` (the overlay and report say so).
+
 Patient identifiers (PatientName, PatientID, PatientBirthDate ...) are never read into the result
 nor logged: :func:`~cardioclarity.xray.io.read_xray` keeps only acquisition metadata.
 """
@@ -29,7 +35,8 @@ router = APIRouter(prefix="/v1", tags=["Chest X-ray"])
 _ECG_KINDS = {"text", "json", "wfdb-header", "edf", "npy", "dicom-waveform", "hl7-aecg", "philips-xml"}
 _EXAMPLE = {"image_size": [1024, 1024], "heart_box": [402.0, 498.5, 768.0, 801.0], "ctr": 0.47,
             "cardiomegaly": False, "pixel_spacing_mm": [0.168, 0.168], "view_position": "PA",
-            "quality": {"ok": True, "notes": []}, "model": {"name": "cxr-heart-seg"},
+            "quality": {"ok": True, "score": 0.93, "status": "measured", "reasons": [], "notes": [],
+                        "chest_probability": 0.999}, "model": {"name": "cxr-heart-seg"},
             "disclaimer": DISCLAIMER}
 
 _N = responses.NUMBER
@@ -40,7 +47,11 @@ _SCHEMA = responses.obj(
     cardiomegaly={"type": ["boolean", "null"]},
     pixel_spacing_mm={"type": ["array", "null"], "items": _N},
     view_position={"type": ["string", "null"]}, measurements={"type": ["object", "null"]},
-    quality=responses.obj("ok", ok={"type": "boolean"}, notes={"type": "array"}),
+    quality=responses.obj("ok", "score", "status", "reasons", ok={"type": "boolean"},
+                          score={"type": "number", "minimum": 0, "maximum": 1},
+                          status={"enum": ["measured", "caution", "withheld", "refused"]},
+                          reasons={"type": "array", "items": {"type": "string"}},
+                          notes={"type": "array"}),
     model={"type": "object"}, disclaimer={"type": "string"},
     images=responses.obj("overlay", overlay={"type": "string"}))
 
@@ -64,6 +75,10 @@ async def xray_heart(
     gate: InferenceGate = Depends(get_gate),
 ) -> Response:
     """The same result as `cardioclarity xray detect` (the `<stem>.json` schema).
+
+    Not a frontal chest radiograph: 422 `not-a-chest-radiograph` (except `format=dicom-sr`,
+    whose SR records the refusal and its reasons, with no CTR). A chest film with implausible
+    masks: 200 with `ctr` and `cardiomegaly` null and `quality.reasons` saying why.
 
     Patient identifiers (PatientName, PatientID, PatientBirthDate ...) are never read into the
     result nor logged. The `dicom-*` formats are the exception the caller asks for: those objects
@@ -90,6 +105,15 @@ async def xray_heart(
         detector = service.model()
         image = guarded_read("image", read_xray, data, name=stem)
         result = detector.detect(image)
+        # The SR of a refused film says why and carries no CTR, so a PACS keeps the verdict;
+        # every other format answers 422.
+        if result.quality.get("status") == "refused" and format != "dicom-sr":
+            reasons = ", ".join(result.quality.get("reasons", []))
+            raise ApiProblem(422, f"The upload '{name}' does not look like a frontal chest radiograph "
+                             f"({reasons}); no heart or CTR was measured.",
+                             hint="send a frontal (PA or AP) chest film; laterals, CT, MR, "
+                             "ultrasound and other pictures are refused.",
+                             kind="not-a-chest-radiograph")
         if format.startswith("dicom-"):
             from cardioclarity.hospital import dicom_object
 
