@@ -13,8 +13,13 @@ import pytest
 ROWS, COLS = 256, 240
 
 
-def film(*, spacing: tuple[float, float] | None = None, modality: str = "CR", **extra):
-    """A CR film header + pixels (pydicom Dataset, uncompressed), made-up patient and study."""
+def film(*, spacing: tuple[float, float] | None = None, modality: str = "CR",
+         pixels: np.ndarray | None = None, **extra):
+    """A CR film header + pixels (pydicom Dataset, uncompressed), made-up patient and study.
+
+    ``pixels`` (2-D uint16, 12 bits used) replaces the synthetic pattern, which the input gate
+    rightly refuses as no chest film; :func:`chest_pixels` gives a real one.
+    """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -31,15 +36,30 @@ def film(*, spacing: tuple[float, float] | None = None, modality: str = "CR", **
     ds.Modality, ds.SeriesNumber, ds.InstanceNumber = modality, 1, 1
     ds.BodyPartExamined, ds.ViewPosition, ds.PatientOrientation = "CHEST", "PA", ["L", "F"]
     ds.Manufacturer = "Test"
-    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = ROWS, COLS, 1, "MONOCHROME2"
+    rows, cols = (ROWS, COLS) if pixels is None else pixels.shape
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = rows, cols, 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     if spacing:
         ds.ImagerPixelSpacing = list(spacing)
     for k, v in extra.items():
         setattr(ds, k, v)
-    yy, xx = np.mgrid[:ROWS, :COLS]
-    ds.PixelData = ((np.sin(xx / 9.0) + np.cos(yy / 13.0) + 2) * 900).astype(np.uint16).tobytes()
+    if pixels is None:
+        yy, xx = np.mgrid[:ROWS, :COLS]
+        pixels = (np.sin(xx / 9.0) + np.cos(yy / 13.0) + 2) * 900
+    ds.PixelData = np.asarray(pixels).astype(np.uint16).tobytes()
     return ds
+
+
+def chest_pixels(size: int = 512) -> np.ndarray:
+    """The bundled NIH sample chest film, ``size`` px square, scaled to 12 bits."""
+    from importlib.resources import files
+
+    from PIL import Image
+
+    png = files("cardioclarity") / "samples" / "cxr_nih_00000001_000.png"
+    with Image.open(io.BytesIO(png.read_bytes())) as im:
+        grey = np.asarray(im.convert("L").resize((size, size), Image.BILINEAR), dtype=np.float64)
+    return (grey * (4095 / 255)).astype(np.uint16)
 
 
 def film_bytes(ds) -> bytes:
