@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cardioclarity.batch.core import BatchSpec, pipeline_for, spec_key
+from cardioclarity.batch.core import BatchSpec, spec_key
 from cardioclarity.batch.engines import make_engine
 from cardioclarity.batch.ledger import Ledger
 from cardioclarity.batch.outputs import (
@@ -116,7 +116,6 @@ def run_batch(spec: BatchSpec, source: str, out: str | Path, *, engine: str = "l
         n_done, described = 0, "nothing to do"
         try:
             if todo:
-                pipeline_for(spec)  # a bad model name fails here, once, not on every item
                 with make_engine(engine, **engine_options) as eng:
                     described = eng.describe()
                     run_id = uuid.uuid4().hex

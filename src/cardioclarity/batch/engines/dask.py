@@ -29,7 +29,12 @@ from distributed import Client, KilledWorker, LocalCluster, WorkerPlugin, as_com
 from cardioclarity.batch.core import BatchSpec, error_row, pipeline_for, spec_key
 from cardioclarity.batch.engines import EngineUnavailableError, process_item
 from cardioclarity.batch.sources import Item, read_item
-from cardioclarity.errors import EX_SOFTWARE, InvalidInputError, exception_summary
+from cardioclarity.errors import (
+    EX_SOFTWARE,
+    CardioClarityError,
+    InvalidInputError,
+    exception_summary,
+)
 
 __all__ = ["DaskEngine", "PipelinePlugin"]
 
@@ -41,7 +46,10 @@ class PipelinePlugin(WorkerPlugin):
         self.spec = spec
 
     def setup(self, worker: Any) -> None:
-        pipeline_for(self.spec)
+        try:
+            pipeline_for(self.spec)
+        except CardioClarityError:
+            pass  # a bad model: DaskEngine.map asks again and shows the user one line, no traceback
 
 
 class DaskEngine:
@@ -135,8 +143,10 @@ class DaskEngine:
         client = self.client
         if client is None:
             raise RuntimeError("DaskEngine.map outside `with DaskEngine(...):`")
-        client.register_plugin(PipelinePlugin(spec),
-                               name=f"cardioclarity-pipeline-{uuid.uuid5(uuid.NAMESPACE_OID, spec_key(spec))}")
+        name = f"cardioclarity-pipeline-{uuid.uuid5(uuid.NAMESPACE_OID, spec_key(spec))}"
+        client.register_plugin(PipelinePlugin(spec), name=name)
+        # The plugin loaded the models; a bad model name raises here, once, not on every item.
+        client.run(_loaded, spec)
         threads = sum(client.nthreads().values()) or 1
         window = max(2, 2 * threads)
         run = uuid.uuid4().hex[:8]
@@ -163,6 +173,10 @@ class DaskEngine:
         finally:
             if pending:  # interrupted: the in-flight items are lost, nothing else
                 client.cancel([f for f, _ in pending.values()])
+
+
+def _loaded(spec: BatchSpec) -> str | None:
+    return pipeline_for(spec)["model_name"]
 
 
 def _row_of(fut: Any, item: Item) -> dict[str, Any]:
