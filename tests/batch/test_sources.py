@@ -116,3 +116,16 @@ def test_missing_and_empty_inputs_say_what_to_do(tmp_path):
         list_items(str(tmp_path / "empty"), "xray")
     with pytest.raises(InvalidInputError, match="kind"):
         list_items(str(tmp_path), "mri")
+
+
+def test_symbolic_links_count_as_their_targets(films, tmp_path):
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "a.png").symlink_to(films / "f002.png")
+    (tmp_path / "links" / "dangling.png").symlink_to(tmp_path / "nowhere.png")
+    (item,) = list_items(str(tmp_path / "links"), "xray")
+    assert item.name == "a.png" and item.size == (films / "f002.png").stat().st_size
+    before = item.fingerprint
+    st = os.stat(films / "f002.png")
+    os.utime(films / "f002.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert list_items(str(tmp_path / "links"), "xray")[0].fingerprint != before
+    assert list_items(str(tmp_path / "links" / "a.png"), "xray")[0].size == item.size

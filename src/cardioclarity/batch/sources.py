@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -95,19 +96,17 @@ def list_items(source: str, kind: str, *, fingerprint: str = "stat") -> list[Ite
     if any(c in path for c in "*?["):
         prefix = path[: min(path.find(c) for c in "*?[" if c in path)]
         base = prefix if prefix.endswith("/") else posixpath.dirname(prefix)
-        found = {p: i for p, i in fs.glob(path, detail=True).items() if i.get("type") == "file"}
-        entries = [(_rel(p, base), fs, p, i) for p, i in found.items()]
-        entries = [e for e in entries if _wanted(e[2], kind)]
+        found = _files(fs, fs.glob(path, detail=True))
+        entries = [(_rel(p, base), fs, p, i) for p, i in found.items() if _wanted(p, kind)]
     elif fs.isdir(path):
-        found = fs.find(path, detail=True)
-        entries = [(_rel(p, path), fs, p, i) for p, i in found.items()
-                   if i.get("type", "file") == "file" and _wanted(p, kind)]
+        found = _files(fs, fs.find(path, detail=True))
+        entries = [(_rel(p, path), fs, p, i) for p, i in found.items() if _wanted(p, kind)]
     elif fs.isfile(path) and _is_manifest(fs, path, kind):
         entries = _manifest_entries(fs, path, source, kind)
     elif fs.isfile(path):
-        entries = [(posixpath.basename(path), fs, path, fs.info(path))]
+        entries = [(posixpath.basename(path), fs, path, _info(fs, path))]
     elif kind == "ecg" and fs.isfile(path + ".hea"):  # a WFDB record by its base name
-        entries = [(posixpath.basename(path) + ".hea", fs, path + ".hea", fs.info(path + ".hea"))]
+        entries = [(posixpath.basename(path) + ".hea", fs, path + ".hea", _info(fs, path + ".hea"))]
     else:
         raise InputFileNotFoundError(
             f"INPUT '{source}' does not exist.",
@@ -153,6 +152,26 @@ def _fs(url: str) -> tuple[Any, str]:
     from fsspec.core import url_to_fs
 
     return url_to_fs(url)
+
+
+def _files(fs: Any, found: Mapping[str, dict]) -> dict[str, dict]:
+    """The plain files of a listing; a symbolic link to a file counts as that file (its size and
+    mtime: a changed target is a changed input), links to folders and dangling links do not."""
+    out = {}
+    for p, info in found.items():
+        if info.get("islink") or info.get("type") == "other":
+            if not fs.isfile(p):
+                continue
+            st = os.stat(p)  # only local file systems have links
+            info = {**info, "type": "file", "size": st.st_size, "mtime": st.st_mtime}
+        if info.get("type", "file") == "file":
+            out[p] = info
+    return out
+
+
+def _info(fs: Any, path: str) -> dict:
+    """``fs.info`` of a file, a symbolic link followed."""
+    return _files(fs, {path: fs.info(path)})[path]
 
 
 def _rel(path: str, base: str) -> str:
@@ -209,7 +228,7 @@ def _manifest_entries(fs: Any, path: str, source: str, kind: str) -> list[tuple]
             raise InputFileNotFoundError(f"manifest {source}: entry '{entry}' does not exist.",
                                          hint="fix the path (relative entries are relative to "
                                          "the manifest's folder), or remove the line.")
-        entries.append((entry, efs, epath, efs.info(epath)))
+        entries.append((entry, efs, epath, _info(efs, epath)))
     return entries
 
 
@@ -221,8 +240,7 @@ def _group_records(entries: list[tuple], fingerprint: str) -> list[Item]:
     def listing(fs: Any, folder: str) -> dict[str, dict]:
         key = (id(fs), folder)
         if key not in listings:
-            listings[key] = {d["name"]: d for d in fs.ls(folder, detail=True)
-                             if d.get("type", "file") == "file"}
+            listings[key] = _files(fs, {d["name"]: d for d in fs.ls(folder, detail=True)})
         return listings[key]
 
     starts = [e for e in entries if _suffix(e[2]) in ECG_RECORD_SUFFIXES]
