@@ -116,3 +116,26 @@ def test_a_model_that_does_not_exist_fails_once_before_any_item(films, tmp_path)
     with pytest.raises(CardioClarityError):
         run_batch(BatchSpec("xray", model="no-such-model"), str(films), tmp_path / "o",
                   show_progress=False, log=lambda m: None)
+
+
+def test_ctrl_c_keeps_what_is_done_and_the_rerun_does_the_rest(films, tmp_path, monkeypatch):
+    from cardioclarity.batch.engines import local
+
+    real_map = local.LocalEngine.map
+
+    def interrupted(self, spec, items):
+        for i, row in enumerate(real_map(self, spec, items)):
+            if i == 3:
+                raise KeyboardInterrupt
+            yield row
+
+    monkeypatch.setattr(local.LocalEngine, "map", interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(BatchSpec("xray", model="box"), str(films), out, show_progress=False,
+                  log=lambda m: None)
+    assert len(_table(out)) == 3  # the tables hold what finished, nothing half-written
+    monkeypatch.undo()
+    rep = run_batch(BatchSpec("xray", model="box"), str(films), out, show_progress=False,
+                    log=lambda m: None)
+    assert (rep.n_skipped, rep.n_processed) == (3, 5) and len(_table(out)) == 8
