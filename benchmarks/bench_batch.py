@@ -231,6 +231,44 @@ def client_kill_run(kind: str, inputs: Path, out: Path, opts: list[str], at: int
             "rows": rows}
 
 
+def stage_split(kind: str, folder: Path, names: list[str]) -> dict:
+    """Median seconds per item of each stage, in this process (torch on 1 thread): reading the
+    bytes, decoding (read_xray / read_record) and the model + measurements (detect / analyze)."""
+    import statistics
+
+    import torch
+
+    from cardioclarity.batch.core import BatchSpec, pipeline_for
+    from cardioclarity.batch.sources import list_items, read_item
+
+    torch.set_num_threads(1)
+    spec = BatchSpec(kind)
+    models = pipeline_for(spec)
+    items = [i for i in list_items(str(folder), kind) if i.name in set(names)]
+    t = {"read": [], "decode": [], "model": []}
+    for item in items:
+        t0 = time.perf_counter()
+        files = read_item(item)
+        t1 = time.perf_counter()
+        if kind == "xray":
+            from cardioclarity.xray.io import read_xray
+
+            img = read_xray(next(iter(files.values())))
+            t2 = time.perf_counter()
+            models["detector"].detect(img).to_dict()
+        else:
+            from cardioclarity.ecg.records.analyze import analyze_record
+            from cardioclarity.ecg.records.io import read_record
+
+            rec = read_record(files)
+            t2 = time.perf_counter()
+            analyze_record(rec, detector=models["beats"], rhythm_model=models["rhythm"]).to_dict()
+        t3 = time.perf_counter()
+        for k, v in zip(t, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+            t[k].append(v)
+    return {k: statistics.median(v) for k, v in t.items()} | {"n": len(items)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", type=Path, default=default_data_dir())
@@ -247,6 +285,15 @@ def main() -> None:
                 "ecg": (record_inputs(args.data_dir, args.records, work / "records"),
                         work / "records", [])}
         for kind, (names, folder, extra) in jobs.items():
+            # Untimed warm-up on two inputs: the first command after a while reads Python, torch
+            # and MONAI from a cold disk cache, which would be charged to whichever config ran first.
+            warm = work / f"warm-{kind}"
+            warm.mkdir()
+            for n in [n for n in names if not n.startswith("corrupt")][:2]:
+                for f in folder.glob(Path(n).stem + ".*"):
+                    (warm / f.name).symlink_to(f.resolve())
+            run_config(kind, warm, work / f"warm-out-{kind}", extra, ["--engine", "dask",
+                                                                       "--workers", "1"])
             runs = {}
             for label, opts in CONFIGS:
                 r = run_config(kind, folder, work / f"out-{kind}-{len(runs)}", extra, opts)
@@ -262,6 +309,8 @@ def main() -> None:
             n_cli = cli_identity(kind, folder, base, good[:: max(1, len(good) // 25)][:25], work,
                                  extra)
             results[kind] = {"n": len(names), "errors": n_err, "cli_identical": n_cli,
+                             "signal_s": sum(r.get("duration_s") or 0 for r in base.values()),
+                             "stages": stage_split(kind, folder, good[:40]),
                              "runs": {k: {x: v for x, v in r.items() if x != "rows"}
                                       for k, r in runs.items()}}
         if args.faults:
@@ -286,12 +335,14 @@ def fault_runs(work: Path, folder: Path, names: list[str]) -> dict:
     worker = {"killed_pid": r["killed_worker"], "rows": len(rows), "expected": n,
               "lost": n - len(rows), "worker_lost_rows": sum(x["error_kind"] == "worker-lost"
                                                             for x in rows.values()),
-              "ok": sum(x["ok"] for x in rows.values())}
+              "ok": sum(x["ok"] for x in rows.values()),
+              "journalled_twice": journalled_twice(work / "fault-worker")}
     c = client_kill_run("xray", folder, work / "fault-client", opts, at=n // 3)
     rows = c["rows"]
     client = {k: v for k, v in c.items() if k != "rows"}
     client.update(rows=len(rows), expected=n, lost=n - len(rows),
-                  ok=sum(x["ok"] for x in rows.values()))
+                  ok=sum(x["ok"] for x in rows.values()),
+                  journalled_twice=journalled_twice(work / "fault-client"))
     return {"worker_kill": worker, "client_kill": client}
 
 
@@ -316,27 +367,88 @@ def render(res: dict, args) -> str:
                          "total s": round(x["total_s"], 1), "start-up s": round(x["startup_s"], 1),
                          "client peak MB": round(x["client_rss_mb"]),
                          "worker peak MB": ", ".join(f"{m:.0f}" for m in x["worker_rss_mb"]) or "-"})
-        lines += [md_table(rows), ""]
+        lines += [md_table(rows, floatfmt=".1f"), ""]
         loop, d1, d2 = (r["runs"][k]["rate"] for k in ("in-process loop", "dask, 1 worker",
                                                       "dask, 2 workers"))
-        lines += [f"- {r['errors']} error rows (the corrupt files); every `result_json` identical "
+        lines += [f"- {r['errors']} error rows" + (" (the corrupt files)" if kind == "xray" else "")
+                  + "; every `result_json` identical "
                   f"across the three configurations, and {r['cli_identical']} per-file JSONs "
                   "identical to the single-file CLI's.",
                   f"- 2 workers / 1 worker: **{d2 / d1:.2f}x** (target >= 1.7x); Dask 1 worker vs "
                   f"the loop: **{100 * (1 - d1 / loop):+.0f} %** overhead (target <= 10 %).", ""]
+    lines += paper_estimate(res)
     if "faults" in res:
         w, c = res["faults"]["worker_kill"], res["faults"]["client_kill"]
         lines += ["### Fault runs (films, 2 workers)", "",
                   f"- `kill -9` of worker pid {w['killed_pid']} a third of the way: {w['rows']} rows "
                   f"of {w['expected']} ({w['lost']} lost), {w['ok']} ok, {w['worker_lost_rows']} "
-                  "reported as worker-lost; no duplicates (one row per file by construction).",
+                  f"reported as worker-lost; {w['journalled_twice']} files journalled twice (duplicates).",
                   f"- `kill -9` of the client a third of the way: {c['journalled_before_kill']} "
                   f"results journalled before the kill; the rerun redid {c['redone']} "
                   f"({c['expected']} - {c['journalled_before_kill']} = "
                   f"{c['expected'] - c['journalled_before_kill']} expected) in {c['rerun_s']:.0f} s "
-                  f"and ended with {c['rows']} rows of {c['expected']} ({c['lost']} lost); the "
+                  f"and ended with {c['rows']} rows of {c['expected']} ({c['lost']} lost, "
+                  f"{c['journalled_twice']} journalled twice); the "
                   f"killed client's workers exited on their own: {c['orphans_exited_alone']}.", ""]
     return "\n".join(lines)
+
+
+#: Assumed price of one vCPU-hour (on-demand general-purpose cloud instances, order of magnitude).
+USD_PER_VCPU_HOUR = 0.05
+
+
+def paper_estimate(res: dict) -> list[str]:
+    """1 M chest films and 100 k 24-h Holter records on N one-core workers, from the measured
+    steady per-worker rate of the 2-worker run (so its measured scaling loss is included)."""
+    xr, ecg = res["xray"], res["ecg"]
+    img_per_worker = xr["runs"]["dask, 2 workers"]["rate"] / 2
+    rec_per_worker = ecg["runs"]["dask, 2 workers"]["rate"] / 2
+    mean_rec_s = ecg["signal_s"] / max(1, ecg["n"] - ecg["errors"])
+    holter_s = 86400 * 1 / (rec_per_worker * mean_rec_s)  # seconds per 24-h record, linear in length
+    lines = ["### On paper: 1 M chest films, 100 k 24-h Holter records", "",
+             f"From the 2-worker run: {img_per_worker:.2f} films/s and {rec_per_worker:.2f} "
+             f"records/s per worker (one core each); the CinC records average {mean_rec_s:.0f} s, "
+             f"so a 24-h Holter record costs about {holter_s / 60:.0f} worker-minutes if analysis "
+             "time grows linearly with length (an extrapolation from 9-60 s records: not measured "
+             f"on a 24-h record here). Cost at an assumed ${USD_PER_VCPU_HOUR}/vCPU-hour:", ""]
+    rows = []
+    for n in (8, 64, 512):
+        films_h = 1e6 / (img_per_worker * n) / 3600
+        holter_h = 1e5 * holter_s / n / 3600
+        rows.append({"workers": n, "1 M films, hours": round(films_h, 1),
+                     "100 k Holter, hours": round(holter_h, 1),
+                     "cost films / Holter, USD": f"{films_h * n * USD_PER_VCPU_HOUR:.0f} / "
+                     f"{holter_h * n * USD_PER_VCPU_HOUR:.0f}"})
+    st_x, st_e = xr["stages"], ecg["stages"]
+    lines += [md_table(rows, floatfmt=".1f"), "",
+              f"Where the time goes per item (median of {st_x['n']} films / {st_e['n']} records, "
+              f"one process): films read {1000 * st_x['read']:.1f} ms, decode "
+              f"{1000 * st_x['decode']:.1f} ms, model + measurements {1000 * st_x['model']:.1f} ms; "
+              f"records read {1000 * st_e['read']:.1f} ms, decode {1000 * st_e['decode']:.1f} ms, "
+              f"analysis {1000 * st_e['model']:.1f} ms: on local disk the work is CPU "
+              f"(for films {_dominant(st_x)}, for records {_dominant(st_e)}), so throughput "
+              "scales with cores. The bottleneck moves (i) to I/O when films are "
+              "full-size DICOMs on object storage (8 MB each: 1 M films = 8 TB, about 2.3 h at "
+              "1 GB/s, so hundreds of workers need the bucket's aggregate bandwidth), and (ii) to "
+              "the client past a few thousand items/s: it writes each JSON and ledger line and the "
+              "Dask scheduler spends of the order of a millisecond per task, so at that scale run "
+              "several clients on disjoint manifests (each its own OUT) rather than one.", ""]
+    return lines
+
+
+def _dominant(stages: dict) -> str:
+    name = max(("read", "decode", "model"), key=stages.__getitem__)
+    return {"read": "reading", "decode": "decoding", "model": "the model + measurements"}[name] + \
+        f" {100 * stages[name] / sum(stages[k] for k in ('read', 'decode', 'model')):.0f} %"
+
+
+def journalled_twice(out: Path) -> int:
+    """Files with more than one ledger line in ``out`` (a result journalled twice)."""
+    from collections import Counter
+
+    lines = (out / ".batch" / "ledger.jsonl").read_text().splitlines()
+    counts = Counter(json.loads(ln)["file"] for ln in lines if ln.strip().endswith("}"))
+    return sum(c > 1 for c in counts.values())
 
 
 if __name__ == "__main__":
