@@ -10,8 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
+import fsspec
 import psutil
 import pyarrow.parquet as pq
 import pytest
@@ -24,7 +26,7 @@ from cardioclarity.batch.runner import run_batch
 from cardioclarity.batch.sources import list_items, read_item
 from cardioclarity.cli import main
 
-from ..conftest import write_films
+from ..conftest import film_png, write_films
 
 pytest.importorskip("distributed")
 ENV = dict(os.environ, PYTHONPATH=str(REPO / "src"), CARDIOCLARITY_PROGRESS="0")
@@ -91,19 +93,22 @@ def cluster(tmp_path_factory):
 
 def test_local_cluster_binds_loopback_and_gives_the_local_rows(tmp_path):
     write_films(tmp_path / "in", 4, corrupt=("text.png",))
-    items = list_items(str(tmp_path / "in"), "xray")
+    root = f"memory://cc-dask-{uuid.uuid4().hex}"  # in the client only: its bytes are sent along
+    fsspec.filesystem("memory").pipe(f"{root}/m.png", film_png(7))
+    items = list_items(str(tmp_path / "in"), "xray") + list_items(root, "xray")
     spec = BatchSpec("xray", model="box")  # the small model: this test is about the engine
     with make_engine("dask", workers=1) as eng:
         assert "1 worker(s)" in eng.describe()
         listening = _listeners([os.getpid()])
         assert listening and {ip for _, ip in listening} == {"127.0.0.1"}, listening
         rows = {r["file"]: r for r in eng.map(spec, items)}
-    assert sorted(rows) == [i.name for i in items]
+    assert sorted(rows) == sorted(i.name for i in items)
     local = {i.name: run_item(spec, i.name, read_item(i)) for i in items}
     for name, row in rows.items():
         assert row["document"] == local[name]["document"] and row["ok"] == local[name]["ok"]
         assert row["worker"].split(":")[1] != str(os.getpid())  # ran in a worker process
-    assert rows["text.png"]["exit_code"] == 65
+    assert rows["text.png"]["exit_code"] == 65 and rows["m.png"]["ok"]
+    fsspec.filesystem("memory").rm(root, recursive=True)
 
 
 def test_join_a_running_scheduler_with_address(cluster, tmp_path, capsys):

@@ -59,6 +59,12 @@ def make_engine(name: str, **options: Any):
     if name == "local":
         from cardioclarity.batch.engines.local import LocalEngine
 
+        if options:
+            from cardioclarity.errors import InvalidInputError
+
+            raise InvalidInputError(f"the local engine takes no options, got {sorted(options)}.",
+                                    hint="these are options of engine='dask'.")
+
         return LocalEngine()
     if name == "dask":
         try:
