@@ -39,6 +39,7 @@ from pathlib import Path
 from _common import REPO, default_data_dir, machine, md_table, write_section
 
 ENV = dict(os.environ, PYTHONPATH=str(REPO / "src"), CARDIOCLARITY_PROGRESS="0")
+sys.path.insert(0, str(REPO / "src"))  # this checkout's package, also for the in-process stage split
 CONFIGS = (("in-process loop", ["--engine", "local"]),
            ("dask, 1 worker", ["--engine", "dask", "--workers", "1"]),
            ("dask, 2 workers", ["--engine", "dask", "--workers", "2"]))

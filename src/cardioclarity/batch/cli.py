@@ -90,8 +90,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                    help="dask: LocalCluster memory per worker, e.g. 4GiB (default: %(default)s "
                    "= machine memory / workers); a worker above it is restarted")
     p.add_argument("--dashboard-address", default=None, metavar="HOST:PORT",
-                   help="dask: serve the LocalCluster dashboard there, e.g. 127.0.0.1:8787 "
-                   "(default: no dashboard)")
+                   help="dask: serve the LocalCluster's HTTP endpoint (the dashboard, when "
+                   "bokeh is installed) there, e.g. 127.0.0.1:8787 (default: a free 127.0.0.1 port)")
     p.add_argument("--max-retries", type=int, default=2, metavar="N",
                    help="dask: workers an item may take down before it is reported as an error "
                    "(default: %(default)s)")
