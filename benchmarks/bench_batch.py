@@ -352,7 +352,8 @@ def render(res: dict, args) -> str:
              f"Machine: {res['machine']}. Load average (1 min) {res['load_start'][0]:.1f} at the "
              f"start, {res.get('load_end', (float('nan'),))[0]:.1f} at the end: the machine is "
              "shared with other jobs, so rates and especially the scaling ratio move with its "
-             "load (see the verdict below).", "",
+             "load: with one run per configuration, differences of 20-30 % between runs taken "
+             "minutes apart are within the noise seen here.", "",
              "Command: `nice -n 10 python benchmarks/bench_batch.py"
              + (" --faults" if args.faults else "") + "` (each configuration is the real "
              "`python -m cardioclarity batch ...` in a fresh process, one run each).", ""]
@@ -439,7 +440,7 @@ def paper_estimate(res: dict) -> list[str]:
 
 def _dominant(stages: dict) -> str:
     name = max(("read", "decode", "model"), key=stages.__getitem__)
-    return {"read": "reading", "decode": "decoding", "model": "the model + measurements"}[name] + \
+    return {"read": "reading", "decode": "decoding", "model": "the model / analysis"}[name] + \
         f" {100 * stages[name] / sum(stages[k] for k in ('read', 'decode', 'model')):.0f} %"
 
 
