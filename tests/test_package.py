@@ -22,7 +22,7 @@ SRC = REPO / "src" / "cardioclarity"
 @pytest.mark.parametrize("package", ["cardioclarity", "cardioclarity.serve", "cardioclarity.ecg",
                                      "cardioclarity.ecg.beats", "cardioclarity.ecg.records",
                                      "cardioclarity.xray", "cardioclarity.hospital",
-                                     "cardioclarity.pacs"])
+                                     "cardioclarity.pacs", "cardioclarity.batch"])
 def test_every_public_name_resolves_and_is_listed(package):
     mod = importlib.import_module(package)
     assert mod.__all__ and len(set(mod.__all__)) == len(mod.__all__)
@@ -44,7 +44,7 @@ def test_top_level_names_are_the_pipelines_own():
 
 def test_importing_the_front_doors_is_cheap():
     code = ("import sys, cardioclarity, cardioclarity.serve, cardioclarity.ecg, cardioclarity.xray, "
-            "cardioclarity.hospital, cardioclarity.pacs; "
+            "cardioclarity.hospital, cardioclarity.pacs, cardioclarity.batch, cardioclarity.batch.cli; "
             "print(sorted(m for m in ('torch', 'scipy', 'matplotlib', 'fastapi', 'numpy') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -65,6 +65,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (each pipeline registers its own sub-commands)."""
     from cardioclarity import demo
+    from cardioclarity.batch import cli as batch_cli
     from cardioclarity.ecg import cli as ecg_cli
     from cardioclarity.pacs import cli as pacs_cli
     from cardioclarity.serve import cli as serve_cli
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     xray_cli.register(sub)
     serve_cli.register(sub)
     pacs_cli.register(sub)
+    batch_cli.register(sub)
     p = sub.add_parser("models", help="list the bundled pretrained models")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_models)
