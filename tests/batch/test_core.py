@@ -70,7 +70,8 @@ def test_summaries_read_fields_defensively():
                                                                        "reasons": ["rotated"]},
                            "new_field": {"x": 1}})
     assert s == {"x_min": None, "y_min": None, "x_max": None, "y_max": None, "ctr": None,
-                 "cardiomegaly": None, "quality_ok": False}
+                 "cardiomegaly": None, "quality_ok": False, "quality_status": None,
+                 "quality_score": None, "quality_reasons": "rotated"}
     s = summarise("ecg", {"record": "r", "n_beats": "12", "rhythm": {"heart_rate_bpm": None,
                                                                      "episodes": "?"}})
     assert s["record"] == "r" and s["n_beats"] == 12 and s["mean_hr_bpm"] is None

@@ -43,7 +43,8 @@ KINDS = ("xray", "ecg")
 #: ``results.parquet`` columns besides the common ones (see ``outputs.results_schema``).
 SUMMARY_COLUMNS: dict[str, dict[str, type]] = {
     "xray": {"x_min": float, "y_min": float, "x_max": float, "y_max": float, "ctr": float,
-             "cardiomegaly": bool, "quality_ok": bool},
+             "cardiomegaly": bool, "quality_ok": bool, "quality_status": str,
+             "quality_score": float, "quality_reasons": str},
     "ecg": {"record": str, "lead": str, "duration_s": float, "n_beats": int,
             "flagged_beats": int, "irregular": bool, "irregularity_score": float,
             "mean_hr_bpm": float, "n_episodes": int, "usable_fraction": float},
@@ -222,7 +223,11 @@ def summarise(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         box = doc.get("heart_box") if isinstance(doc.get("heart_box"), list) else []
         raw = dict(zip(("x_min", "y_min", "x_max", "y_max"), box, strict=False),
                    ctr=doc.get("ctr"), cardiomegaly=doc.get("cardiomegaly"),
-                   quality_ok=_dig(doc, "quality", "ok"))
+                   quality_ok=_dig(doc, "quality", "ok"),
+                   quality_status=_dig(doc, "quality", "status"),
+                   quality_score=_dig(doc, "quality", "score"),
+                   # space-separated, as in `xray detect`'s summary.csv
+                   quality_reasons=" ".join(map(str, _dig(doc, "quality", "reasons") or [])) or None)
     else:
         hr = _dig(doc, "rhythm", "heart_rate_bpm", "mean")
         episodes = _dig(doc, "rhythm", "episodes")

@@ -84,7 +84,9 @@ def results_schema(kind: str):
       ``UnsupportedFormatError``, ``internal``, ``worker-lost``...), ``exit_code`` (int16: 0, 65
       bad data, 66 missing input, 70 internal);
     - the summary columns of the kind (null when absent or the input failed):
-      xray ``x_min, y_min, x_max, y_max, ctr`` (float64), ``cardiomegaly, quality_ok`` (bool);
+      xray ``x_min, y_min, x_max, y_max, ctr`` (float64), ``cardiomegaly, quality_ok`` (bool),
+      ``quality_status`` (string: measured, caution, withheld, refused), ``quality_score``
+      (float64), ``quality_reasons`` (string, space-separated);
       ecg ``record, lead`` (string), ``duration_s`` (float64), ``n_beats, flagged_beats``
       (int64), ``irregular`` (bool), ``irregularity_score, mean_hr_bpm`` (float64),
       ``n_episodes`` (int64), ``usable_fraction`` (float64);
