@@ -13,15 +13,22 @@ from .conftest import SAMPLES, WFDB_SAMPLE, film_png
 
 
 def test_xray_row_is_the_single_file_cli_result(tmp_path, films):
-    assert main(["xray", "detect", str(films / "sub"), "--out", str(tmp_path / "cli"),
-                 "--no-overlay"]) == 0
-    row = run_item(BatchSpec("xray"), "f000.png", {"f000.png": (films / "sub/f000.png").read_bytes()})
-    assert row["ok"] and row["exit_code"] == 0 and row["error"] is None
-    assert json.loads(row["document"]) == json.loads((tmp_path / "cli" / "f000.json").read_text())
-    doc = json.loads(row["document"])
-    assert row["summary"]["ctr"] == doc["ctr"] and row["summary"]["x_min"] == doc["heart_box"][0]
-    assert row["model_name"] == "cxr-heart-seg" and row["model_version"]
-    assert row["worker"].rsplit(":", 1)[1].isdigit() and row["elapsed_s"] >= 0
+    # A measured film (the bundled NIH sample) and a refused one (the crude synthetic film, which
+    # the input gate rightly takes for no chest radiograph: the CLI exits 65 but writes its JSON).
+    real = tmp_path / "nih.png"
+    real.write_bytes((SAMPLES / "cxr_nih_00000001_000.png").read_bytes())
+    for path, code in ((real, 0), (films / "sub/f000.png", 65)):
+        assert main(["xray", "detect", str(path), "--out", str(tmp_path / "cli"),
+                     "--no-overlay"]) == code
+        row = run_item(BatchSpec("xray"), path.name, {path.name: path.read_bytes()})
+        assert row["ok"] and row["exit_code"] == 0 and row["error"] is None
+        doc = json.loads(row["document"])
+        assert doc == json.loads((tmp_path / "cli" / f"{path.stem}.json").read_text())
+        assert row["summary"]["ctr"] == doc["ctr"]
+        assert row["summary"]["quality_status"] == doc["quality"]["status"]
+        assert row["model_name"] == "cxr-heart-seg" and row["model_version"]
+        assert row["worker"].rsplit(":", 1)[1].isdigit() and row["elapsed_s"] >= 0
+    assert row["summary"]["ctr"] is None and row["summary"]["quality_status"] == "refused"
 
 
 def test_ecg_row_is_the_single_file_cli_result(tmp_path):
