@@ -239,30 +239,25 @@ class Findings:
 
 
 def _resolve_beat_model(detector) -> RecordBeatModel | None:
-    if detector is False:
-        return None
-    if detector is None or isinstance(detector, str | Path):
-        return RecordBeatModel.load(detector)
-    if isinstance(detector, RecordBeatModel):
-        return detector
     if hasattr(detector, "anomaly_score") and hasattr(detector, "input_length_"):
         # A bare beat detector: cut windows at its input length, default RR threshold.
         return RecordBeatModel(detector=detector,
                                window=WindowConfig(length=int(detector.input_length_)))
-    raise InvalidInputError(f"detector must be None, False, a name/path, a RecordBeatModel or a "
-                            f"fitted beat detector; got {type(detector).__name__}.")
+    return _resolve(detector, RecordBeatModel, "detector", also="a fitted beat detector")
 
 
-def _resolve(value, cls, what: str):
+def _resolve(value, cls, what: str, also: str = ""):
     """A bundled/loaded model from an ``analyze_record`` argument: None = bundled default,
-    False = none, a name or path = that checkpoint, an instance of ``cls`` = itself."""
+    False = none, a name or path = that checkpoint, an instance of ``cls`` = itself (``also``
+    names any other accepted kind in the error)."""
     if value is False:
         return None
     if value is None or isinstance(value, str | Path):
         return cls.load(value)
     if isinstance(value, cls):
         return value
-    raise InvalidInputError(f"{what} must be None, False, a name/path or a {cls.__name__}; got "
+    accepted = f"a {cls.__name__}" + (f" or {also}" if also else "")
+    raise InvalidInputError(f"{what} must be None, False, a name/path or {accepted}; got "
                             f"{type(value).__name__}.")
 
 
