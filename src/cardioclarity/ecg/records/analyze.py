@@ -12,6 +12,7 @@ the stable ``findings.json`` schema (see the findings.json schema in docs/ARCHIT
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +247,13 @@ def _resolve_beat_model(detector) -> RecordBeatModel | None:
     return _resolve(detector, RecordBeatModel, "detector", also="a fitted beat detector")
 
 
+@functools.cache
+def _bundled(cls):
+    """The bundled default of a read-only model (the classifier, the VF detector), loaded once
+    per process: every server request, batch item and folder entry would reload it otherwise."""
+    return cls.load(None)
+
+
 def _resolve(value, cls, what: str, also: str = ""):
     """A bundled/loaded model from an ``analyze_record`` argument: None = bundled default,
     False = none, a name or path = that checkpoint, an instance of ``cls`` = itself (``also``
@@ -298,7 +306,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     Findings
     """
     _check_inputs(record, adaptive)
-    vf = _resolve(vf_model, VFDetector, "vf_model")
+    vf = _bundled(VFDetector) if vf_model is None else _resolve(vf_model, VFDetector, "vf_model")
     clock = _Clock()
     fs, n = record.fs, record.signal.size
     try:
@@ -313,7 +321,9 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     bm = _resolve_beat_model(detector)
     scores, used_adaptive = score_beats(prep, fs, bm, adaptive)
     clock.lap("beats_s")
-    classes = classify_beats(prep, fs, scores, _resolve(classifier, BeatClassifier, "classifier"))
+    clf = (_bundled(BeatClassifier) if classifier is None
+           else _resolve(classifier, BeatClassifier, "classifier"))
+    classes = classify_beats(prep, fs, scores, clf)
     clock.lap("classes_s")
     rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else RhythmModel.load(rhythm_model)
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
