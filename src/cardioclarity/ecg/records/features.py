@@ -54,6 +54,15 @@ FEATURE_NAMES = (
     "prev_qrs_corr",  # neighbours' QRS correlation (a beat between two ectopics)
     "next_qrs_corr",
     "ae_score",  # autoencoder morphology score (1.0 = its threshold); NaN without a model
+    "long_rr_n",  # median RR of the ~5 minutes around the beat / underlying RR
+    "rate_change",  # underlying RR here / the record's median underlying RR
+    "rr_irregularity",  # median |successive RR difference| / local RR over +-10 beats (AF)
+    "rr_irregularity_lag2",  # same with RR two beats apart (low in bigeminy, high in AF)
+    "p_prev_corr",  # correlation of the P window with the previous beat's
+    "p_amp",  # peak-to-peak of the P window in units of the record's QRS amplitude
+    "p_corr_record",  # P correlation with the whole record's sinus P template
+    "qrs_corr_record",  # QRS correlation with the whole record's sinus template
+    "p_corr_context",  # median p_corr of the +-10 beats around (low all along in AF)
 )
 
 #: Windows (seconds from R) and their resampled lengths (10 ms steps).
@@ -63,6 +72,10 @@ _STEP_S = 0.01
 _N_SAMPLE, _CLUSTER_CORR, _MAX_CLUSTERS = 400, 0.9, 6
 #: A beat earlier than this fraction of the running sinus RR is not sinus-consistent.
 _PREMATURE_FRAC = 0.88
+#: Quantile of the cluster's RRs that seeds the sinus reference (see :func:`sinus_reference`).
+_FIRST_PASS_PERCENTILE = 75.0
+#: Sinus beats in a running template, and beats in the long (~5 min) RR median.
+_TEMPLATE_BEATS, _LONG_BEATS = 61, 301
 #: Fewest sinus-consistent beats for a patient reference (else the fallback).
 MIN_SINUS_BEATS = 10
 
@@ -180,14 +193,55 @@ def _cluster(Q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(sim.max(axis=1) >= 0.75, lab, -1)
 
 
-def _running_ref(values: np.ndarray, mask: np.ndarray, size: int = 61) -> np.ndarray:
-    """Running median of ``values`` over the ``mask`` beats, carried to every beat."""
+def _running_ref(values: np.ndarray, mask: np.ndarray, size: int = 61,
+                 percentile: float = 50.0) -> np.ndarray:
+    """Running median (or ``percentile``) of ``values`` over the ``mask`` beats, carried to
+    every beat."""
     sel = np.flatnonzero(mask & np.isfinite(values))
     out = np.full(values.size, np.nan)
     if sel.size == 0:
         return out
-    med = ndimage.median_filter(values[sel], size=min(size, sel.size) | 1, mode="nearest")
+    w = min(size, sel.size) | 1
+    med = (ndimage.median_filter(values[sel], size=w, mode="nearest") if percentile == 50.0
+           else ndimage.percentile_filter(values[sel], percentile, size=w, mode="nearest"))
     return np.interp(np.arange(values.size), sel, med)
+
+
+def _local_templates(W: np.ndarray, sinus: np.ndarray, size: int) -> np.ndarray:
+    """Per-beat template: median of the windows ``W`` of ``size`` sinus-consistent beats around
+    each beat. Slow drifts of lead position or conduction then do not read as a morphology
+    change. Medians are taken every ``size // 4`` sinus beats and each beat takes the nearest
+    one (a template changes slowly; this keeps the cost to a few hundred small medians). With
+    no sinus beat, the median of all windows."""
+    n = W.shape[0]
+    sel = np.flatnonzero(sinus)
+    if sel.size == 0:
+        return np.broadcast_to(np.median(W, axis=0), W.shape) if n else W
+    half = min(size, sel.size) // 2
+    step = max(1, size // 4)
+    centres = np.arange(0, sel.size, step)
+    lo = np.clip(centres - half, 0, max(sel.size - 2 * half - 1, 0))
+    idx = np.minimum(lo[:, None] + np.arange(2 * half + 1)[None, :], sel.size - 1)
+    M = np.median(W[sel[idx]], axis=1)
+    # nearest centre (in beat index) for every beat
+    cpos = sel[centres]
+    j = np.clip(np.searchsorted(cpos, np.arange(n)), 0, cpos.size - 1)
+    jl = np.clip(j - 1, 0, cpos.size - 1)
+    j = np.where(np.abs(cpos[jl] - np.arange(n)) < np.abs(cpos[j] - np.arange(n)), jl, j)
+    return M[j]
+
+
+def _rowcorr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Row-wise correlation of two equally shaped window stacks."""
+    Ac = A - A.mean(axis=1, keepdims=True)
+    Bc = B - B.mean(axis=1, keepdims=True)
+    return (Ac * Bc).sum(axis=1) / (np.linalg.norm(Ac, axis=1) * np.linalg.norm(Bc, axis=1)
+                                    + 1e-12)
+
+
+def _running_median_all(values: np.ndarray, size: int) -> np.ndarray:
+    """Running median over the finite entries of ``values`` (``size`` of them), at every beat."""
+    return _running_ref(values, np.ones(values.size, dtype=bool), size=size)
 
 
 def sinus_reference(clean: np.ndarray, peaks: np.ndarray, fs: float,
@@ -238,7 +292,9 @@ def sinus_reference(clean: np.ndarray, peaks: np.ndarray, fs: float,
     sinus = np.zeros(peaks.size, dtype=bool)
     method = "fallback_all_beats"
     if best is not None:
-        ref0 = _running_ref(pre, best)
+        # First pass: an upper quantile, so that ectopy as frequent as bigeminy (half of the
+        # cluster's beats early) cannot pull the reference down to the ectopic intervals.
+        ref0 = _running_ref(pre, best, percentile=_FIRST_PASS_PERCENTILE)
         sinus = best & np.isfinite(pre) & (pre >= _PREMATURE_FRAC * ref0)
         ref1 = _running_ref(pre, sinus)
         sinus = best & np.isfinite(pre) & (pre >= _PREMATURE_FRAC * ref1)
@@ -304,15 +360,33 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
             "next_pre_rr_n": np.r_[post[1:], np.nan] / u if n else pre,
             "local_rr_n": local / u, "pre_rr_local": pre / local, "underlying_rr_s": u,
         }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lag1 = np.abs(np.diff(pre, prepend=np.nan)) / local
+        lag2 = np.abs(pre - np.r_[np.nan, np.nan, pre[:-2]][:n]) / local
+        u_med = float(_nanmedian(u)) if np.isfinite(u).any() else np.nan
+        cols.update({
+            "long_rr_n": _running_median_all(pre, _LONG_BEATS) / u,
+            "rate_change": u / u_med,
+            "rr_irregularity": _running_median_all(lag1, 2 * k + 1),
+            "rr_irregularity_lag2": _running_median_all(lag2, 2 * k + 1),
+        })
     Q = _windows(clean, peaks, fs, _QRS_WIN)
     B = _windows(clean, peaks, fs, _BEAT_WIN)
     P = _windows(clean, peaks, fs, _P_WIN)
     P = P - P.mean(axis=1, keepdims=True)
     T = _windows(clean, peaks, fs, _T_WIN)
-    qc = _corr(Q, ref.qrs_template)
+    # Templates local in time (running medians of the sinus beats), so drifting morphology
+    # is not mistaken for ectopy; the whole-record template is kept beside them.
+    sinus = ref.sinus if ref.sinus.size == n else np.ones(n, dtype=bool)
+    Qt = _local_templates(Q, sinus, _TEMPLATE_BEATS)
+    Pt = _local_templates(P, sinus, _TEMPLATE_BEATS)
+    qc_rec = _corr(Q, ref.qrs_template)
+    qc = _rowcorr(Q, Qt)
+    pc = _rowcorr(P, Pt)
+    p_prev = np.r_[np.nan, _rowcorr(P[1:], P[:-1])] if n > 1 else np.full(n, np.nan)
     # Distances after aligning each window's median level (baseline) with the template's.
     qd = np.abs((Q - np.median(Q, axis=1, keepdims=True))
-                - (ref.qrs_template - np.median(ref.qrs_template))).mean(axis=1) / ref.scale
+                - (Qt - np.median(Qt, axis=1, keepdims=True))).mean(axis=1) / ref.scale
     bd = np.abs((B - np.median(B, axis=1, keepdims=True))
                 - (ref.beat_template - np.median(ref.beat_template))).mean(axis=1) / ref.scale
     t_amp = float(np.ptp(ref.qrs_template)) or 1.0
@@ -327,12 +401,15 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
         "qrs_corr": qc, "qrs_dist": qd, "beat_corr": _corr(B, ref.beat_template),
         "beat_dist": bd, "qrs_amp_ratio": np.ptp(Q, axis=1) / t_amp, "qrs_width_s": width,
         "qrs_width_ratio": width / t_width, "r_polarity": dom / (t_sign if t_sign else 1.0),
-        "p_corr": _corr(P, ref.p_template),
+        "p_corr": pc, "p_corr_record": _corr(P, ref.p_template),
+        "qrs_corr_record": qc_rec, "p_prev_corr": p_prev,
+        "p_amp": np.ptp(P, axis=1) / ref.scale,
         "p_energy_ratio": np.sqrt(np.mean(P ** 2, axis=1)) / p_rms,
-        "p_dist": np.abs(P - ref.p_template).mean(axis=1) / ref.scale,
+        "p_dist": np.abs(P - Pt).mean(axis=1) / ref.scale,
         "t_corr": _corr(T, ref.t_template),
         "prev_qrs_corr": np.r_[np.nan, qc[:-1]] if n else qc,
         "next_qrs_corr": np.r_[qc[1:], np.nan] if n else qc,
+        "p_corr_context": _running_median_all(pc, 2 * k + 1),
         "ae_score": np.asarray(ae_score, dtype=np.float64) if ae_score is not None
         else np.full(n, np.nan),
     })
