@@ -8,10 +8,12 @@ Protocol (seeded, reproducible):
    patient's sinus reference); each detected beat takes the AAMI class of the reference beat
    within 150 ms. The records are listed in ``training/splits/aami_beats_split.json``.
    **MIT-BIH DS2 is never used here**: it stays the held-out inter-patient test.
-2. The decision weight of S beats (how much S probability is boosted before the arg-max) is
-   chosen on out-of-fold probabilities of a 5-fold cross-validation **grouped by record**
-   (no patient on both sides), maximising the mean of the S and V F1 scores.
-3. The final model is fitted on all training records with that weight; its trees are stored
+2. The decision rule (least S and V probabilities for an S / V call, and the gate that calls no
+   beat S inside an irregular stretch without P waves) is chosen on out-of-fold probabilities
+   of a 5-fold cross-validation **grouped by record** (no patient on both sides): the highest
+   S + V sensitivity among the rules flagging at most 1 % of the normal beats
+   (``classify.choose_decision``).
+3. The final model is fitted on all training records with that rule; its trees are stored
    as tensors in ``src/cardioclarity/weights/aami-beats.pt`` with the out-of-fold figures in its
    card.
 
@@ -34,11 +36,14 @@ from cardioclarity.ecg.records.classify import (
     AAMI_LABELS,
     DEFAULT_FIT,
     KIND_BEAT_CLASSIFIER,
-    choose_s_weight,
+    MAX_N_FLAGGED,
+    DecisionRule,
+    choose_decision,
     cross_val_proba,
     fit_beat_classifier,
 )
 from cardioclarity.ecg.records.datasets import DS1, beat_feature_table
+from cardioclarity.ecg.records.ec57 import beat_class_stats
 
 SEED = 0
 REPO = Path(__file__).resolve().parents[1]
@@ -64,19 +69,28 @@ def main(argv=None) -> int:
     t = training_table(args.data_dir, args.cache_dir)
     F, y, rec = t["F"], t["y"], t["record"]
     proba, _ = cross_val_proba(F, y, rec, n_splits=5, seed=SEED)
-    w, rows = choose_s_weight(proba, y, rec)
-    best = next(r for r in rows if r["S_weight"] == w)["stats"]
-    clf = fit_beat_classifier(F, y, groups=rec, class_weights={"S": w}, seed=SEED)
+    rule, chosen = choose_decision(proba, F, y)
+    ok = np.all(np.isfinite(proba), axis=1)
+    cls = np.asarray(AAMI_LABELS)
+
+    def stats(r: DecisionRule) -> dict:
+        st = beat_class_stats(y[ok], cls[r.apply(proba[ok], F[ok])], rec[ok])
+        return {c: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in st[c].items()}
+                for c in st}
+
+    clf = fit_beat_classifier(F, y, groups=rec, seed=SEED)
+    clf.decision_ = rule
     records = sorted(set(rec.tolist()))
     SPLIT.write_text(json.dumps({"train": records, "held_out": "MIT-BIH DS2 (de Chazal 2004)",
                                  "excluded": "paced records 102 104 107 217"}, indent=1) + "\n")
     ck = clf.to_checkpoint()
     metrics = {"protocol": "5-fold cross-validation grouped by record over the training "
-                           "records (out-of-fold)",
-               "per_class": {c: {k: (round(v, 4) if isinstance(v, float) else v)
-                                 for k, v in best[c].items()} for c in best},
-               "s_weight_grid": [{k: round(r[k], 4) if isinstance(r[k], float) else r[k]
-                                  for k in ("S_weight", "S_F1", "V_F1")} for r in rows]}
+                           "records (out-of-fold); the decision rule chosen on these same "
+                           "out-of-fold probabilities",
+               "decision_rule": rule.to_dict(),
+               "per_class": stats(rule), "per_class_plain_argmax": stats(DecisionRule()),
+               "rule_search": {k: (round(v, 4) if isinstance(v, float) else v)
+                               for k, v in chosen.items()}}
     counts = {c: int((y == c).sum()) for c in AAMI_LABELS}
     save_checkpoint(
         args.out, kind=KIND_BEAT_CLASSIFIER, model="gradient-boosted-trees",
@@ -85,9 +99,10 @@ def main(argv=None) -> int:
                        f" records, 360 Hz) + SVDB ({int((~np.isin(records, DS1)).sum())} "
                        f"records, 128 Hz); beats {counts}; MIT-BIH DS2 never used"),
         protocol=("HistGradientBoostingClassifier " + json.dumps(DEFAULT_FIT)
-                  + "; per-record and inverse-sqrt class sample weights; S decision weight "
-                    f"{w} chosen by grouped 5-fold CV (mean F1 of S and V)"),
-        metrics=metrics, threshold=float(w))
+                  + "; per-record and inverse-sqrt class sample weights; decision rule "
+                  + json.dumps(rule.to_dict()) + " chosen by grouped 5-fold CV (highest S + V "
+                  f"sensitivity with <= {100 * MAX_N_FLAGGED:g} % of normal beats flagged)"),
+        metrics=metrics, threshold=float(rule.s_threshold))
     print(json.dumps(metrics, indent=1))
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
     return 0

@@ -7,8 +7,11 @@ import pytest
 
 from cardioclarity.checkpoints import save_checkpoint
 from cardioclarity.ecg.records.classify import (
+    AAMI_LABELS,
     KIND_BEAT_CLASSIFIER,
     BeatClassifier,
+    DecisionRule,
+    choose_decision,
     fit_beat_classifier,
 )
 from cardioclarity.ecg.records.features import FEATURE_NAMES
@@ -60,3 +63,55 @@ def test_bundled_classifier_has_a_card():
     clf = BeatClassifier.load()
     assert clf.card["name"] == "aami-beats" and "DS2 never used" in clf.card["training_data"]
     assert set(clf.classes_) == {"N", "S", "V", "F"}
+
+
+def _irregular_features(n: int, irregular: np.ndarray) -> np.ndarray:
+    F = np.zeros((n, len(FEATURE_NAMES)))
+    for name in ("rr_irregularity", "rr_irregularity_lag2"):
+        F[:, FEATURE_NAMES.index(name)] = np.where(irregular, 0.3, 0.02)
+    F[:, FEATURE_NAMES.index("p_corr_context")] = np.where(irregular, 0.0, 0.9)
+    return F
+
+
+def test_decision_rule_thresholds_and_irregular_gate():
+    # columns N, S, V, F
+    P = np.array([[0.3, 0.7, 0.0, 0.0],   # S, but under an S threshold of 0.8
+                  [0.1, 0.9, 0.0, 0.0],   # S over it
+                  [0.1, 0.9, 0.0, 0.0],   # S over it, inside an irregular stretch
+                  [0.4, 0.0, 0.6, 0.0],   # V under a V threshold of 0.7 -> N
+                  [0.0, 0.2, 0.0, 0.8]])  # F is never thresholded
+    F = _irregular_features(5, np.array([False, False, True, False, False]))
+    plain = np.asarray(AAMI_LABELS)[DecisionRule().apply(P, F)]
+    assert plain.tolist() == ["S", "S", "S", "V", "F"]
+    rule = DecisionRule(s_threshold=0.8, v_threshold=0.7, irregular_rr=0.1, irregular_p=0.3)
+    out = np.asarray(AAMI_LABELS)[rule.apply(P, F)]
+    assert out.tolist() == ["N", "S", "N", "N", "F"]
+    assert DecisionRule.from_dict(rule.to_dict()) == rule
+    assert DecisionRule.from_dict(None) == DecisionRule()
+
+
+def test_choose_decision_holds_the_normal_flag_rate():
+    rng = np.random.default_rng(1)
+    n = 4000
+    y = np.where(rng.random(n) < 0.1, "S", "N")
+    # S beats get high P(S); 5 % of N beats get a middling P(S) (a plain arg-max flags them)
+    ps = np.where(y == "S", rng.uniform(0.6, 1.0, n),
+                  np.where(rng.random(n) < 0.05, rng.uniform(0.5, 0.7, n), 0.05))
+    P = np.column_stack([1 - ps, ps, np.zeros(n), np.zeros(n)])
+    F = _irregular_features(n, np.zeros(n, bool))
+    plain = np.asarray(AAMI_LABELS)[DecisionRule().apply(P, F)]
+    assert ((y == "N") & (plain != "N")).sum() / (y == "N").sum() > 0.03
+    rule, summary = choose_decision(P, F, y, max_n_flagged=0.01)
+    assert summary["n_flagged"] <= 0.01 and summary["S_Se"] > 0.6
+    assert 0.5 < rule.s_threshold <= 0.75
+
+
+def test_checkpoint_keeps_the_decision_rule(fitted, tmp_path):
+    clf, F, _ = fitted
+    clf2 = BeatClassifier(**{**clf.__dict__, "decision_": DecisionRule(s_threshold=0.9)})
+    ck = clf2.to_checkpoint()
+    path = save_checkpoint(tmp_path / "r.pt", kind=KIND_BEAT_CLASSIFIER, model="trees",
+                           config=ck["config"], state_dict=ck["state_dict"])
+    back = BeatClassifier.load(path)
+    assert back.decision_ == DecisionRule(s_threshold=0.9)
+    assert (back.predict(F)[0] == clf2.predict(F)[0]).all()

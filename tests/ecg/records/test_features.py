@@ -54,3 +54,26 @@ def test_short_record_falls_back_and_says_so():
     F, ref = beat_features(clean, peaks, 250.0)
     assert ref.method == "fallback_all_beats" and F.shape == (peaks.size, len(FEATURE_NAMES))
     assert ref.describe()["method"] == "fallback_all_beats"
+
+
+def test_bigeminy_without_pause_keeps_the_longer_interval_as_sinus():
+    # atrial bigeminy with a short coupling and no compensatory pause (0.70 / 0.84 s): half the
+    # beats are early; a plain median of all intervals would sit between the two
+    clean, peaks = _record(360.0, rr=np.array([0.84, 0.70]), duration=150.0)
+    ref = sinus_reference(clean, peaks, 360.0)
+    assert np.median(ref.rr_s) == pytest.approx(0.84, abs=0.03)
+    F, _ = beat_features(clean, peaks, 360.0, reference=ref)
+    pre = np.r_[np.nan, np.diff(peaks) / 360.0]
+    early = pre < 0.77
+    assert np.nanmedian(F[early, COL["pre_rr_n"]]) < 0.87
+
+
+def test_new_context_features_are_finite_on_a_regular_record():
+    clean, peaks = _record(360.0, rr=[0.8], duration=60.0)
+    F, _ = beat_features(clean, peaks, 360.0)
+    for name in ("long_rr_n", "rate_change", "rr_irregularity", "rr_irregularity_lag2",
+                 "p_corr_context", "p_prev_corr"):
+        col = F[2:-2, COL[name]]
+        assert np.isfinite(col).all(), name
+    assert np.median(F[2:-2, COL["rr_irregularity"]]) < 0.05
+    assert np.median(F[2:-2, COL["p_corr_context"]]) > 0.8

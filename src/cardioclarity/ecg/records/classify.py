@@ -7,10 +7,14 @@ choices made by cross-validation grouped by record). Its trees are stored as pla
 weights-only checkpoint and evaluated here with NumPy, so loading a model never runs code from
 the file and inference needs no scikit-learn.
 
-``predict_proba`` returns class probabilities; ``predict`` the AAMI class with the per-class
-decision weights chosen in training (``class_weights_``: the probability of a class is
-multiplied by its weight before the arg-max, which sets the sensitivity / positive-predictivity
-trade-off of S and V beats).
+``predict_proba`` returns class probabilities; ``predict`` the AAMI class under the decision
+rule chosen in training (:class:`DecisionRule`, stored in the checkpoint): the arg-max of the
+probabilities, except that an S or V call needs its class probability above a threshold, and
+no beat inside an irregular stretch without P waves (atrial fibrillation-like) is called S,
+where every beat comes "early" and the rhythm, not single premature beats, is the finding. The
+thresholds are chosen on out-of-fold probabilities (cross-validation grouped by record) to hold
+the fraction of normal beats flagged S/V/F at or under a target (1 %) with the highest S and V
+sensitivity (:func:`choose_decision`).
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from cardioclarity.ecg.records.features import FEATURE_NAMES
 from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedError
 
 __all__ = ["AAMI_LABELS", "DEFAULT_BEAT_CLASSIFIER", "DEFAULT_FIT", "KIND_BEAT_CLASSIFIER",
-           "S_WEIGHTS", "BeatClassifier", "choose_s_weight", "cross_val_proba",
-           "decision_weights", "fit_beat_classifier"]
+           "MAX_N_FLAGGED", "S_WEIGHTS", "BeatClassifier", "DecisionRule", "choose_decision",
+           "choose_s_weight", "cross_val_proba", "decision_weights", "fit_beat_classifier"]
 
 DEFAULT_BEAT_CLASSIFIER = "aami-beats"
 KIND_BEAT_CLASSIFIER = "ecg-beat-classifier"
@@ -79,6 +83,67 @@ class _Trees:
         return self._value[node].sum(axis=1)
 
 
+#: Fraction of normal beats flagged S/V/F that :func:`choose_decision` holds to (out of fold).
+MAX_N_FLAGGED = 0.01
+
+_IRR = FEATURE_NAMES.index("rr_irregularity")
+_IRR2 = FEATURE_NAMES.index("rr_irregularity_lag2")
+_PCTX = FEATURE_NAMES.index("p_corr_context")
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """How class probabilities become an AAMI class (see the module docstring).
+
+    Attributes
+    ----------
+    s_threshold, v_threshold : float
+        Least probability of S (V) for an S (V) call; below it the next most probable class.
+    irregular_rr : float or None
+        A beat whose RR irregularity over +-10 beats (both successive and two-apart
+        differences, features ``rr_irregularity`` and ``rr_irregularity_lag2``) exceeds this...
+    irregular_p : float
+        ...and whose surrounding beats' P-wave correlation (``p_corr_context``) is under this
+        is in an irregular stretch without P waves and is never called S. None: no such gate.
+    """
+
+    s_threshold: float = 0.0
+    v_threshold: float = 0.0
+    irregular_rr: float | None = None
+    irregular_p: float = 0.3
+
+    def to_dict(self) -> dict:
+        return {"s_threshold": self.s_threshold, "v_threshold": self.v_threshold,
+                "irregular_rr": self.irregular_rr, "irregular_p": self.irregular_p}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> DecisionRule:
+        d = d or {}
+        return cls(s_threshold=float(d.get("s_threshold", 0.0)),
+                   v_threshold=float(d.get("v_threshold", 0.0)),
+                   irregular_rr=None if d.get("irregular_rr") is None
+                   else float(d["irregular_rr"]),
+                   irregular_p=float(d.get("irregular_p", 0.3)))
+
+    def apply(self, proba: np.ndarray, F: np.ndarray, classes=AAMI_LABELS,
+              weights: np.ndarray | None = None) -> np.ndarray:
+        """Index (into ``classes``) of the class of every beat."""
+        score = proba * (weights[None, :] if weights is not None else 1.0)
+        blocked = np.zeros(proba.shape, dtype=bool)
+        for c, thr in (("S", self.s_threshold), ("V", self.v_threshold)):
+            if c in classes and thr > 0:
+                j = classes.index(c)
+                blocked[:, j] |= proba[:, j] < thr
+        if self.irregular_rr is not None and "S" in classes and F.shape[0]:
+            with np.errstate(invalid="ignore"):
+                gate = ((F[:, _IRR] > self.irregular_rr) & (F[:, _IRR2] > self.irregular_rr)
+                        & (F[:, _PCTX] < self.irregular_p))
+            blocked[:, classes.index("S")] |= gate
+        if "N" in classes:  # N is never blocked: every beat keeps a class
+            blocked[:, classes.index("N")] = False
+        return np.argmax(np.where(blocked, -np.inf, score), axis=1)
+
+
 @dataclass
 class BeatClassifier:
     """AAMI beat classifier (see module docstring).
@@ -92,7 +157,9 @@ class BeatClassifier:
     trees_ : list of _Trees
         One padded tree set per class.
     class_weights_ : ndarray
-        Decision weights per class (see :meth:`predict`).
+        Decision weights per class (probabilities are multiplied by them before the arg-max).
+    decision_ : DecisionRule
+        Thresholds and the irregular-rhythm gate (see :meth:`predict`).
     checkpoint_card : dict
         The loaded checkpoint's card (see :attr:`card`).
     """
@@ -102,6 +169,7 @@ class BeatClassifier:
     baseline_: np.ndarray | None = None
     trees_: list[_Trees] = field(default_factory=list)
     class_weights_: np.ndarray | None = None
+    decision_: DecisionRule = field(default_factory=DecisionRule)
     checkpoint_card: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -133,7 +201,7 @@ class BeatClassifier:
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, F) -> tuple[np.ndarray, np.ndarray]:
-        """AAMI class of each beat and the probability of that class.
+        """AAMI class of each beat under :attr:`decision_`, and the probability of that class.
 
         Returns
         -------
@@ -142,8 +210,8 @@ class BeatClassifier:
             The (unweighted) probability of the chosen class.
         """
         proba = self.predict_proba(F)
-        w = self.class_weights_ if self.class_weights_ is not None else np.ones(proba.shape[1])
-        k = np.argmax(proba * w[None, :], axis=1)
+        F = np.atleast_2d(np.asarray(F, dtype=np.float64))
+        k = self.decision_.apply(proba, F, tuple(self.classes_), self.class_weights_)
         return np.asarray(self.classes_)[k], proba[np.arange(k.size), k]
 
     # ------------------------------------------------------------------ persistence
@@ -197,7 +265,8 @@ class BeatClassifier:
                 sd[f"c{k}_{name}"] = torch.from_numpy(np.ascontiguousarray(a))
         return {"state_dict": sd, "config": {"feature_names": list(self.feature_names),
                                              "classes": list(self.classes_),
-                                             "depths": [int(t.depth) for t in self.trees_]}}
+                                             "depths": [int(t.depth) for t in self.trees_],
+                                             "decision": self.decision_.to_dict()}}
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> BeatClassifier:
@@ -219,6 +288,7 @@ class BeatClassifier:
             return cls(feature_names=tuple(cfg["feature_names"]), classes_=tuple(cfg["classes"]),
                        baseline_=sd["baseline"].numpy().astype(np.float64), trees_=trees,
                        class_weights_=sd["class_weights"].numpy().astype(np.float64),
+                       decision_=DecisionRule.from_dict(cfg.get("decision")),
                        checkpoint_card=card_from_checkpoint(ckpt))
         except (KeyError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"Beat-classifier checkpoint is missing field {exc}.") from exc
@@ -340,3 +410,61 @@ def choose_s_weight(proba: np.ndarray, y: np.ndarray, records: np.ndarray,
         rows.append({"S_weight": w, "S_F1": _f1(st, "S"), "V_F1": _f1(st, "V"), "stats": st})
     best = max(rows, key=lambda r: (r["S_F1"] + r["V_F1"]) / 2)
     return best["S_weight"], rows
+
+
+def _grid_stats(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Gross (N flagged fraction, S Se, V Se) of integer predictions (AAMI_LABELS indices);
+    F reference beats are left out as in :func:`~cardioclarity.ecg.records.ec57.beat_class_stats`."""
+    n, s, v = y == 0, y == 1, y == 2
+    return (float((pred[n] != 0).mean()) if n.any() else 0.0,
+            float((pred[s] == 1).mean()) if s.any() else float("nan"),
+            float((pred[v] == 2).mean()) if v.any() else float("nan"))
+
+
+#: Candidate decision rules searched by :func:`choose_decision`.
+S_THRESHOLDS = tuple(np.round(np.arange(0.0, 0.96, 0.05), 2))
+V_THRESHOLDS = (0.0, 0.5, 0.7, 0.9)
+IRREGULAR_GATES = (None, (0.1, 0.3), (0.15, 0.3), (0.1, 0.5), (0.2, 0.5))
+
+
+def choose_decision(proba: np.ndarray, F: np.ndarray, y: np.ndarray, *,
+                    max_n_flagged: float = MAX_N_FLAGGED) -> tuple[DecisionRule, dict]:
+    """Decision rule for out-of-fold probabilities (:func:`cross_val_proba`): among the
+    candidates that flag at most ``max_n_flagged`` of the normal beats, the one with the highest
+    S + V sensitivity; if none does, the one flagging the fewest.
+
+    Parameters
+    ----------
+    proba : ndarray, shape (n, 4)
+        Out-of-fold probabilities in :data:`AAMI_LABELS` order (NaN rows are left out).
+    F : ndarray
+        The beats' features (for the irregular-rhythm gate).
+    y : ndarray of str
+        Reference classes.
+
+    Returns
+    -------
+    rule : DecisionRule
+    summary : dict
+        The chosen rule's out-of-fold N flagged fraction, S and V sensitivity, and how many
+        candidates met the constraint.
+    """
+    keep = np.isin(y, AAMI_LABELS) & np.all(np.isfinite(proba), axis=1)
+    P, X = proba[keep], F[keep]
+    yi = np.array([AAMI_LABELS.index(c) for c in y[keep]], dtype=np.int64)
+    best, best_key, n_ok = None, None, 0
+    for gate in IRREGULAR_GATES:
+        for ts in S_THRESHOLDS:
+            for tv in V_THRESHOLDS:
+                rule = DecisionRule(s_threshold=float(ts), v_threshold=float(tv),
+                                    irregular_rr=None if gate is None else gate[0],
+                                    irregular_p=0.3 if gate is None else gate[1])
+                nf, se_s, se_v = _grid_stats(rule.apply(P, X), yi)
+                ok = nf <= max_n_flagged
+                n_ok += ok
+                key = (ok, (np.nan_to_num(se_s) + np.nan_to_num(se_v)) if ok else -nf)
+                if best_key is None or key > best_key:
+                    best, best_key = (rule, nf, se_s, se_v), key
+    rule, nf, se_s, se_v = best
+    return rule, {"n_flagged": nf, "S_Se": se_s, "V_Se": se_v, "max_n_flagged": max_n_flagged,
+                  "candidates_meeting_target": int(n_ok)}

@@ -74,6 +74,8 @@ _N_SAMPLE, _CLUSTER_CORR, _MAX_CLUSTERS = 400, 0.9, 6
 _PREMATURE_FRAC = 0.88
 #: Quantile of the cluster's RRs that seeds the sinus reference (see :func:`sinus_reference`).
 _FIRST_PASS_PERCENTILE = 75.0
+#: An interval this much longer than the one before is a post-ectopic pause.
+_PAUSE_RATIO = 1.5
 #: Sinus beats in a running template, and beats in the long (~5 min) RR median.
 _TEMPLATE_BEATS, _LONG_BEATS = 61, 301
 #: Fewest sinus-consistent beats for a patient reference (else the fallback).
@@ -293,8 +295,14 @@ def sinus_reference(clean: np.ndarray, peaks: np.ndarray, fs: float,
     method = "fallback_all_beats"
     if best is not None:
         # First pass: an upper quantile, so that ectopy as frequent as bigeminy (half of the
-        # cluster's beats early) cannot pull the reference down to the ectopic intervals.
-        ref0 = _running_ref(pre, best, percentile=_FIRST_PASS_PERCENTILE)
+        # cluster's beats early) cannot pull the reference down to the ectopic intervals;
+        # the pauses that follow early beats (an interval much longer than the one before)
+        # are left out of it, or they would be the upper quantile.
+        prev = np.r_[np.nan, pre[:-1]]
+        pause = np.isfinite(prev) & (pre > _PAUSE_RATIO * prev)
+        ref0 = _running_ref(pre, best & ~pause, percentile=_FIRST_PASS_PERCENTILE)
+        if not np.isfinite(ref0).any():
+            ref0 = _running_ref(pre, best)
         sinus = best & np.isfinite(pre) & (pre >= _PREMATURE_FRAC * ref0)
         ref1 = _running_ref(pre, sinus)
         sinus = best & np.isfinite(pre) & (pre >= _PREMATURE_FRAC * ref1)
