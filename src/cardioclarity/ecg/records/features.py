@@ -270,12 +270,24 @@ def sinus_reference(clean: np.ndarray, peaks: np.ndarray, fs: float,
     fs = check_fs(fs)
     peaks = np.asarray(peaks, dtype=np.int64)
     clean = np.asarray(clean, dtype=np.float64)
-    Q = _windows(clean, peaks, fs, _QRS_WIN)
+    return _reference_from_windows(_beat_windows(clean, peaks, fs), peaks, fs, rr_valid,
+                                   seed=seed)
+
+
+def _beat_windows(clean: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+    """QRS, whole-beat, P (mean removed) and ST-T windows of every beat (computed once)."""
+    P = _windows(clean, peaks, fs, _P_WIN)
+    return {"Q": _windows(clean, peaks, fs, _QRS_WIN), "B": _windows(clean, peaks, fs, _BEAT_WIN),
+            "P": P - P.mean(axis=1, keepdims=True), "T": _windows(clean, peaks, fs, _T_WIN)}
+
+
+def _reference_from_windows(W: dict[str, np.ndarray], peaks: np.ndarray, fs: float,
+                            rr_valid: np.ndarray | None, *, seed: int = 0) -> SinusReference:
+    """:func:`sinus_reference` on precomputed :func:`_beat_windows`."""
+    Q, P = W["Q"], W["P"]
     scale = float(np.median(Q.max(axis=1) - Q.min(axis=1))) if peaks.size else 1.0
     scale = scale if scale > 1e-9 else 1.0
     pre = _rr_pre(peaks, fs, rr_valid)
-    P = _windows(clean, peaks, fs, _P_WIN)
-    P = P - P.mean(axis=1, keepdims=True)
     labels = _cluster(Q, np.random.default_rng(seed)) if peaks.size >= 3 else \
         np.zeros(peaks.size, dtype=np.int64)
     n_clusters = int(labels.max() + 1) if labels.size else 0
@@ -313,8 +325,8 @@ def sinus_reference(clean: np.ndarray, peaks: np.ndarray, fs: float,
     rr_s = _running_ref(pre, sinus)
     if not np.isfinite(rr_s).any():
         rr_s = np.full(peaks.size, 1.0 if not np.isfinite(rough) else rough)
-    B = _windows(clean, peaks[sinus], fs, _BEAT_WIN) if sinus.any() else np.zeros((1, 71))
-    T = _windows(clean, peaks[sinus], fs, _T_WIN) if sinus.any() else np.zeros((1, 31))
+    B = W["B"][sinus] if sinus.any() else np.zeros((1, W["B"].shape[1]))
+    T = W["T"][sinus] if sinus.any() else np.zeros((1, W["T"].shape[1]))
     return SinusReference(
         rr_s=rr_s, sinus=sinus, qrs_template=np.median(Q[sinus], axis=0) if sinus.any()
         else np.zeros(Q.shape[1]), beat_template=np.median(B, axis=0),
@@ -351,7 +363,8 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
     fs = check_fs(fs)
     peaks = np.asarray(peaks, dtype=np.int64)
     clean = np.asarray(clean, dtype=np.float64)
-    ref = reference if reference is not None else sinus_reference(clean, peaks, fs, rr_valid)
+    W = _beat_windows(clean, peaks, fs)
+    ref = reference if reference is not None else _reference_from_windows(W, peaks, fs, rr_valid)
     n = peaks.size
     pre = _rr_pre(peaks, fs, rr_valid)
     post = np.r_[pre[1:], np.nan]
@@ -378,11 +391,7 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
             "rr_irregularity": _running_median_all(lag1, 2 * k + 1),
             "rr_irregularity_lag2": _running_median_all(lag2, 2 * k + 1),
         })
-    Q = _windows(clean, peaks, fs, _QRS_WIN)
-    B = _windows(clean, peaks, fs, _BEAT_WIN)
-    P = _windows(clean, peaks, fs, _P_WIN)
-    P = P - P.mean(axis=1, keepdims=True)
-    T = _windows(clean, peaks, fs, _T_WIN)
+    Q, B, P, T = W["Q"], W["B"], W["P"], W["T"]
     # Templates local in time (running medians of the sinus beats), so drifting morphology
     # is not mistaken for ectopy; the whole-record template is kept beside them.
     sinus = ref.sinus if ref.sinus.size == n else np.ones(n, dtype=bool)
