@@ -23,7 +23,13 @@ from cardioclarity import DISCLAIMER
 from cardioclarity.ecg.records.classify import BeatClassifier
 from cardioclarity.ecg.records.features import SinusReference, beat_features
 from cardioclarity.ecg.records.io import Record
-from cardioclarity.ecg.records.processing import Quality, assess_quality, ecg_clean, ecg_peaks
+from cardioclarity.ecg.records.processing import (
+    Quality,
+    assess_quality,
+    ecg_clean,
+    ecg_clean_peaks,
+    ecg_peaks,
+)
 from cardioclarity.ecg.records.record import MIN_FS
 from cardioclarity.ecg.records.rhythm import (
     DEFAULT_RHYTHM_MODEL,
@@ -100,8 +106,7 @@ def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepare
             f"{what}: {', '.join(reasons)} throughout.",
             hint="check the electrode/lead (try another --lead) or the export's scaling.")
     usable = quality.usable_mask(x.size, fs)
-    clean = ecg_clean(x, fs)
-    peaks = ecg_peaks(x, fs, method=peak_method)
+    clean, peaks = ecg_clean_peaks(x, fs, method=peak_method)
     peaks = peaks[usable[peaks]]
     _, rr_valid = rr_intervals(peaks, fs, usable)
     return Prepared(clean=clean, peaks=peaks, quality=quality, usable=usable, rr_valid=rr_valid)
@@ -240,6 +245,8 @@ class Findings:
 
 
 def _resolve_beat_model(detector) -> RecordBeatModel | None:
+    if detector is None:
+        return _bundled(RecordBeatModel)
     if hasattr(detector, "anomaly_score") and hasattr(detector, "input_length_"):
         # A bare beat detector: cut windows at its input length, default RR threshold.
         return RecordBeatModel(detector=detector,
@@ -249,8 +256,9 @@ def _resolve_beat_model(detector) -> RecordBeatModel | None:
 
 @functools.cache
 def _bundled(cls):
-    """The bundled default of a read-only model (the classifier, the VF detector), loaded once
-    per process: every server request, batch item and folder entry would reload it otherwise."""
+    """The bundled default of a read-only model (beat scorer, classifier, rhythm and VF
+    models), loaded once per process: every server request, batch item and folder entry would
+    reload it otherwise (scoring reads a model, never changes it)."""
     return cls.load(None)
 
 
@@ -325,7 +333,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
            else _resolve(classifier, BeatClassifier, "classifier"))
     classes = classify_beats(prep, fs, scores, clf)
     clock.lap("classes_s")
-    rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else RhythmModel.load(rhythm_model)
+    rm = (rhythm_model if isinstance(rhythm_model, RhythmModel) else _bundled(RhythmModel)
+          if rhythm_model is None else RhythmModel.load(rhythm_model))
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
     in_af = _in_episodes(prep.peaks, fs, windows["episodes"])
     if classes is not None:
