@@ -475,12 +475,16 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
         # the last window is short: judge it on its real samples only
         nan_frac[-1] = np.isnan(x[(nw - 1) * wn:]).mean()
     # NaN-aware range without all-NaN warnings: gaps read as +-inf and fail the flat test.
-    ptp = np.where(np.isfinite(xp), xp, -np.inf).max(axis=1) - \
-        np.where(np.isfinite(xp), xp, np.inf).min(axis=1)
+    finite = np.isfinite(xp)
+    if finite.all():
+        ptp = xp.max(axis=1) - xp.min(axis=1)
+    else:
+        ptp = np.where(finite, xp, -np.inf).max(axis=1) - np.where(finite, xp, np.inf).min(axis=1)
     gmax, gmin = np.nanmax(x), np.nanmin(x)
     span = gmax - gmin
     tol = 1e-6 * max(span, 1e-12)
-    pinned = ((np.abs(xp - gmax) <= tol) | (np.abs(xp - gmin) <= tol)).mean(axis=1)
+    # within tol of an extreme (no sample lies beyond them; NaN compares False either way)
+    pinned = ((xp >= gmax - tol) | (xp <= gmin + tol)).mean(axis=1)
     # Spectral indices per window on the gap-filled signal.
     xf = fill_gaps(x) if np.isfinite(x).any() else np.zeros_like(x)
     xf = np.r_[xf, np.zeros(pad)][:nw * wn].reshape(nw, wn)
