@@ -254,6 +254,21 @@ def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
 _BEAT_FRAC, _SEARCHBACK_FRAC, _TWAVE_FRAC = 0.3, 0.2, 0.6  # tuned on DS1 only
 
 
+#: Fast-run rule of the T/P-wave check (tuned on DS1 only, like the thresholds above): a weaker
+#: detection between two intervals this alike (longer / shorter), both under 360 ms, with at
+#: least this share of its neighbour's energy, is a beat of a run, not a T or P wave.
+_RUN_RATIO, _RUN_FRAC = 1.2, 0.4
+
+
+def _fast_run(rr: np.ndarray, fs: float) -> np.ndarray:
+    """For each pair of consecutive intervals, whether both are short and alike (the middle
+    detection then sits inside a fast regular run)."""
+    if rr.size < 2:
+        return np.zeros(0, dtype=bool)
+    a, b = rr[:-1], rr[1:]
+    return (np.maximum(a, b) < 0.36 * fs) & (np.maximum(a, b) <= _RUN_RATIO * np.minimum(a, b))
+
+
 def _peaks_cardioclarity(x: np.ndarray, fs: float, *, centred: np.ndarray | None = None,
                          wide: np.ndarray | None = None) -> np.ndarray:
     # One function on purpose (~75 lines): its six numbered steps below share the envelope, the
@@ -303,10 +318,16 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float, *, centred: np.ndarray | None
     for _ in range(3):
         if peaks.size < 2:
             break
-        close = np.diff(peaks) < 0.36 * fs
+        rr = np.diff(peaks)
+        close = rr < 0.36 * fs
+        # ... unless it is one beat of a fast run (VT, flutter): then the interval on its
+        # other side is as short, and a run's beats differ less in energy than R and T do.
+        run_pair = _fast_run(rr, fs)
         drop = np.zeros(peaks.size, dtype=bool)
-        drop[1:] |= close & (hp[1:] < _TWAVE_FRAC * hp[:-1])
-        drop[:-1] |= close & (hp[:-1] < _TWAVE_FRAC * hp[1:])
+        drop[1:] |= close & (hp[1:] < _TWAVE_FRAC * hp[:-1]) & \
+            ~(np.r_[run_pair, False] & (hp[1:] >= _RUN_FRAC * hp[:-1]))
+        drop[:-1] |= close & (hp[:-1] < _TWAVE_FRAC * hp[1:]) & \
+            ~(np.r_[False, run_pair] & (hp[:-1] >= _RUN_FRAC * hp[1:]))
         if not drop.any():
             break
         peaks, hp = peaks[~drop], hp[~drop]
