@@ -283,7 +283,8 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float, *, centred: np.ndarray | None
        (every 2-s window holds a beat above 30 bpm, so the median tracks typical QRS energy and
        ignores single artefact spikes). Candidates above 30% of it are beats.
     4. T/P-wave check: of two beats closer than 360 ms, one with < 60% of the other's energy
-       is dropped (a T wave or a peaked P wave, not an R wave).
+       is dropped (a T wave or a peaked P wave, not an R wave), unless it sits between two
+       alike short intervals with >= 40% of that energy (a beat of a fast run: VT, flutter).
     5. Search-back: in RR gaps longer than 1.6 x the local median RR the strongest candidate
        above 20% of the reference and >= 250 ms from both neighbours is added.
     6. Alignment: each detection moves to the largest absolute deflection of the 0.5-40 Hz
