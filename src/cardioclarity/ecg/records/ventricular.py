@@ -55,6 +55,8 @@ VF_FEATURE_NAMES = (
 #: its QRS correlates this well with that beat's, at an amplitude within this factor of it, or
 #: its QRS correlates less than this with the patient's sinus QRS (multiform runs).
 RUN_CORR, RUN_AMP_FACTOR, RUN_MAX_RR_S, RUN_SINUS_MAX = 0.9, 1.5, 0.5, 0.0
+#: ... and less than this percentile of the record's N beats' correlation with it.
+RUN_SINUS_PCT = 1.0
 
 
 def _qrs_windows(clean: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
@@ -77,8 +79,9 @@ def extend_ventricular_runs(clean: np.ndarray, peaks: np.ndarray, fs: float,
     :data:`RUN_MAX_RR_S` and either its QRS correlates >= :data:`RUN_CORR` with that beat's,
     at an amplitude within :data:`RUN_AMP_FACTOR` of it, and resembles that beat more than the
     median QRS of the record's N beats (a sinus beat between two ectopics stays N), or its QRS
-    correlates < :data:`RUN_SINUS_MAX` with that median QRS (multiform runs; needs >= 10 N
-    beats). Repeated until no beat joins.
+    correlates < :data:`RUN_SINUS_MAX` with that median QRS, and less than
+    :data:`RUN_SINUS_PCT` % of the N beats do (multiform runs; needs >= 10 N beats). Repeated
+    until no beat joins.
 
     Parameters
     ----------
@@ -115,7 +118,11 @@ def extend_ventricular_runs(clean: np.ndarray, peaks: np.ndarray, fs: float,
     ratio = np.maximum(amp[1:], amp[:-1]) / np.minimum(amp[1:], amp[:-1])
     fast = np.diff(p) <= RUN_MAX_RR_S * fs
     alike = (corr >= RUN_CORR) & (ratio <= RUN_AMP_FACTOR)
-    unlike_sinus = sinus < RUN_SINUS_MAX
+    # below the limit and below nearly every N beat's own likeness (records whose N beats vary
+    # a lot, e.g. with axis shifts, would otherwise lend their odd N beats to runs)
+    lim = min(RUN_SINUS_MAX, float(np.percentile(sinus[n_beats], RUN_SINUS_PCT))) \
+        if n_beats.sum() >= 10 else RUN_SINUS_MAX
+    unlike_sinus = sinus < lim
     # pair k = (beat k, beat k+1): beat k+1 may join from its left, beat k from its right
     join_left = np.r_[False, fast & ((alike & (corr > sinus[1:])) | unlike_sinus[1:])]
     join_right = np.r_[fast & ((alike & (corr > sinus[:-1])) | unlike_sinus[:-1]), False]
