@@ -4,7 +4,7 @@ Protocol: every available MIT-BIH record, lead MLII (V5 where absent), reference
 symbols; ventricular flutter waves ``!`` and the VF/VFL episodes excluded for every detector, as
 EC57 does); a detection matches a reference beat within 150 ms
 (``wfdb.processing.compare_annotations``). Pooled sensitivity, PPV and F1 per record group:
-DS1 (the records the detector's three thresholds were tuned on), DS2 (held out: never looked at
+DS1 (the records the detector's thresholds were tuned on), DS2 (held out: never looked at
 while tuning), and the paced records (reported apart). Time = median over records of the detector
 call on the raw lead (cleaning included), each record timed once after a warm-up.
 

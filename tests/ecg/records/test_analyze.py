@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -214,3 +215,20 @@ def test_fibrillation_is_a_rhythm_not_noise(model):
     assert vf["start_s"] <= 34 and vf["end_s"] >= 51
     sinus = analyze_record(Record(x[:int(28 * fs)], fs, "II", ["II"], "sinus"), detector=model)
     assert not [e for e in sinus.episodes() if e["type"].startswith("ventricular")]
+
+
+def test_beats_of_a_vt_run_are_reported_v(findings):
+    """Beats inside a ventricular tachycardia run become V (never an edge beat's Q), and
+    ``model.classifier`` counts them."""
+    bc = findings.beat_classes
+    n = bc.aami_class.size
+    cls = bc.aami_class.copy()
+    cls[10:16] = ["V", "N", "S", "V", "N", "Q"]
+    base = dataclasses.replace(bc, aami_class=cls)
+    mask = np.zeros(n, dtype=bool)
+    mask[10:16] = True
+    out = base.within_ventricular_runs(mask)
+    assert out.aami_class[10:16].tolist() == ["V", "V", "V", "V", "V", "Q"]
+    assert (out.aami_class[~mask] == cls[~mask]).all()
+    assert out.describe()["reclassified_v_in_ventricular_runs"] == 3
+    assert findings.to_dict()["model"]["classifier"]["reclassified_v_in_ventricular_runs"] >= 0

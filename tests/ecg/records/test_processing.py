@@ -9,6 +9,7 @@ from cardioclarity.ecg.records.processing import (
     PEAK_METHODS,
     assess_quality,
     ecg_clean,
+    ecg_clean_peaks,
     ecg_peaks,
     fill_gaps,
     resample_sig,
@@ -205,3 +206,21 @@ def test_real_fast_rhythm_and_clean_records(shared_data):
     for rec in ("100", "203"):
         r = read_record(shared_data / "mitdb" / rec)
         assert assess_quality(r.signal, r.fs).usable_fraction > 0.99
+
+
+@pytest.mark.parametrize("fs", [128.0, 360.0, 1000.0])
+def test_clean_peaks_in_one_pass_equal_the_two_stages(fs):
+    x, _ = synth_ecg(fs=fs, duration=40, hr=85, noise=0.05, seed=3)
+    x[int(5 * fs):int(5.5 * fs)] = np.nan  # a gap: both paths interpolate it the same way
+    clean, peaks = ecg_clean_peaks(x, fs)
+    np.testing.assert_array_equal(clean, ecg_clean(x, fs))
+    np.testing.assert_array_equal(peaks, ecg_peaks(x, fs))
+
+
+def test_clean_peaks_other_detector_and_bad_method():
+    x, _ = synth_ecg(fs=250.0, duration=20, hr=70)
+    clean, peaks = ecg_clean_peaks(x, 250.0, method="neurokit")
+    np.testing.assert_array_equal(peaks, ecg_peaks(x, 250.0, method="neurokit"))
+    np.testing.assert_array_equal(clean, ecg_clean(x, 250.0))
+    with pytest.raises(InvalidInputError, match="valid options"):
+        ecg_clean_peaks(x, 250.0, method="nope")

@@ -144,3 +144,37 @@ def test_irregular_episodes_merge_overlapping_runs():
     eps = irregular_episodes(starts, proba, 0.5, 30.0, 120.0)
     # windows [0,40) and [30,70) overlap: one episode; the last window stands alone
     assert [(e["start_s"], e["end_s"]) for e in eps] == [(0.0, 70.0), (90.0, 120.0)]
+
+
+def _window_features_one_by_one(peaks, fs, clean, valid, window_s, step_s, n):
+    """The per-window definition: _rr_features and _morph_features of each window alone."""
+    from cardioclarity.ecg.records.rhythm import _beat_morph, _morph_features, _rr_features
+
+    starts = np.arange(0.0, n / fs - window_s + 1e-9, step_s)
+    bm = _beat_morph(clean, peaks, fs)
+    rr_all = np.diff(peaks) / fs
+    rows = []
+    for s in starts:
+        a, b = np.searchsorted(peaks, [s * fs, (s + window_s) * fs])
+        rr = rr_all[a:max(a, b - 1)][valid[a:max(a, b - 1)]]
+        ma, mb = np.searchsorted(bm.peaks, [s * fs, (s + window_s) * fs])
+        rows.append(_rr_features(rr) + _morph_features(bm, slice(ma, mb)))
+    return starts, np.asarray(rows)
+
+
+@pytest.mark.parametrize("fs", [128.0, 360.0])
+def test_window_features_all_windows_at_once_equal_window_by_window(fs):
+    # sinus, an AF-like stretch, a bradycardic stretch and a pause: windows of many lengths,
+    # some with < 4 intervals (NaN rows), some intervals invalid
+    rr = np.r_[np.full(40, 0.8), af_like_rr(80, 0.6, seed=5), np.full(8, 1.6), 3.5,
+               np.full(40, 0.75)]
+    x, peaks = synth_ecg(fs=fs, duration=float(rr.sum() + 2), rr=rr, noise=0.02, seed=2)
+    clean = ecg_clean(x, fs)
+    valid = np.ones(peaks.size - 1, dtype=bool)
+    valid[50:58] = False
+    starts, F = window_features(peaks, fs, clean, window_s=20, step_s=5, valid=valid,
+                                n_samples=x.size)
+    s_ref, F_ref = _window_features_one_by_one(peaks, fs, clean, valid, 20, 5, x.size)
+    np.testing.assert_array_equal(starts, s_ref)
+    assert np.isnan(F_ref).any() and np.isfinite(F_ref).any()
+    np.testing.assert_allclose(F, F_ref, rtol=1e-9, atol=1e-12, equal_nan=True)

@@ -63,3 +63,35 @@ def test_vf_on_cudb_and_not_on_real_noise(shared_data):
     for name in ("bw", "em", "ma"):
         noise = read_record(shared_data / "nstdb" / name, lead=0)
         assert _vf_calls(noise.signal[: int(300 * noise.fs)], noise.fs) == [], name
+
+
+def _run_record(fs=250.0):
+    """Sinus at 75 bpm with a 6-beat run of wide beats at 150 bpm from beat 30."""
+    from ._records_synth import synth_ecg
+
+    x, peaks = synth_ecg(fs=fs, duration=40, hr=75, noise=0.01, seed=1)
+    peaks = peaks[:30]
+    t = np.arange(x.size) / fs
+    run = peaks[-1] + np.arange(1, 7) * int(0.4 * fs)
+    for p in run:  # a wide, tall, biphasic complex unlike the sinus QRS
+        x += 1.5 * np.exp(-0.5 * ((t - p / fs) / 0.03) ** 2) \
+            - 1.2 * np.exp(-0.5 * ((t - p / fs - 0.07) / 0.03) ** 2)
+    peaks = np.r_[peaks, run]
+    return ecg_clean(x, fs), peaks, fs
+
+
+def test_run_takes_in_beats_shaped_like_its_v_beats():
+    from cardioclarity.ecg.records.ventricular import extend_ventricular_runs
+
+    clean, peaks, fs = _run_record()
+    cls = np.array(["N"] * peaks.size)
+    cls[[30, 32, 34]] = "V"  # the classifier called every other beat of the run N or S
+    cls[31], cls[33], cls[35] = "N", "S", "N"
+    assert vt_episodes(peaks, fs, cls) == []
+    v = extend_ventricular_runs(clean, peaks, fs, cls)
+    assert v[30:].all() and not v[:30].any()  # the sinus beat before the run stays N
+    (ep,) = vt_episodes(peaks, fs, cls, clean=clean)
+    assert ep["n_beats"] == 6 and ep["n_joined"] == 3
+    assert ep["rate_bpm"] == pytest.approx(150.0, rel=0.01)
+    # no V beat: nothing to extend; sinus beats alone never make a run
+    assert not extend_ventricular_runs(clean, peaks, fs, np.array(["N"] * peaks.size)).any()

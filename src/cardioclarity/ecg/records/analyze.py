@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,13 @@ from cardioclarity import DISCLAIMER
 from cardioclarity.ecg.records.classify import BeatClassifier
 from cardioclarity.ecg.records.features import SinusReference, beat_features
 from cardioclarity.ecg.records.io import Record
-from cardioclarity.ecg.records.processing import Quality, assess_quality, ecg_clean, ecg_peaks
+from cardioclarity.ecg.records.processing import (
+    Quality,
+    assess_quality,
+    ecg_clean,
+    ecg_clean_peaks,
+    ecg_peaks,
+)
 from cardioclarity.ecg.records.record import MIN_FS
 from cardioclarity.ecg.records.rhythm import (
     DEFAULT_RHYTHM_MODEL,
@@ -100,8 +106,7 @@ def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepare
             f"{what}: {', '.join(reasons)} throughout.",
             hint="check the electrode/lead (try another --lead) or the export's scaling.")
     usable = quality.usable_mask(x.size, fs)
-    clean = ecg_clean(x, fs)
-    peaks = ecg_peaks(x, fs, method=peak_method)
+    clean, peaks = ecg_clean_peaks(x, fs, method=peak_method)
     peaks = peaks[usable[peaks]]
     _, rr_valid = rr_intervals(peaks, fs, usable)
     return Prepared(clean=clean, peaks=peaks, quality=quality, usable=usable, rr_valid=rr_valid)
@@ -240,6 +245,8 @@ class Findings:
 
 
 def _resolve_beat_model(detector) -> RecordBeatModel | None:
+    if detector is None:
+        return _bundled(RecordBeatModel)
     if hasattr(detector, "anomaly_score") and hasattr(detector, "input_length_"):
         # A bare beat detector: cut windows at its input length, default RR threshold.
         return RecordBeatModel(detector=detector,
@@ -249,8 +256,9 @@ def _resolve_beat_model(detector) -> RecordBeatModel | None:
 
 @functools.cache
 def _bundled(cls):
-    """The bundled default of a read-only model (the classifier, the VF detector), loaded once
-    per process: every server request, batch item and folder entry would reload it otherwise."""
+    """The bundled default of a read-only model (beat scorer, classifier, rhythm and VF
+    models), loaded once per process: every server request, batch item and folder entry would
+    reload it otherwise (scoring reads a model, never changes it)."""
     return cls.load(None)
 
 
@@ -325,7 +333,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
            else _resolve(classifier, BeatClassifier, "classifier"))
     classes = classify_beats(prep, fs, scores, clf)
     clock.lap("classes_s")
-    rm = rhythm_model if isinstance(rhythm_model, RhythmModel) else RhythmModel.load(rhythm_model)
+    rm = (rhythm_model if isinstance(rhythm_model, RhythmModel) else _bundled(RhythmModel)
+          if rhythm_model is None else RhythmModel.load(rhythm_model))
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
     in_af = _in_episodes(prep.peaks, fs, windows["episodes"])
     if classes is not None:
@@ -338,6 +347,9 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
         scores = scores.without_rr(~keep_rr)
     clock.lap("rhythm_s")
     windows["ventricular"] = ventricular_episodes(prep, fs, classes, vf)
+    if classes is not None:
+        vt = [e for e in windows["ventricular"] if e["type"] == "ventricular_tachycardia"]
+        classes = classes.within_ventricular_runs(_in_episodes(prep.peaks, fs, vt))
     rhythm = summarise_rhythm(prep, fs, n / fs, scores, windows, rm)
     t_hr, bpm = heart_rate_trend(prep.peaks, fs, valid=prep.rr_valid)
     model = describe_models(bm, rm, adaptive=adaptive, used_adaptive=used_adaptive,
@@ -373,6 +385,7 @@ class BeatClasses:
     reference: SinusReference
     name: str
     reclassified_in_irregular: int = 0
+    reclassified_in_vt: int = 0
 
     def within_irregular(self, mask: np.ndarray) -> BeatClasses:
         """S beats inside irregular-rhythm (AF-like) episodes become N: in AF every beat comes
@@ -380,16 +393,26 @@ class BeatClasses:
         cls = self.aami_class.copy()
         hit = mask & (cls == "S")
         cls[hit] = "N"
-        return BeatClasses(aami_class=cls, probability=self.probability,
-                           reference=self.reference, name=self.name,
-                           reclassified_in_irregular=self.reclassified_in_irregular
-                           + int(hit.sum()))
+        return replace(self, aami_class=cls,
+                       reclassified_in_irregular=self.reclassified_in_irregular + int(hit.sum()))
+
+    def within_ventricular_runs(self, mask: np.ndarray) -> BeatClasses:
+        """Beats inside ventricular tachycardia runs become V: a run takes in the beats shaped
+        like its V beats (:func:`~cardioclarity.ecg.records.ventricular.
+        extend_ventricular_runs`), which the beat-by-beat classifier, judging each against
+        run neighbours as fast as itself, may have called N or S."""
+        cls = self.aami_class.copy()
+        hit = mask & (cls != "V") & (cls != "Q")
+        cls[hit] = "V"
+        return replace(self, aami_class=cls,
+                       reclassified_in_vt=self.reclassified_in_vt + int(hit.sum()))
 
     def describe(self) -> dict:
         """The ``model.classifier`` object of ``findings.json``."""
         d = {"name": self.name, "calibration": self.reference.describe(),
              "counts": {c: int((self.aami_class == c).sum()) for c in "NSVFQ"},
-             "s_reclassified_in_irregular_rhythm": self.reclassified_in_irregular}
+             "s_reclassified_in_irregular_rhythm": self.reclassified_in_irregular,
+             "reclassified_v_in_ventricular_runs": self.reclassified_in_vt}
         if self.reference.method != "sinus_cluster":
             d["note"] = ("too few beats consistent with sinus rhythm to calibrate on the "
                          "patient (all ectopy or paced beats, or a short record): features are "
@@ -399,7 +422,8 @@ class BeatClasses:
 
 def ventricular_episodes(prep: Prepared, fs: float, classes: BeatClasses | None,
                          vf_model: VFDetector | None) -> list[dict]:
-    """VT runs (from the beat classes) and VF/flutter episodes (from the signal).
+    """VT runs (from the beat classes and the shape of the run's beats) and VF/flutter
+    episodes (from the signal).
 
     VF is searched in all of the signal, usable or not: a fibrillating trace has no QRS
     complexes, so the quality check sees it as a stretch without beats, and that must not hide
@@ -411,7 +435,7 @@ def ventricular_episodes(prep: Prepared, fs: float, classes: BeatClasses | None,
         if starts.size:
             out += vf_episodes(starts, vf_model.predict_proba(F), vf_model.threshold_)
     if classes is not None:
-        for ep in vt_episodes(prep.peaks, fs, classes.aami_class):
+        for ep in vt_episodes(prep.peaks, fs, classes.aami_class, clean=prep.clean):
             # a run overlapping a VF episode is part of it (VT degenerating into VF)
             if not any(ep["start_s"] < v["end_s"] and v["start_s"] < ep["end_s"] for v in out):
                 out.append(ep)

@@ -29,6 +29,7 @@ __all__ = [
     "Quality",
     "assess_quality",
     "ecg_clean",
+    "ecg_clean_peaks",
     "ecg_peaks",
     "fill_gaps",
     "resample_sig",
@@ -146,17 +147,56 @@ def ecg_clean(x, fs: float, *, method: str = "cardioclarity", powerline: float |
         return np.asarray(nk.ecg_clean(x, sampling_rate=fs, method="neurokit"), dtype=np.float64)
     if method != "cardioclarity":
         raise _unknown_method(method, _CLEAN_METHODS)
-    nyq = fs / 2
     # Mean removal first: filtfilt's edge padding then starts near zero, avoiding edge ringing.
-    y = x - np.median(x)
-    hi = min(40.0, 0.45 * fs)
-    y = sps.sosfiltfilt(_sos("bandpass", (0.5, hi), fs, 2), y)
+    return _notched(_wide_band(x - np.median(x), fs), fs, powerline)
+
+
+def _wide_band(centred: np.ndarray, fs: float) -> np.ndarray:
+    """0.5-40 Hz zero-phase band-pass of a median-removed lead (cleaning and R alignment)."""
+    return sps.sosfiltfilt(_sos("bandpass", (0.5, min(40.0, 0.45 * fs)), fs, 2), centred)
+
+
+def _notched(y: np.ndarray, fs: float, powerline: float | None) -> np.ndarray:
     # A 2nd-order low-pass attenuates 50/60 Hz only ~10 dB, so mains still needs its notch.
     for f0 in sorted({powerline, 60.0} - {None}):
-        if f0 < 0.95 * nyq:
+        if f0 < 0.95 * fs / 2:
             b, a = sps.iirnotch(f0, 30.0, fs)
             y = sps.filtfilt(b, a, y)
     return y
+
+
+def ecg_clean_peaks(x, fs: float, *, method: str = "cardioclarity",
+                    powerline: float | None = 50.0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ecg_clean` (default cleaning) and :func:`ecg_peaks` of one lead in one pass.
+
+    The results are those of the two calls; with the ``cardioclarity`` detector the 0.5-40 Hz
+    band-pass that cleaning and R-peak alignment both need is computed once (a third of the
+    signal-stage time on a 30-min record).
+
+    Parameters
+    ----------
+    x : array-like, shape (n,)
+        One raw ECG lead; NaN gaps are interpolated first.
+    fs : float
+        Sampling rate in Hz.
+    method : str
+        R-peak detector (see :func:`ecg_peaks`).
+    powerline : float or None
+        Mains frequency to notch out (see :func:`ecg_clean`).
+
+    Returns
+    -------
+    clean : ndarray, shape (n,)
+    peaks : ndarray of int64
+    """
+    fs = check_fs(fs)
+    x = _check_filterable(fill_gaps(_check_1d(x)), fs)
+    if method != "cardioclarity":
+        return ecg_clean(x, fs, powerline=powerline), ecg_peaks(x, fs, method=method)
+    centred = x - np.median(x)
+    wide = _wide_band(centred, fs)
+    return _notched(wide, fs, powerline), _peaks_cardioclarity(x, fs, centred=centred,
+                                                               wide=wide)
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +254,23 @@ def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
 _BEAT_FRAC, _SEARCHBACK_FRAC, _TWAVE_FRAC = 0.3, 0.2, 0.6  # tuned on DS1 only
 
 
-def _peaks_cardioclarity(x: np.ndarray, fs: float) -> np.ndarray:
+#: Fast-run rule of the T/P-wave check (tuned on DS1 only, like the thresholds above): a weaker
+#: detection between two intervals this alike (longer / shorter), both under 360 ms, with at
+#: least this share of its neighbour's energy, is a beat of a run, not a T or P wave.
+_RUN_RATIO, _RUN_FRAC = 1.2, 0.4
+
+
+def _fast_run(rr: np.ndarray, fs: float) -> np.ndarray:
+    """For each pair of consecutive intervals, whether both are short and alike (the middle
+    detection then sits inside a fast regular run)."""
+    if rr.size < 2:
+        return np.zeros(0, dtype=bool)
+    a, b = rr[:-1], rr[1:]
+    return (np.maximum(a, b) < 0.36 * fs) & (np.maximum(a, b) <= _RUN_RATIO * np.minimum(a, b))
+
+
+def _peaks_cardioclarity(x: np.ndarray, fs: float, *, centred: np.ndarray | None = None,
+                         wide: np.ndarray | None = None) -> np.ndarray:
     # One function on purpose (~75 lines): its six numbered steps below share the envelope, the
     # candidates and the reference level, and read top to bottom as the algorithm; split into
     # helpers they would pass five arrays around and hide the order the tuning depends on.
@@ -227,14 +283,20 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float) -> np.ndarray:
        (every 2-s window holds a beat above 30 bpm, so the median tracks typical QRS energy and
        ignores single artefact spikes). Candidates above 30% of it are beats.
     4. T/P-wave check: of two beats closer than 360 ms, one with < 60% of the other's energy
-       is dropped (a T wave or a peaked P wave, not an R wave).
+       is dropped (a T wave or a peaked P wave, not an R wave), unless it sits between two
+       alike short intervals with >= 40% of that energy (a beat of a fast run: VT, flutter).
     5. Search-back: in RR gaps longer than 1.6 x the local median RR the strongest candidate
        above 20% of the reference and >= 250 ms from both neighbours is added.
     6. Alignment: each detection moves to the largest absolute deflection of the 0.5-40 Hz
        signal within +-80 ms, which is where reference annotations (MIT-BIH) sit.
+
+    ``centred`` (``x`` minus its median) and ``wide`` (its 0.5-40 Hz band, :func:`_wide_band`)
+    may be passed when already computed; they are computed here otherwise.
     """
     n = x.size
-    bp = sps.sosfiltfilt(_sos("bandpass", (5.0, min(20.0, 0.45 * fs)), fs, 2), x - np.median(x))
+    if centred is None:
+        centred = x - np.median(x)
+    bp = sps.sosfiltfilt(_sos("bandpass", (5.0, min(20.0, 0.45 * fs)), fs, 2), centred)
     # |slope| rather than slope^2: squaring would make wide, slow ventricular beats look 5x
     # weaker than narrow ones and push them under the threshold.
     e = _moving_mean(np.abs(np.gradient(bp)), 0.1 * fs)
@@ -247,8 +309,8 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float) -> np.ndarray:
     # Median over 10 s via a decimated envelope: exact median filters on 650k samples are slow.
     step = max(int(0.25 * fs), 1)
     coarse = ndimage.median_filter(env[::step], size=max(int(10 * fs / step), 1) | 1, mode="nearest")
-    ref = np.interp(np.arange(n), np.arange(coarse.size) * step, coarse)
-    ref_c = ref[cand]
+    # the reference level is only read at the candidates: interpolated there, not everywhere
+    ref_c = np.interp(cand, np.arange(coarse.size) * step, coarse)
     beat = h > _BEAT_FRAC * ref_c
     peaks = cand[beat]
     hp = h[beat]
@@ -257,10 +319,16 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float) -> np.ndarray:
     for _ in range(3):
         if peaks.size < 2:
             break
-        close = np.diff(peaks) < 0.36 * fs
+        rr = np.diff(peaks)
+        close = rr < 0.36 * fs
+        # ... unless it is one beat of a fast run (VT, flutter): then the interval on its
+        # other side is as short, and a run's beats differ less in energy than R and T do.
+        run_pair = _fast_run(rr, fs)
         drop = np.zeros(peaks.size, dtype=bool)
-        drop[1:] |= close & (hp[1:] < _TWAVE_FRAC * hp[:-1])
-        drop[:-1] |= close & (hp[:-1] < _TWAVE_FRAC * hp[1:])
+        drop[1:] |= close & (hp[1:] < _TWAVE_FRAC * hp[:-1]) & \
+            ~(np.r_[run_pair, False] & (hp[1:] >= _RUN_FRAC * hp[:-1]))
+        drop[:-1] |= close & (hp[:-1] < _TWAVE_FRAC * hp[1:]) & \
+            ~(np.r_[False, run_pair] & (hp[:-1] >= _RUN_FRAC * hp[1:]))
         if not drop.any():
             break
         peaks, hp = peaks[~drop], hp[~drop]
@@ -280,7 +348,7 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float) -> np.ndarray:
         if added:
             peaks = np.sort(np.r_[peaks, added])
     # Align on the R extremum of the lightly filtered signal.
-    lp = sps.sosfiltfilt(_sos("bandpass", (0.5, min(40.0, 0.45 * fs)), fs, 2), x - np.median(x))
+    lp = _wide_band(centred, fs) if wide is None else wide
     w = max(int(0.08 * fs), 1)
     offs = np.arange(-w, w + 1)
     idx = np.clip(peaks[:, None] + offs[None, :], 0, n - 1)
@@ -429,12 +497,16 @@ def assess_quality(x, fs: float, *, window_s: float = 5.0, flat_mv: float = 0.02
         # the last window is short: judge it on its real samples only
         nan_frac[-1] = np.isnan(x[(nw - 1) * wn:]).mean()
     # NaN-aware range without all-NaN warnings: gaps read as +-inf and fail the flat test.
-    ptp = np.where(np.isfinite(xp), xp, -np.inf).max(axis=1) - \
-        np.where(np.isfinite(xp), xp, np.inf).min(axis=1)
+    finite = np.isfinite(xp)
+    if finite.all():
+        ptp = xp.max(axis=1) - xp.min(axis=1)
+    else:
+        ptp = np.where(finite, xp, -np.inf).max(axis=1) - np.where(finite, xp, np.inf).min(axis=1)
     gmax, gmin = np.nanmax(x), np.nanmin(x)
     span = gmax - gmin
     tol = 1e-6 * max(span, 1e-12)
-    pinned = ((np.abs(xp - gmax) <= tol) | (np.abs(xp - gmin) <= tol)).mean(axis=1)
+    # within tol of an extreme (no sample lies beyond them; NaN compares False either way)
+    pinned = ((xp >= gmax - tol) | (xp <= gmin + tol)).mean(axis=1)
     # Spectral indices per window on the gap-filled signal.
     xf = fill_gaps(x) if np.isfinite(x).any() else np.zeros_like(x)
     xf = np.r_[xf, np.zeros(pad)][:nw * wn].reshape(nw, wn)

@@ -226,6 +226,72 @@ def _rr_features(rr: np.ndarray) -> list[float]:
             sd1 / (sd1 + sd2 + 1e-9), 60.0 / mean, lag, ac1]
 
 
+def _median(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.median(x, axis=axis)`` (the same values) by one partition: ``np.median`` also
+    partitions out the largest value to look for NaN, which doubles its cost on the stacked
+    beat windows."""
+    if np.isnan(x).any():
+        return np.median(x, axis=axis)
+    m = x.shape[axis]
+    lo, hi = (m - 1) // 2, m // 2
+    y = np.partition(x, sorted({lo, hi}), axis=axis)
+    a, b = np.take(y, lo, axis=axis), np.take(y, hi, axis=axis)
+    return a if lo == hi else (a + b) / 2
+
+
+def _rr_feature_rows(rr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`_rr_features` of the stretches ``rr[lo[i]:hi[i]]`` of plausible intervals, one row
+    each (the same figures, computed for all windows of a record at once).
+
+    Stretches of equal length are stacked and reduced together (a record holds few distinct
+    lengths), so each NumPy call runs once per length rather than once per window.
+    """
+    out = np.full((lo.size, 12), np.nan)
+    n = hi - lo
+    for m in np.unique(n[n >= 4]):
+        rows = np.flatnonzero(n == m)
+        out[rows] = _rr_block(rr[lo[rows, None] + np.arange(m)[None, :]])
+    return out
+
+
+def _rr_block(R: np.ndarray) -> np.ndarray:
+    """:func:`_rr_features` of each row of ``R`` (rows of >= 4 plausible intervals)."""
+    g, m = R.shape
+    d = np.diff(R, axis=1)
+    mean, med = R.mean(axis=1), _median(R, axis=1)
+    rmssd = np.sqrt(np.mean(d * d, axis=1))
+    # RMSSD of the intervals within 15 % of the median, in their order (kept ones first)
+    keep = np.abs(R / med[:, None] - 1) <= 0.15
+    nt = keep.sum(axis=1)
+    rt = np.take_along_axis(R, np.argsort(~keep, axis=1, kind="stable"), axis=1)
+    dt = np.diff(rt, axis=1)
+    dt = np.where(np.arange(m - 1)[None, :] < (nt - 1)[:, None], dt, 0.0)
+    mean_t = np.where(keep, R, 0.0).sum(axis=1) / np.maximum(nt, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rmssd_t = np.sqrt((dt * dt).sum(axis=1) / np.maximum(nt - 1, 1)) / mean_t
+    rmssd_t = np.where(nt >= 3, rmssd_t, rmssd / mean)
+    tp = np.mean((d[:, :-1] * d[:, 1:]) < 0, axis=1)
+    # 16-bin histogram of RR / median over [0.4, 2.0] (np.histogram's bins, last one closed)
+    edges = np.linspace(0.4, 2.0, 17)
+    b = np.clip(np.searchsorted(edges, np.clip(R / med[:, None], 0.4, 2.0), side="right") - 1,
+                0, 15)
+    hist = np.bincount((np.arange(g)[:, None] * 16 + b).ravel(), minlength=g * 16)
+    prob = hist.reshape(g, 16) / m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = -np.where(prob > 0, prob * np.log(prob), 0.0).sum(axis=1) / np.log(16)
+    x1, x2 = R[:, :-1], R[:, 1:]
+    sd1 = np.std((x2 - x1) / np.sqrt(2), axis=1)
+    sd2 = np.std((x2 + x1) / np.sqrt(2), axis=1)
+    lag = np.minimum(*(np.sqrt(np.mean((R[:, k:] - R[:, :-k]) ** 2, axis=1))
+                       for k in (2, 3))) / mean
+    c = R - mean[:, None]
+    ac1 = (c[:, 1:] * c[:, :-1]).sum(axis=1) / ((c * c).sum(axis=1) + 1e-12)
+    ad = np.abs(d)
+    return np.column_stack([rmssd / mean, R.std(axis=1) / mean, np.mean(ad > 0.05, axis=1),
+                            _median(ad, axis=1) / med, np.mean(ad > 0.1 * med[:, None], axis=1),
+                            rmssd_t, tp, ent, sd1 / (sd1 + sd2 + 1e-9), 60.0 / mean, lag, ac1])
+
+
 @dataclass
 class _BeatMorph:
     """Per-beat quantities behind the morphology features, computed once per record."""
@@ -275,6 +341,37 @@ def _morph_features(bm: _BeatMorph, sel: slice | np.ndarray) -> list[float]:
     tot = bm.tq_tot[sel].sum()
     fw = float(bm.tq_f[sel].sum() / tot) if tot > 0 else np.nan
     return [float(np.median(corr)), float(np.log10(p_power + 1e-6)), fw]
+
+
+#: Most float64 values one stacked block of beat windows may hold (memory bound per step).
+_MAX_BLOCK = 4_000_000
+
+
+def _morph_feature_rows(bm: _BeatMorph, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`_morph_features` of the beat stretches ``lo[i]:hi[i]``, one row each (windows
+    with the same number of beats are stacked and reduced together, as in
+    :func:`_rr_feature_rows`)."""
+    out = np.full((lo.size, 3), np.nan)
+    n = hi - lo
+    w = max(bm.p_win.shape[1], bm.qrs_win.shape[1], 1)
+    for m in np.unique(n[n >= 4]):
+        rows_m = np.flatnonzero(n == m)
+        step = max(_MAX_BLOCK // (int(m) * w), 1)
+        for k in range(0, rows_m.size, step):
+            rows = rows_m[k:k + step]
+            idx = lo[rows, None] + np.arange(m)[None, :]
+            pw = bm.p_win[idx]
+            tmpl = _median(pw, axis=1)
+            tn = np.linalg.norm(tmpl, axis=1) + 1e-12
+            corr = np.einsum("gmw,gw->gm", pw, tmpl) / (np.linalg.norm(pw, axis=2) * tn[:, None]
+                                                       + 1e-12)
+            q = _median(bm.qrs_win[idx], axis=1)
+            p_power = np.sum(tmpl ** 2, axis=1) / (np.sum(q ** 2, axis=1) + 1e-12)
+            tot = bm.tq_tot[idx].sum(axis=1)
+            fw = np.divide(bm.tq_f[idx].sum(axis=1), tot, out=np.full(rows.size, np.nan),
+                           where=tot > 0)
+            out[rows] = np.column_stack([_median(corr, axis=1), np.log10(p_power + 1e-6), fw])
+    return out
 
 
 def rhythm_features(peaks, fs: float, clean: np.ndarray | None = None,
@@ -427,20 +524,21 @@ def window_features(peaks, fs: float, clean: np.ndarray | None, *, window_s: flo
         starts = np.arange(0.0, dur - window_s + 1e-9, step_s)
     bm = _beat_morph(clean, p, fs) if clean is not None and p.size else None
     rr_all = np.diff(p) / fs if p.size > 1 else np.zeros(0)
-    rows = []
-    for s in starts:
-        a, b = np.searchsorted(p, [s * fs, (s + window_s) * fs])
-        rr = rr_all[a:max(a, b - 1)]
-        if valid is not None:
-            rr = rr[valid[a:max(a, b - 1)]]
-        feats = _rr_features(rr)
-        if bm is not None:
-            ma, mb = np.searchsorted(bm.peaks, [s * fs, (s + window_s) * fs])
-            feats += _morph_features(bm, slice(ma, mb))
-        else:
-            feats += [np.nan] * 3
-        rows.append(feats)
-    return starts, np.asarray(rows, dtype=np.float64)
+    t0, t1 = starts * fs, (starts + window_s) * fs
+    # Window i holds the intervals rr_all[a:max(a, b - 1)]; of those, _rr_features keeps the
+    # valid, plausible ones, a contiguous stretch lo:hi of the record's kept intervals.
+    a, b = np.searchsorted(p, t0), np.searchsorted(p, t1)
+    kept = np.isfinite(rr_all) & (rr_all > 0.2) & (rr_all < 3.0)
+    if valid is not None:
+        kept &= np.asarray(valid, dtype=bool)
+    ck = np.r_[0, np.cumsum(kept)]
+    F_rr = _rr_feature_rows(rr_all[kept], ck[a], ck[np.maximum(a, b - 1)])
+    if bm is not None:
+        F_m = _morph_feature_rows(bm, np.searchsorted(bm.peaks, t0),
+                                  np.searchsorted(bm.peaks, t1))
+    else:
+        F_m = np.full((starts.size, 3), np.nan)
+    return starts, np.hstack([F_rr, F_m])
 
 
 def irregular_episodes(starts_s: np.ndarray, proba: np.ndarray, threshold: float,

@@ -1,6 +1,7 @@
 """Ventricular tachyarrhythmias: VT runs from classified beats, VF/flutter from the signal itself.
 
-- :func:`vt_episodes` — runs of >= 3 consecutive V beats above 100 bpm, with rate and duration;
+- :func:`vt_episodes` — runs of >= 3 consecutive V beats above 100 bpm, with rate and duration
+  (runs take in the beats shaped like their V beats: :func:`extend_ventricular_runs`);
 - :func:`vf_window_features` + :class:`VFDetector` + :func:`vf_episodes` — ventricular
   flutter/fibrillation. In VF there are no QRS complexes to detect, and the quality check sees
   a signal without beats, so VF is found on the signal: sliding 4-s windows are described by
@@ -25,7 +26,8 @@ from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedEr
 from cardioclarity.validation import check_fs
 
 __all__ = ["DEFAULT_VF_MODEL", "KIND_VF", "VF_FEATURE_NAMES", "VFDetector",
-           "cross_val_vf_proba", "vf_episodes", "vf_window_features", "vt_episodes"]
+           "cross_val_vf_proba", "extend_ventricular_runs", "vf_episodes", "vf_window_features",
+           "vt_episodes"]
 
 DEFAULT_VF_MODEL = "vf-cudb"
 KIND_VF = "ecg-vf-detector"
@@ -49,19 +51,109 @@ VF_FEATURE_NAMES = (
 )
 
 
+#: Run extension: a beat joins a neighbouring V beat's run when it comes this fast and either
+#: its QRS correlates this well with that beat's, at an amplitude within this factor of it, or
+#: its QRS correlates less than this with the patient's sinus QRS (multiform runs).
+RUN_CORR, RUN_AMP_FACTOR, RUN_MAX_RR_S, RUN_SINUS_MAX = 0.9, 1.5, 0.5, 0.0
+#: ... and less than this percentile of the record's N beats' correlation with it.
+RUN_SINUS_PCT = 1.0
+
+
+def _qrs_windows(clean: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Mean-removed +-80 ms windows of the QRS complexes (edge beats padded by the edge)."""
+    w = max(int(round(0.08 * fs)), 1)
+    idx = np.clip(peaks[:, None] + np.arange(-w, w + 1)[None, :], 0, clean.size - 1)
+    W = clean[idx]
+    return W - W.mean(axis=1, keepdims=True)
+
+
+def extend_ventricular_runs(clean: np.ndarray, peaks: np.ndarray, fs: float,
+                            aami_class: np.ndarray) -> np.ndarray:
+    """V beats plus the beats that belong to their runs by shape: which beats are ventricular.
+
+    A beat-by-beat classifier judges each beat against the patient's sinus rhythm and its RR
+    context; inside a run the RR context of a V beat is its run neighbours', so beats in the
+    middle of a run are often called N or S although they have the shape of the V beats around
+    them (MIT-BIH 203: V-S-S runs of beats unlike any sinus beat). A beat becomes
+    ventricular here when it follows or precedes a ventricular beat within
+    :data:`RUN_MAX_RR_S` and either its QRS correlates >= :data:`RUN_CORR` with that beat's,
+    at an amplitude within :data:`RUN_AMP_FACTOR` of it, and resembles that beat more than the
+    median QRS of the record's N beats (a sinus beat between two ectopics stays N), or its QRS
+    correlates < :data:`RUN_SINUS_MAX` with that median QRS, and less than
+    :data:`RUN_SINUS_PCT` % of the N beats do (multiform runs; needs >= 10 N beats). Repeated
+    until no beat joins.
+
+    Parameters
+    ----------
+    clean : ndarray
+        Cleaned lead.
+    peaks : ndarray of int
+        R-peaks.
+    fs : float
+        Sampling rate in Hz.
+    aami_class : ndarray of str
+        Class of each beat.
+
+    Returns
+    -------
+    ndarray of bool
+        Per beat: ventricular (V, or joined to a V run).
+    """
+    fs = check_fs(fs)
+    p = np.asarray(peaks, dtype=np.int64)
+    cls = np.asarray(aami_class)
+    v = cls == "V"
+    if p.size < 2 or not v.any():
+        return v
+    W = _qrs_windows(np.asarray(clean, dtype=np.float64), p, fs)
+    norm = np.linalg.norm(W, axis=1) + 1e-12
+    amp = W.max(axis=1) - W.min(axis=1) + 1e-12
+    corr = (W[1:] * W[:-1]).sum(axis=1) / (norm[1:] * norm[:-1])  # beat i+1 with beat i
+    n_beats = cls == "N"
+    if n_beats.sum() >= 10:
+        t = np.median(W[n_beats], axis=0)
+        sinus = W @ t / (norm * (np.linalg.norm(t) + 1e-12))
+    else:  # no sinus reference: only shape agreement with the run joins beats
+        sinus = np.full(p.size, np.inf)
+    ratio = np.maximum(amp[1:], amp[:-1]) / np.minimum(amp[1:], amp[:-1])
+    fast = np.diff(p) <= RUN_MAX_RR_S * fs
+    alike = (corr >= RUN_CORR) & (ratio <= RUN_AMP_FACTOR)
+    # below the limit and below nearly every N beat's own likeness (records whose N beats vary
+    # a lot, e.g. with axis shifts, would otherwise lend their odd N beats to runs)
+    lim = min(RUN_SINUS_MAX, float(np.percentile(sinus[n_beats], RUN_SINUS_PCT))) \
+        if n_beats.sum() >= 10 else RUN_SINUS_MAX
+    unlike_sinus = sinus < lim
+    # pair k = (beat k, beat k+1): beat k+1 may join from its left, beat k from its right
+    join_left = np.r_[False, fast & ((alike & (corr > sinus[1:])) | unlike_sinus[1:])]
+    join_right = np.r_[fast & ((alike & (corr > sinus[:-1])) | unlike_sinus[:-1]), False]
+    out = v.copy()
+    for _ in range(p.size):
+        grown = out | (join_left & np.r_[False, out[:-1]]) | (join_right & np.r_[out[1:], False])
+        if np.array_equal(grown, out):
+            break
+        out = grown
+    return out
+
+
 def vt_episodes(peaks: np.ndarray, fs: float, aami_class: np.ndarray, *,
-                min_beats: int = VT_MIN_BEATS, min_bpm: float = VT_MIN_BPM) -> list[dict]:
+                min_beats: int = VT_MIN_BEATS, min_bpm: float = VT_MIN_BPM,
+                clean: np.ndarray | None = None) -> list[dict]:
     """Runs of >= ``min_beats`` consecutive V beats whose mean rate exceeds ``min_bpm``.
+
+    With ``clean`` (the cleaned lead), a run also takes in the beats that have its V beats'
+    shape (:func:`extend_ventricular_runs`); ``n_joined`` then says how many beats of a run
+    were not classified V.
 
     Returns
     -------
     list of dict
         ``{"type": "ventricular_tachycardia", "start_s", "end_s", "n_beats", "rate_bpm",
-        "duration_s"}``.
+        "duration_s"}`` (and ``n_joined`` with ``clean``).
     """
     fs = check_fs(fs)
     p = np.asarray(peaks, dtype=np.int64)
-    v = np.asarray(aami_class) == "V"
+    is_v = np.asarray(aami_class) == "V"
+    v = is_v if clean is None else extend_ventricular_runs(clean, p, fs, aami_class)
     m = np.r_[False, v, False].astype(np.int8)
     edges = np.flatnonzero(np.diff(m))
     out = []
@@ -71,9 +163,12 @@ def vt_episodes(peaks: np.ndarray, fs: float, aami_class: np.ndarray, *,
         dur = (p[b - 1] - p[a]) / fs
         rate = 60.0 * (b - a - 1) / dur if dur > 0 else 0.0
         if rate > min_bpm:
-            out.append({"type": "ventricular_tachycardia", "start_s": round(float(p[a] / fs), 3),
-                        "end_s": round(float(p[b - 1] / fs), 3), "n_beats": int(b - a),
-                        "rate_bpm": round(float(rate), 1), "duration_s": round(float(dur), 3)})
+            ep = {"type": "ventricular_tachycardia", "start_s": round(float(p[a] / fs), 3),
+                  "end_s": round(float(p[b - 1] / fs), 3), "n_beats": int(b - a),
+                  "rate_bpm": round(float(rate), 1), "duration_s": round(float(dur), 3)}
+            if clean is not None:
+                ep["n_joined"] = int((~is_v[a:b]).sum())
+            out.append(ep)
     return out
 
 
