@@ -178,3 +178,18 @@ def test_window_features_all_windows_at_once_equal_window_by_window(fs):
     np.testing.assert_array_equal(starts, s_ref)
     assert np.isnan(F_ref).any() and np.isfinite(F_ref).any()
     np.testing.assert_allclose(F, F_ref, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_window_features_windows_after_the_last_beat():
+    # beats stop after 30 s of a 90-s lead (asystole or a lost lead): the later windows hold no
+    # beat and must come back as NaN rows, as the window-by-window computation gives them
+    fs = 250.0
+    x, peaks = synth_ecg(fs=fs, duration=30.0, rr=np.full(40, 0.75), noise=0.02, seed=3)
+    x = np.r_[x, np.zeros(int(60 * fs))]
+    clean = ecg_clean(x, fs)
+    valid = np.ones(peaks.size - 1, dtype=bool)
+    starts, F = window_features(peaks, fs, clean, window_s=20, step_s=10, n_samples=x.size)
+    s_ref, F_ref = _window_features_one_by_one(peaks, fs, clean, valid, 20, 10, x.size)
+    np.testing.assert_array_equal(starts, s_ref)
+    assert np.isnan(F[-1]).all()
+    np.testing.assert_allclose(F, F_ref, rtol=1e-9, atol=1e-12, equal_nan=True)

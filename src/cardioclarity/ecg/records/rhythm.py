@@ -532,7 +532,11 @@ def window_features(peaks, fs: float, clean: np.ndarray | None, *, window_s: flo
     if valid is not None:
         kept &= np.asarray(valid, dtype=bool)
     ck = np.r_[0, np.cumsum(kept)]
-    F_rr = _rr_feature_rows(rr_all[kept], ck[a], ck[np.maximum(a, b - 1)])
+    # A window that starts after the last beat has a == p.size, one past ck's end: clip it
+    # (an empty window, lo == hi).
+    last = ck.size - 1
+    F_rr = _rr_feature_rows(rr_all[kept], ck[np.minimum(a, last)],
+                            ck[np.minimum(np.maximum(a, b - 1), last)])
     if bm is not None:
         F_m = _morph_feature_rows(bm, np.searchsorted(bm.peaks, t0),
                                   np.searchsorted(bm.peaks, t1))
