@@ -94,29 +94,57 @@ def _ramp(x: float | None, ok: float, bad: float) -> float:
 
 
 # ------------------------------------------------------------------------------------ constraints
+def _box_slices(mask: np.ndarray, margin: int = 1) -> tuple[slice, slice] | None:
+    """Row and column slices of ``mask``'s bounding box grown by ``margin`` (clipped to the
+    image), or None when the mask is empty. Labelling inside that box gives the same regions
+    as labelling the whole grid, at a fraction of the cost."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)))
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` with every background region that does not reach the image border filled.
 
     The same result as :func:`scipy.ndimage.binary_fill_holes` with one labelling pass instead of
-    an iterated dilation (10-50x faster on a 1024-px grid).
+    an iterated dilation (10-50x faster on a 1024-px grid), inside the mask's box grown by one
+    pixel: a background region that reaches that ring reaches the image border through the empty
+    rest of the image, and one that does not is enclosed by the mask.
     """
-    lab, n = ndimage.label(~mask)
-    if n == 0:
+    mask = np.asarray(mask, dtype=bool)
+    box = _box_slices(mask)
+    if box is None:
         return mask.copy()
+    out = mask.copy()
+    crop = mask[box]
+    lab, n = ndimage.label(~crop)
+    if n == 0:
+        return out
     touches = np.zeros(n + 1, dtype=bool)
     touches[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = True
     touches[0] = False  # label 0 is the mask itself
-    return ~touches[lab]
+    out[box] = ~touches[lab]
+    return out
 
 
 def _largest(mask: np.ndarray) -> tuple[np.ndarray, float]:
     """Largest connected region of ``mask`` and the share of the mask it holds (1 if empty)."""
-    lab, n = ndimage.label(mask)
+    mask = np.asarray(mask, dtype=bool)
+    box = _box_slices(mask, margin=0)
+    if box is None:
+        return mask.copy(), 1.0
+    lab, n = ndimage.label(mask[box])
     if n <= 1:
-        return mask.astype(bool), 1.0
+        return mask.copy(), 1.0
     sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
     k = int(np.argmax(sizes))
-    return lab == k + 1, float(sizes[k] / sizes.sum())
+    out = np.zeros_like(mask)
+    out[box] = lab == k + 1
+    return out, float(sizes[k] / sizes.sum())
 
 
 def lung_base_line(right_lung: np.ndarray, left_lung: np.ndarray) -> tuple[float, float, float, float] | None:
