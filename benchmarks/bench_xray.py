@@ -293,7 +293,8 @@ def gate_section(args: argparse.Namespace, parts: dict) -> None:
         sp_no_tta = speed(HeartDetector.load(tta=False), test, Path(tmp2))
     lines = [
         "## Chest X-ray: knowing when not to answer (`benchmarks/bench_xray.py --only gate`)", "",
-        f"Machine: {machine()}. Command: `python benchmarks/bench_xray.py --only gate`.", "",
+        f"Machine: {machine()}. Command: `python benchmarks/bench_xray.py --only gate --threads {args.threads}` "
+        "(one thread is the CLI's default).", "",
         "### Anatomical constraints on the test part", "",
         f"The bundled seg network on the {len(test)} test films, masks as the network gives them (largest "
         "region of each) and with this build's constraints (holes filled, the heart cut 2 % of the image height "
