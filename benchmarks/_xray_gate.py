@@ -118,3 +118,29 @@ def ctr_range_violations(all_groups: list[dict[str, list[dict]]]) -> tuple[int, 
     lo, hi = CTR_REPORTABLE
     ctrs = [v["ctr"] for groups in all_groups for vs in groups.values() for v in vs if v["ctr"] is not None]
     return sum(not lo <= c <= hi for c in ctrs), len(ctrs)
+
+
+def audit_flagging(pos: dict[str, list[dict]], audit_dir: Path) -> dict | None:
+    """How this build's verdicts split the judged overlays of a visual-audit sample.
+
+    Joins ``key.csv``/``verdicts.csv`` of ``audit_dir`` (``benchmarks/xray_audit``) with the
+    verdicts of ``pos`` by file: of the rejected ``new`` overlays, how many this build withholds
+    or refuses; of the accepted ones, how many it withholds anyway. None without the files.
+    """
+    import csv
+
+    key_path, verdict_path = audit_dir / "key.csv", audit_dir / "verdicts.csv"
+    if not (key_path.exists() and verdict_path.exists()):
+        return None
+    key = {r["id"]: r for r in csv.DictReader(key_path.open())}
+    by_file = {f"{g.split('/')[-1]}/{v['name']}": v for g, vs in pos.items() if g.startswith("cxr_multisite/")
+               for v in vs}
+    out = {"rejected": 0, "rejected_flagged": 0, "accepted": 0, "accepted_withheld": 0}
+    for v in csv.DictReader(verdict_path.open()):
+        k = key[v["id"]]
+        ok = v["A" if k["A"] == "new" else "B"].strip().lower() == "accept"
+        res = by_file.get(k["file"])
+        flagged = res is None or res["status"] in ("withheld", "refused", "error")
+        out["accepted" if ok else "rejected"] += 1
+        out["accepted_withheld" if ok else "rejected_flagged"] += int(flagged)
+    return out

@@ -245,6 +245,7 @@ def main(argv=None) -> int:
 def gate_section(args: argparse.Namespace, parts: dict) -> None:
     """Section ``xray-gate``: constraints vs raw masks, RG1_UNCR, the input gate, speed."""
     from _xray_gate import (
+        audit_flagging,
         ctr_range_violations,
         negative_rows,
         positive_rows,
@@ -279,16 +280,30 @@ def gate_section(args: argparse.Namespace, parts: dict) -> None:
     reverse = HeartDetector.load(chest_check=ChestCheck.load(rev_path)) if rev_path.exists() else None
     gate = run_gate(det, reverse, args.data_dir, parts)
     bad_ctr, n_ctr = ctr_range_violations([gate["negatives"], gate["positives"], gate["reverse"]])
+    audit = audit_flagging(gate["positives"], REPO / "benchmarks" / "xray_audit")
+    audit_line = "" if audit is None else (
+        "Seed-12 visual audit sample (`benchmarks/xray_audit/`, overlays judged on the build before the shape "
+        "checks and the left-hemidiaphragm bound; **the tuning sample of the shape checks, not a held-out "
+        f"figure**): this build withholds or refuses {audit['rejected_flagged']}/{audit['rejected']} "
+        f"({100 * audit['rejected_flagged'] / max(1, audit['rejected']):.0f} %) of the rejected overlays and "
+        f"{audit['accepted_withheld']}/{audit['accepted']} of the accepted ones (target >= 80 % of the "
+        "rejected; the held-out figure needs a fresh sample, `make_sheets.py sheets --seed N --audit-dir ...`).")
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as tmp2:
         sp = speed(det, test, Path(tmp))
         sp_no_tta = speed(HeartDetector.load(tta=False), test, Path(tmp2))
     lines = [
         "## Chest X-ray: knowing when not to answer (`benchmarks/bench_xray.py --only gate`)", "",
-        f"Machine: {machine()}. Command: `python benchmarks/bench_xray.py --only gate`.", "",
+        f"Machine: {machine()}. Command: `python benchmarks/bench_xray.py --only gate --threads {args.threads}` "
+        "(one thread is the CLI's default).", "",
         "### Anatomical constraints on the test part", "",
         f"The bundled seg network on the {len(test)} test films, masks as the network gives them (largest "
-        "region of each) and with this build's constraints (holes filled, the heart cut at the line joining "
-        "the lungs' lowest points + 2 % of the image height; the margin was chosen on the val part).", "",
+        "region of each) and with this build's constraints (holes filled, the heart cut 2 % of the image height "
+        "below the diaphragm line: the line joining the lungs' lowest points, raised on the left to the left "
+        "lung's base read 5 % of the width lateral of the heart's apex; offset and margin chosen on the val part).",
+        "", "The plausibility checks on the heart's shape (heart-not-compact, heart-ragged, heart-shape-implausible, "
+        "heart-too-high, heart-lung-overlap) have thresholds chosen on the val part, the train part's reference "
+        "masks and the seed-12 visual audit sample (`benchmarks/xray_audit/`); the test part and the other "
+        "cxr_multisite films were not used to choose them.", "",
         md_table(acc), "",
         f"RG1_UNCR.dcm ({h_rg1} px high; the heart ends near y = 1490): heart box bottom "
         + ", ".join(f"{k} y = {v['box_bottom']:.0f} ({(v['box_bottom'] - 1490) / h_rg1 * 100:+.1f} % of the height, "
@@ -304,6 +319,7 @@ def gate_section(args: argparse.Namespace, parts: dict) -> None:
         md_table(positive_rows(gate["positives"]) + positive_rows(gate["reverse"], " (reverse fold)")), "",
         md_table(reason_counts(gate["positives"])), "",
         f"CTRs reported outside [0.2, 1.0]: **{bad_ctr} of {n_ctr}** reported CTRs over every image above.", "",
+        *([audit_line, ""] if audit_line else []),
         "### Speed (full pipeline: gate, constraints, checks)", "",
         md_table([{"what": "2048 x 2048 16-bit DICOM -> result", "with the rescaled-copy check":
                    f"{sp['2k_s']:.3f} s", "without (tta=False)": f"{sp_no_tta['2k_s']:.3f} s"},
@@ -318,7 +334,8 @@ def gate_section(args: argparse.Namespace, parts: dict) -> None:
     print(body)
     out_json = REPO / "benchmarks" / "results_xray_gate"
     # One line per image verdict keeps the file diffable without a line per list item.
-    doc = {"machine": machine(), "accuracy": acc, "rg1": rg1, "speed": sp, "speed_no_tta": sp_no_tta}
+    doc = {"machine": machine(), "accuracy": acc, "rg1": rg1, "speed": sp, "speed_no_tta": sp_no_tta,
+           "audit_seed12": audit}
     lines_json = [json.dumps(doc, default=str)] + [
         json.dumps({"part": part, "group": g, **v}, default=str)
         for part, groups in gate.items() for g, vs in groups.items() for v in vs]

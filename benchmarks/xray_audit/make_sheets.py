@@ -1,19 +1,32 @@
 """Blind visual audit of heart/lung overlays on ``cxr_multisite``: sheets, key, and the score.
 
 1. ``python benchmarks/xray_audit/make_sheets.py sheets`` draws a seeded random sample of films
-   (seed 12, 100 films) twice: with the masks as the network gives them (``old``: the largest
-   region of each, the pipeline before the anatomical constraints) and with this build's pipeline
-   (``new``). Each film's two overlays are put side by side as ``A`` and ``B`` in a random,
-   seeded order, without verdict banners or model names, four films per sheet, into
-   ``benchmarks/xray_audit/out/`` (not committed: the films' licences forbid it). ``key.csv``
-   says which of A/B is which and what the new pipeline's quality verdict was.
-2. A person judges every overlay by ``CRITERIA.md`` *before opening key.csv* and writes
+   (``--seed``, default 12; ``--n``, default 100) twice: with the ``old`` pipeline (the masks as
+   the network gives them, largest region of each; or the full pipeline of ``--old-model``) and
+   with this build's pipeline (``new``, or ``--new-model``). Each film's two overlays are put side
+   by side as ``A`` and ``B`` in a random, seeded order, without verdict banners or model names,
+   four films per sheet, into ``<audit-dir>/out/`` (not committed: the films' licences forbid
+   it). ``<audit-dir>/key.csv`` says which of A/B is which and what the new pipeline's quality
+   verdict was; ``<audit-dir>/sample.json`` how the sample was drawn; ``<audit-dir>/verdicts.csv``
+   is written as an empty template (one row per film) unless it exists.
+2. A person judges every overlay by ``CRITERIA.md`` *before opening key.csv* and fills in
    ``verdicts.csv`` (``id,A,B,note`` with ``accept``/``reject``).
 3. ``python benchmarks/xray_audit/make_sheets.py status`` re-runs the new pipeline's quality
    verdict on the same films into key.csv (after a change of the checks; the overlays, and so the
    judged verdicts, do not depend on them).
 4. ``python benchmarks/xray_audit/make_sheets.py score`` joins verdicts and key: acceptance rate
    of old and new, and the share of rejected new overlays whose CTR the quality gate withheld.
+
+A fresh sample for a held-out audit goes into its own folder, so the judged seed-12 sample stays::
+
+    python benchmarks/xray_audit/make_sheets.py sheets --seed 31 --audit-dir benchmarks/xray_audit/seed-31 \
+        --site ieee8023 --exclude training/runs/pseudo-hannover.csv --old-model OLD.pt
+
+``--site`` keeps one sub-site (the first folder of the manifest's path: ``ieee8023``,
+``hannover``); ``--exclude`` drops every film listed in the given CSVs (a ``file`` column, paths
+relative to ``cxr_multisite``, e.g. the pseudo-label log of ``training/pseudo_label_xray.py``) or
+text files (one path a line). ``sheets`` refuses to overwrite a folder whose ``verdicts.csv``
+already holds verdicts.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import random
 import sys
 from pathlib import Path
@@ -30,18 +44,43 @@ sys.path.insert(0, str(HERE.parent))
 
 from _common import default_data_dir, md_table, write_section  # noqa: E402
 
-OUT = HERE / "out"
-KEY = HERE / "key.csv"
-VERDICTS = HERE / "verdicts.csv"
 PANEL = 400
 PER_SHEET = 4
 
 
-def sample_films(data_dir: Path, n: int, seed: int) -> list[str]:
-    """``n`` files of the manifest, drawn with ``random.Random(seed)``."""
+def read_exclusions(paths: list[Path]) -> set[str]:
+    """Film paths (relative to ``cxr_multisite``) listed in CSVs with a ``file`` column or in
+    text files with one path a line."""
+    out: set[str] = set()
+    for path in paths:
+        text = Path(path).read_text()
+        first = text.splitlines()[0] if text.strip() else ""
+        if "," in first or first.strip() == "file":
+            rows = csv.DictReader(io.StringIO(text))
+            if "file" not in (rows.fieldnames or []):
+                raise SystemExit(f"{path}: a CSV for --exclude needs a 'file' column, got {rows.fieldnames}.")
+            out |= {r["file"].strip() for r in rows if r["file"].strip()}
+        else:
+            out |= {line.strip() for line in text.splitlines() if line.strip()}
+    return out
+
+
+def sample_films(data_dir: Path, n: int, seed: int, *, site: str | None = None,
+                 exclude: set[str] | None = None) -> list[str]:
+    """``n`` files of the manifest, drawn with ``random.Random(seed)`` from those of ``site`` (the
+    path's first folder; None: every site) that are not in ``exclude``.
+
+    With no site and nothing excluded, the draw is the one the seed-12 sample was made with.
+    """
     with (data_dir / "cxr_multisite" / "manifest.csv").open() as fh:
         files = sorted(r["file"] for r in csv.DictReader(fh))
-    return random.Random(seed).sample(files, n)
+    sites = sorted({f.split("/")[0] for f in files})
+    if site is not None and site not in sites:
+        raise SystemExit(f"--site {site!r} is not a sub-site of cxr_multisite; valid options: {sites}.")
+    pool = [f for f in files if (site is None or f.split("/")[0] == site) and f not in (exclude or set())]
+    if n > len(pool):
+        raise SystemExit(f"--n {n} is more than the {len(pool)} films left after --site/--exclude.")
+    return random.Random(seed).sample(pool, n)
 
 
 def _panel(png: bytes, label: str):
@@ -55,19 +94,34 @@ def _panel(png: bytes, label: str):
     return canvas
 
 
-def make_sheets(data_dir: Path, n: int, seed: int) -> None:
+def _detectors(old_model: str | None, new_model: str | None):
+    from cardioclarity.xray.detect import HeartDetector
+
+    old = (HeartDetector.load(old_model) if old_model
+           else HeartDetector.load(constrain=False, tta=False))
+    return old, HeartDetector.load(new_model)
+
+
+def make_sheets(data_dir: Path, n: int, seed: int, audit_dir: Path, *, site: str | None = None,
+                exclude: list[Path] | None = None, old_model: str | None = None,
+                new_model: str | None = None) -> None:
     import torch
     from PIL import Image
 
-    from cardioclarity.xray.detect import HeartDetector
     from cardioclarity.xray.io import read_xray
     from cardioclarity.xray.report import overlay_png
 
+    verdicts = audit_dir / "verdicts.csv"
+    if verdicts.exists() and any(r.get("A") for r in csv.DictReader(verdicts.open())):
+        raise SystemExit(f"{verdicts} already holds verdicts: draw a fresh sample into another "
+                         "--audit-dir (e.g. benchmarks/xray_audit/seed-<seed>).")
     torch.set_num_threads(1)
-    old, new = HeartDetector.load(constrain=False, tta=False), HeartDetector.load()
-    films = sample_films(data_dir, n, seed)
+    old, new = _detectors(old_model, new_model)
+    excluded = read_exclusions(exclude or [])
+    films = sample_films(data_dir, n, seed, site=site, exclude=excluded)
     rng = random.Random(seed + 1)
-    OUT.mkdir(exist_ok=True)
+    out_dir = audit_dir / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
     key_rows, panels = [], []
     for i, f in enumerate(films, 1):
         img = read_xray(data_dir / "cxr_multisite" / f)
@@ -85,15 +139,25 @@ def make_sheets(data_dir: Path, n: int, seed: int) -> None:
         for r, (a, b) in enumerate(rows):
             sheet.paste(a, (0, r * (PANEL + 24)))
             sheet.paste(b, (PANEL, r * (PANEL + 24)))
-        sheet.save(OUT / f"sheet_{s // PER_SHEET + 1:02d}.png")
-    with KEY.open("w", newline="") as fh:
+        sheet.save(out_dir / f"sheet_{s // PER_SHEET + 1:02d}.png")
+    key = audit_dir / "key.csv"
+    with key.open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=list(key_rows[0]))
         wr.writeheader()
         wr.writerows(key_rows)
-    print(f"{len(films)} films -> {OUT} ({(len(panels) + PER_SHEET - 1) // PER_SHEET} sheets), key {KEY}")
+    with verdicts.open("w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=["id", "A", "B", "note"])
+        wr.writeheader()
+        wr.writerows({"id": r["id"], "A": "", "B": "", "note": ""} for r in key_rows)
+    meta = {"seed": seed, "n": n, "site": site, "excluded_lists": [str(p) for p in exclude or []],
+            "n_excluded": len(excluded), "old": old_model or "network masks (largest region of each)",
+            "new": new_model or "bundled pipeline"}
+    (audit_dir / "sample.json").write_text(json.dumps(meta, indent=1) + "\n")
+    print(f"{len(films)} films -> {out_dir} ({(len(panels) + PER_SHEET - 1) // PER_SHEET} sheets), "
+          f"key {key}, verdicts template {verdicts}")
 
 
-def restatus(data_dir: Path) -> None:
+def restatus(data_dir: Path, audit_dir: Path, new_model: str | None = None) -> None:
     """Recompute ``new_status``/``new_score``/``new_reasons`` of key.csv with this build."""
     import torch
 
@@ -101,22 +165,25 @@ def restatus(data_dir: Path) -> None:
     from cardioclarity.xray.io import read_xray
 
     torch.set_num_threads(1)
-    det = HeartDetector.load()
-    rows = list(csv.DictReader(KEY.open()))
+    det = HeartDetector.load(new_model)
+    key = audit_dir / "key.csv"
+    rows = list(csv.DictReader(key.open()))
     for r in rows:
         q = det.detect(read_xray(data_dir / "cxr_multisite" / r["file"])).quality
         r.update(new_status=q["status"], new_score=q["score"], new_reasons=" ".join(q["reasons"]))
-    with KEY.open("w", newline="") as fh:
+    with key.open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
         wr.writeheader()
         wr.writerows(rows)
-    print(f"{len(rows)} verdicts recomputed -> {KEY}")
+    print(f"{len(rows)} verdicts recomputed -> {key}")
 
 
-def score() -> dict:
+def score(audit_dir: Path = HERE) -> dict:
     """Acceptance of old and new overlays, and how many rejected new ones the gate flagged."""
-    key = {r["id"]: r for r in csv.DictReader(KEY.open())}
-    verdicts = list(csv.DictReader(VERDICTS.open()))
+    key = {r["id"]: r for r in csv.DictReader((audit_dir / "key.csv").open())}
+    verdicts = [v for v in csv.DictReader((audit_dir / "verdicts.csv").open()) if v["A"].strip()]
+    if not verdicts:
+        raise SystemExit(f"{audit_dir / 'verdicts.csv'} holds no verdicts yet: judge the sheets first.")
     res = {"old": [], "new": []}
     for v in verdicts:
         k = key[v["id"]]
@@ -148,24 +215,38 @@ def main(argv=None) -> int:
     ap.add_argument("step", choices=["sheets", "status", "score"])
     ap.add_argument("--data-dir", type=Path, default=default_data_dir())
     ap.add_argument("--n", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=12, help="seed of the sample (sheets)")
+    ap.add_argument("--audit-dir", type=Path, default=HERE,
+                    help="folder of key.csv, verdicts.csv, sample.json and out/ (default: the seed-12 audit)")
+    ap.add_argument("--site", default=None, help="sheets: draw from this sub-site only (ieee8023, hannover)")
+    ap.add_argument("--exclude", type=Path, nargs="*", default=[],
+                    help="sheets: CSVs (a 'file' column) or text files listing films to leave out "
+                         "(films used in training or pseudo-labels)")
+    ap.add_argument("--old-model", default=None,
+                    help="sheets: checkpoint for the 'old' side, run through the full pipeline "
+                         "(default: the bundled network's unconstrained masks)")
+    ap.add_argument("--new-model", default=None, help="sheets/status: checkpoint for the 'new' side")
     ap.add_argument("--no-write", action="store_true", help="score: print only; leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
     if args.step == "sheets":
-        make_sheets(args.data_dir, args.n, args.seed)
+        make_sheets(args.data_dir, args.n, args.seed, args.audit_dir, site=args.site, exclude=args.exclude,
+                    old_model=args.old_model, new_model=args.new_model)
     elif args.step == "status":
-        restatus(args.data_dir)
+        restatus(args.data_dir, args.audit_dir, args.new_model)
     else:
-        s = score()
+        s = score(args.audit_dir)
         n = s["n"]
+        meta_path = args.audit_dir / "sample.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seed": 12, "site": None}
+        drawn = f"seed {meta['seed']}" + (f", sub-site {meta['site']}" if meta.get("site") else "")
 
         def pct(k: int, m: int) -> str:
             return f"{k}/{m} ({100 * k / m:.0f} %)" if m else "-"
 
         body = "\n".join([
             "## Chest X-ray: blind visual audit on cxr_multisite (`benchmarks/xray_audit/`)", "",
-            f"Command: `python benchmarks/xray_audit/make_sheets.py sheets` (seeded sample of {n} of the 455 "
-            "films, seed 12), judged by `benchmarks/xray_audit/CRITERIA.md` before the key was opened "
+            f"Command: `python benchmarks/xray_audit/make_sheets.py sheets` (seeded sample of {n} of cxr_multisite's "
+            f"films, {drawn}), judged by `benchmarks/xray_audit/CRITERIA.md` before the key was opened "
             "(`verdicts.csv`), then `python benchmarks/xray_audit/make_sheets.py score`. `old` = the network's "
             "masks (largest region of each), `new` = this build (holes filled, heart cut at the lung bases). "
             "One reviewer (the author of the constraints); the two overlays of a film were shown side by side in a random order, but the "
@@ -186,7 +267,7 @@ def main(argv=None) -> int:
             ]),
         ])
         print(body)
-        if not args.no_write:
+        if not args.no_write and args.audit_dir.resolve() == HERE:
             write_section("xray-audit", body)
     return 0
 

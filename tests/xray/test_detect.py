@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.errors import CheckpointError, InputFileNotFoundError, InvalidInputError
@@ -128,3 +129,20 @@ def test_implausible_physical_sizes_fail_the_quality_check(seg, sample):
     assert set(r.to_dict()) == set(seg.detect(sample).to_dict())  # same schema keys
     adult = seg.detect(read_xray(write_dicom(None, sample.pixels, PixelSpacing=[0.7, 0.7])))
     assert 200 < adult.measurements["thorax_width_mm"] < 450 and adult.quality["ok"] is True
+
+
+def test_positive_upsampling_matches_torch_bilinear():
+    """The masks upsampled inside each structure's box equal ``interpolate(...) > 0`` everywhere."""
+    from cardioclarity.xray.detect import _upsample_positive
+
+    gen = torch.Generator().manual_seed(0)
+    out = torch.randn(3, 80, 80, generator=gen) * 0.5 - 1.0
+    out[0, 30:50, 20:45] += 3
+    out[1, 10:70, 5:30] += 3
+    out[2, 5:20, 60:75] += 3
+    for gh, gw in ((256, 256), (256, 197), (60, 70)):
+        ref = torch.nn.functional.interpolate(out[None], size=(gh, gw), mode="bilinear",
+                                              align_corners=False)[0]
+        masks, heart = _upsample_positive(out, gh, gw)
+        assert (masks == (ref > 0).numpy()).all()
+        np.testing.assert_allclose(heart[masks[0]], ref[0].numpy()[masks[0]], atol=1e-4)

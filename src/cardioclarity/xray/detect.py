@@ -21,6 +21,7 @@ range) and ``"measured"`` otherwise. Refused and withheld results have ``ctr`` a
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,8 +129,8 @@ class HeartDetector:
     chest_check : ChestCheck, optional
         The chest-radiograph check (default: the bundled ``cxr-chest-check``; seg model only).
     tta : bool
-        Also segment a slightly zoomed-out copy and compare the hearts (one more forward pass,
-        the ``augmentation-disagreement`` check).
+        Also segment a slightly zoomed-out copy and compare the hearts (the copy rides in the
+        same forward pass as a second batch item; the ``augmentation-disagreement`` check).
     constrain : bool
         Apply the anatomical constraints to the masks
         (:func:`cardioclarity.xray.quality.constrain_masks`); False keeps the network's masks
@@ -238,11 +239,37 @@ class HeartDetector:
                 "ctr_threshold": self.ctr_threshold}
 
     # ------------------------------------------------------------------------------ inference
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_logits(self, image: XrayImage) -> torch.Tensor:
         """Raw network output for one image: (3, S, S) mask logits (seg) or (4,) box fractions."""
         x = preprocess(image.pixels, self.input_size)
         return self.net(x)[0]
+
+    @torch.inference_mode()
+    def _forward(self, image: XrayImage) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits of the film and, with :attr:`tta`, the heart logits of its zoomed-out copy.
+
+        The film is resampled once to the network size; the copy is made from that resampled
+        film, and both go through the network as one batch of two (one forward pass). Instance
+        normalisation makes each item independent of the other, and the pooled-activation hooks
+        read item 0, the film itself.
+        """
+        s = self.input_size
+        x = torch.from_numpy(np.ascontiguousarray(image.pixels, dtype=np.float32))[None, None]
+        if x.shape[-2:] != (s, s):
+            x = torch.nn.functional.interpolate(x, size=(s, s), mode="bilinear", align_corners=False,
+                                                antialias=True)
+        film = preprocess(x, s)
+        if not (self.tta and self.model_name == "seg"):
+            return self.net(film)[0], None
+        inner = round(s * 0.9)
+        pad = (s - inner) // 2
+        copy = torch.nn.functional.pad(preprocess(x, inner), (pad, s - inner - pad, pad, s - inner - pad),
+                                       mode="replicate")
+        out = self.net(torch.cat([film, copy]))
+        heart = out[1:2, 0:1, pad:pad + inner, pad:pad + inner]
+        heart = torch.nn.functional.interpolate(heart, size=(s, s), mode="bilinear", align_corners=False)[0, 0]
+        return out[0], heart
 
     def detect(self, image: XrayImage) -> HeartResult:
         """Run the pipeline on one image (see the module docstring).
@@ -256,7 +283,7 @@ class HeartDetector:
             raise InvalidInputError(f"detect() needs an XrayImage, got {type(image).__name__}.",
                                     hint="read the file with cardioclarity.xray.io.read_xray first.")
         w, h = image.size
-        out = self.predict_logits(image)
+        out, heart_zoomed = self._forward(image)
         notes = list(image.warnings)
         reasons = dicom_reasons(image.metadata)
         quality: dict[str, Any] = {"chest_probability": None, "checks": {}}
@@ -276,7 +303,7 @@ class HeartDetector:
                 notes.append("chest-radiograph check not available for this seg model "
                              "(fitted on another network): only the DICOM header and the "
                              "plausibility checks were applied")
-            tta = self._tta_dice(image, out) if self.tta else None
+            tta = _heart_dice(out[0], heart_zoomed) if heart_zoomed is not None else None
             checks = plausibility(seg.features, masks, ctr,
                                   clipped_fraction=seg.clipped_fraction, tta_dice=tta)
             quality["checks"] = {c.reason: round(c.value, 3) for c in checks}
@@ -313,26 +340,6 @@ class HeartDetector:
                            model=self.model_field(), measurements=measurements, masks=masks,
                            name=image.name)
 
-    @torch.no_grad()
-    def _tta_dice(self, image: XrayImage, out: torch.Tensor) -> float:
-        """Heart Dice between the film's mask and that of a copy zoomed out by 10 % (edge-padded).
-
-        A network that has found the heart finds the same one on a slightly smaller film; on a
-        film unlike its training data its masks move. One more forward pass at the network size.
-        """
-        s = self.input_size
-        inner = round(s * 0.9)
-        pad = (s - inner) // 2
-        x = preprocess(image.pixels, inner)
-        x = torch.nn.functional.pad(x, (pad, s - inner - pad, pad, s - inner - pad), mode="replicate")
-        heart_zoomed = self.net(x)[0, 0, pad:pad + inner, pad:pad + inner]
-        heart_zoomed = torch.nn.functional.interpolate(heart_zoomed[None, None], size=(s, s),
-                                                       mode="bilinear", align_corners=False)[0, 0]
-        a, b = (out[0] > 0).numpy(), (heart_zoomed > 0).numpy()
-        total = a.sum() + b.sum()
-        return float(2 * (a & b).sum() / total) if total else 0.0
-
-
 @dataclass
 class _SegOutput:
     box: list[float] | None
@@ -344,6 +351,61 @@ class _SegOutput:
     clipped_fraction: float
 
 
+def _heart_dice(heart: torch.Tensor, heart_zoomed: torch.Tensor) -> float:
+    """Heart Dice between the film's mask and that of a copy zoomed out by 10 % (edge-padded).
+
+    A network that has found the heart finds the same one on a slightly smaller film; on a film
+    unlike its training data its masks move.
+    """
+    a, b = (heart > 0).numpy(), (heart_zoomed > 0).numpy()
+    total = a.sum() + b.sum()
+    return float(2 * (a & b).sum() / total) if total else 0.0
+
+
+@functools.lru_cache(maxsize=16)
+def _bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices ``i0``, ``i1`` and weight of ``i1`` of each output sample of a bilinear
+    resize from ``n_in`` to ``n_out`` samples (torch's ``align_corners=False`` convention)."""
+    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    i0 = np.minimum(src.astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(np.float32)
+
+
+def _upsample_positive(out: torch.Tensor, gh: int, gw: int) -> tuple[np.ndarray, np.ndarray]:
+    """``interpolate(out, (gh, gw), bilinear) > 0`` for each channel, and the heart's upsampled
+    logits, computed only where a channel can be positive.
+
+    A bilinear sample is positive only if one of its source samples is, so each channel is
+    resampled inside the box of the output rows and columns that read a positive source sample
+    (about a fifth of a film's grid per structure). Elsewhere the mask is False and the heart
+    logit is left at -inf (probability 0).
+    """
+    logits = out.numpy()
+    c, sh, sw = logits.shape
+    y0s, y1s, wy = _bilinear_taps(sh, gh)
+    x0s, x1s, wx = _bilinear_taps(sw, gw)
+    masks = np.zeros((c, gh, gw), dtype=bool)
+    heart = np.full((gh, gw), -np.inf, dtype=np.float32)
+    for k in range(c):
+        pos = logits[k] > 0
+        rows, cols = np.nonzero(pos.any(axis=1))[0], np.nonzero(pos.any(axis=0))[0]
+        if rows.size == 0:
+            continue
+        ry = np.nonzero((y0s >= rows[0]) & (y0s <= rows[-1]) | (y1s >= rows[0]) & (y1s <= rows[-1]))[0]
+        rx = np.nonzero((x0s >= cols[0]) & (x0s <= cols[-1]) | (x1s >= cols[0]) & (x1s <= cols[-1]))[0]
+        ya, yb, xa, xb = ry[0], ry[-1] + 1, rx[0], rx[-1] + 1
+        lk = logits[k]
+        t = wy[ya:yb, None]
+        band = lk[y0s[ya:yb]] * (1 - t) + lk[y1s[ya:yb]] * t
+        t = wx[None, xa:xb]
+        crop = band[:, x0s[xa:xb]] * (1 - t) + band[:, x1s[xa:xb]] * t
+        masks[k, ya:yb, xa:xb] = crop > 0
+        if k == 0:
+            heart[ya:yb, xa:xb] = crop
+    return masks, heart
+
+
 def _from_seg_logits(out: torch.Tensor, w: int, h: int, *, constrain: bool = True) -> _SegOutput:
     """Box, CTR, masks, measurements, notes and mask features from the seg network's (3, S, S) logits."""
     features = mask_features(torch.sigmoid(out).numpy())
@@ -352,11 +414,9 @@ def _from_seg_logits(out: torch.Tensor, w: int, h: int, *, constrain: bool = Tru
     # more than a 1k one), then scale back to input pixels.
     f = min(1.0, MEASURE_MAX_SIDE / max(w, h))
     gw, gh = max(1, round(w * f)), max(1, round(h * f))
-    logits = torch.nn.functional.interpolate(out[None], size=(gh, gw), mode="bilinear",
-                                             align_corners=False)[0]
     # One region per structure, holes filled, heart cut at the lung bases: what is drawn is what
     # was measured.
-    raw = (logits > 0).numpy()
+    raw, heart_logits = _upsample_positive(out, gh, gw)
     if constrain:
         masks, info = constrain_masks(raw)
     else:
@@ -377,7 +437,7 @@ def _from_seg_logits(out: torch.Tensor, w: int, h: int, *, constrain: bool = Tru
         if info["base_line"] else None,
     }
     if box is not None:
-        heart_prob = torch.sigmoid(logits[0])[torch.from_numpy(masks[0])]
+        heart_prob = 1.0 / (1.0 + np.exp(-heart_logits[masks[0]]))
         measurements["heart_confidence"] = round(float(heart_prob.mean()), 4)
     return _SegOutput(box, m.ctr, masks, measurements, list(m.notes), features,
                       info["clipped_fraction"])

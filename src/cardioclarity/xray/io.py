@@ -231,7 +231,7 @@ def _read_dicom(data: bytes, name: str) -> XrayImage:
         "window": window,
         "frames": frames,
     }
-    return XrayImage(img.astype(np.float32), meta, warn)
+    return XrayImage(img.astype(np.float32, copy=False), meta, warn)
 
 
 def _sop_class(ds: Any) -> str | None:
@@ -243,7 +243,11 @@ def _sop_class(ds: Any) -> str | None:
 
 def _to_unit(values: np.ndarray, window: dict | None) -> np.ndarray:
     lo, hi = _display_range(values, window)
-    return np.clip((values - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+    # float32 throughout, in place: a 2k x 2k film is 4 M pixels, and float64 temporaries cost
+    # more than the rest of the read; the result is stored as float32 anyway.
+    out = np.subtract(values, lo, dtype=np.float32)
+    out *= np.float32(1.0 / max(hi - lo, 1e-12))
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def _int(ds: Any, key: str, default: int) -> int:

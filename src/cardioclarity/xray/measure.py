@@ -88,10 +88,12 @@ def mask_to_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
     A mask covering columns 10..19 gives x_min=10, x_max=20 (pixel edges), so box widths equal
     pixel counts and boxes compose with :func:`cardioclarity.metrics.box_iou`.
     """
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
+    # Row and column projections: the same box as np.nonzero's extremes, without listing pixels.
+    rows = np.flatnonzero(np.asarray(mask).any(axis=1))
+    if rows.size == 0:
         return None
-    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+    cols = np.flatnonzero(np.asarray(mask).any(axis=0))
+    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
 
 
 # ------------------------------------------------------------------------------------ measurements
@@ -103,11 +105,12 @@ def widest_row_span(mask: np.ndarray) -> tuple[float, float, int] | None:
     different rows), which is how the CTR's diameters are defined; ``y`` is the middle row
     between where the two extremes are reached, for drawing the line.
     """
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
+    mask = np.asarray(mask)
+    cols = np.flatnonzero(mask.any(axis=0))
+    if cols.size == 0:
         return None
-    x0, x1 = int(xs.min()), int(xs.max())
-    y = int(round((ys[xs == x0].mean() + ys[xs == x1].mean()) / 2))
+    x0, x1 = int(cols[0]), int(cols[-1])
+    y = int(round((np.flatnonzero(mask[:, x0]).mean() + np.flatnonzero(mask[:, x1]).mean()) / 2))
     return float(x0), float(x1 + 1), y
 
 
@@ -145,14 +148,14 @@ def measure_masks(heart: np.ndarray, right_lung: np.ndarray, left_lung: np.ndarr
     if not rl.any() or not ll.any():
         notes.append("a lung field was not found: thoracic width unavailable")
         thorax_span = None
-    elif rl.mean() > 0 and ll.mean() > 0 and np.nonzero(rl)[1].mean() > np.nonzero(ll)[1].mean():
+    elif _centre_col(rl) > _centre_col(ll):
         notes.append("lungs appear left-right flipped (image mirrored?)")
     if thorax_span is not None:
         W = lungs.shape[1]
         if thorax_span[0] <= 0 or thorax_span[1] >= W:
             notes.append("lung field touches the image's side border: thorax may be cut off, CTR unreliable")
-        ys = np.nonzero(lungs)[0]
-        if ys.min() <= 0 or ys.max() >= lungs.shape[0] - 1:
+        ys = np.flatnonzero(lungs.any(axis=1))
+        if ys[0] <= 0 or ys[-1] >= lungs.shape[0] - 1:
             notes.append("lung field touches the top or bottom border: film may be cropped")
     hw = heart_span[1] - heart_span[0] if heart_span else None
     tw = thorax_span[1] - thorax_span[0] if thorax_span else None
@@ -164,6 +167,12 @@ def measure_masks(heart: np.ndarray, right_lung: np.ndarray, left_lung: np.ndarr
         thorax_line=[thorax_span[0], thorax_span[1], thorax_span[2]] if thorax_span else None,
         notes=notes,
     )
+
+
+def _centre_col(mask: np.ndarray) -> float:
+    """Mean column of a non-empty mask's pixels (from its column sums)."""
+    cols = mask.sum(axis=0, dtype=np.int64)
+    return float((cols * np.arange(cols.size)).sum() / cols.sum())
 
 
 def implausible_sizes(heart_width_mm: float | None, thorax_width_mm: float | None) -> list[str]:

@@ -38,6 +38,10 @@ __all__ = [
 #: Overlays of larger films are scaled down to this longest side (a 2k film would give an 8 MB PNG).
 MAX_OVERLAY_SIDE = 1024
 
+#: zlib level of the overlay PNGs: level 1 encodes a 1024-px overlay about 3x faster than the
+#: default and the file is a few per cent larger (contours and flat banners compress well).
+_PNG_LEVEL = 1
+
 _COLOURS = {"heart": (255, 64, 64), "right_lung": (64, 200, 255), "left_lung": (80, 255, 120),
             "box": (255, 210, 0), "heart_line": (255, 120, 120), "thorax_line": (120, 220, 255)}
 
@@ -50,7 +54,9 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 
 def _to_rgb(pixels: np.ndarray, scale: float) -> Image.Image:
-    img = Image.fromarray((np.clip(pixels, 0, 1) * 255).astype(np.uint8), mode="L")
+    grey = np.clip(np.asarray(pixels, dtype=np.float32), 0, 1)
+    grey *= 255
+    img = Image.fromarray(grey.astype(np.uint8), mode="L")
     if scale != 1:
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
                          Image.Resampling.BILINEAR)
@@ -58,7 +64,17 @@ def _to_rgb(pixels: np.ndarray, scale: float) -> Image.Image:
 
 
 def _contour(mask: np.ndarray, width: int) -> np.ndarray:
-    return mask & ~ndimage.binary_erosion(mask, iterations=max(1, width))
+    """The band of ``width`` pixels inside the mask's border, computed inside its bounding box
+    (erosion treats the outside as background either way, so the band is the same)."""
+    out = np.zeros(mask.shape, dtype=bool)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return out
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (slice(max(0, rows[0] - 1), rows[-1] + 2), slice(max(0, cols[0] - 1), cols[-1] + 2))
+    crop = mask[box]
+    out[box] = crop & ~ndimage.binary_erosion(crop, iterations=max(1, width))
+    return out
 
 
 def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = True,
@@ -104,7 +120,7 @@ def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = Tru
                 draw.line([(x, y - 4 * lw), (x, y + 4 * lw)], fill=_COLOURS[key], width=lw)
     if not annotate:
         buf = io.BytesIO()
-        canvas.save(buf, format="PNG", optimize=False, compress_level=3)
+        canvas.save(buf, format="PNG", optimize=False, compress_level=_PNG_LEVEL)
         return buf.getvalue()
     font = _font(max(12, canvas.height // 28))
     quality = result.quality or {}
@@ -129,7 +145,7 @@ def overlay_png(image: XrayImage, result: HeartResult, *, show_masks: bool = Tru
     draw.text((pad, canvas.height - pad - small.size if hasattr(small, "size") else canvas.height - 20),
               "Research use only. Not a medical device.", fill=(255, 200, 80), font=small)
     buf = io.BytesIO()
-    canvas.save(buf, format="PNG", optimize=False, compress_level=3)
+    canvas.save(buf, format="PNG", optimize=False, compress_level=_PNG_LEVEL)
     return buf.getvalue()
 
 
