@@ -243,15 +243,19 @@ def main(argv=None) -> int:
         def pct(k: int, m: int) -> str:
             return f"{k}/{m} ({100 * k / m:.0f} %)" if m else "-"
 
+        old_desc = meta.get("old_desc", "the network's masks (largest region of each)")
+        new_desc = meta.get("new_desc", "this build (holes filled, heart cut at the lung bases)")
+        reviewer = meta.get("reviewer", (
+            "One reviewer (the author of the constraints); the two overlays of a film were shown side by "
+            "side in a random order, but the constraints leave visible traces (a straight cut at the "
+            "heart's base, no holes), so the judging was not fully blind."))
         body = "\n".join([
-            "## Chest X-ray: blind visual audit on cxr_multisite (`benchmarks/xray_audit/`)", "",
+            f"## Chest X-ray: blind visual audit on cxr_multisite, {drawn} (`benchmarks/xray_audit/`)", "",
             f"Command: `python benchmarks/xray_audit/make_sheets.py sheets` (seeded sample of {n} of cxr_multisite's "
-            f"films, {drawn}), judged by `benchmarks/xray_audit/CRITERIA.md` before the key was opened "
-            "(`verdicts.csv`), then `python benchmarks/xray_audit/make_sheets.py score`. `old` = the network's "
-            "masks (largest region of each), `new` = this build (holes filled, heart cut at the lung bases). "
-            "One reviewer (the author of the constraints); the two overlays of a film were shown side by side in a random order, but the "
-            "constraints leave visible traces (a straight cut at the heart's base, no holes), so the "
-            "judging was not fully blind.", "",
+            f"films, {drawn}; folder `{args.audit_dir}`), "
+            "judged by `benchmarks/xray_audit/CRITERIA.md` before the key was opened "
+            "(`verdicts.csv`), then `python benchmarks/xray_audit/make_sheets.py score`. "
+            f"`old` = {old_desc}; `new` = {new_desc}. {reviewer}", "",
             md_table([
                 {"what": "overlays accepted, old", "value": pct(s["accept_old"], n)},
                 {"what": "overlays accepted, new (target >= 90 %; published anchor 77.8 %)",
@@ -267,8 +271,10 @@ def main(argv=None) -> int:
             ]),
         ])
         print(body)
-        if not args.no_write and args.audit_dir.resolve() == HERE:
-            write_section("xray-audit", body)
+        if not args.no_write:
+            # the seed-12 audit keeps its section; a fresh sample gets one named after its folder
+            here = args.audit_dir.resolve() == HERE
+            write_section("xray-audit" if here else f"xray-audit-{args.audit_dir.name}", body)
     return 0
 
 
