@@ -61,6 +61,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pseudo-weight", type=float, default=0.5,
                     help="loss weight of a pseudo-labelled film (an expert-labelled one weighs 1)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", default=None,
+                    help="start the seg run from this checkpoint's weights (fine-tuning), e.g. cxr-heart-seg")
+    ap.add_argument("--seg-lr", type=float, default=3e-3)
     ap.add_argument("--box-minutes", type=float, default=20.0)
     ap.add_argument("--cross-minutes", type=float, default=40.0)
     ap.add_argument("--cross-pair", choices=["jsrt", "wingspan", "both"], default="both",
@@ -86,8 +89,8 @@ def main(argv=None) -> int:
                                   "early stopping on val",
                  "split_file": "training/splits/cxr_heart_split.json", "qc": qc.to_dict()}
 
-    def seg_cfg(minutes: float) -> TrainConfig:
-        return TrainConfig(epochs=args.seg_epochs, batch_size=8, lr=3e-3, patience=12, max_minutes=minutes,
+    def seg_cfg(minutes: float, lr: float = 3e-3) -> TrainConfig:
+        return TrainConfig(epochs=args.seg_epochs, batch_size=8, lr=lr, patience=12, max_minutes=minutes,
                            recipe=args.recipe, threads=args.threads)
 
     if "seg" in args.which:
@@ -97,7 +100,8 @@ def main(argv=None) -> int:
             arrays, pnote = pseudo_arrays(parts, args.pseudo, args.seg_size, args.pseudo_weight)
             note.update(pnote)
         train_model("seg", parts["train"], parts["val"], model_cfg={"input_size": args.seg_size},
-                    cfg=seg_cfg(args.seg_minutes), out=args.seg_out, metadata=note, log=log, arrays=arrays)
+                    cfg=seg_cfg(args.seg_minutes, args.seg_lr), out=args.seg_out, metadata=note, log=log,
+                    arrays=arrays, init=args.init)
     if "box" in args.which:
         cfg = TrainConfig(epochs=60, batch_size=8, lr=2e-3, patience=10, max_minutes=args.box_minutes,
                           recipe=args.recipe, threads=args.threads)

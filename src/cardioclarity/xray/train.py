@@ -417,7 +417,9 @@ def _weighted_dice_bce(logits: torch.Tensor, target: torch.Tensor, ignore: torch
                        weight: torch.Tensor) -> torch.Tensor:
     """Soft Dice + binary cross-entropy per image (mean over channels), ignored pixels left out,
     then the weighted mean over the batch. With unit weights and nothing ignored this is MONAI's
-    ``DiceCELoss(sigmoid=True)``."""
+    sigmoid ``DiceLoss`` plus the mean binary cross-entropy. (MONAI's ``DiceCELoss`` would apply a
+    softmax cross-entropy across the channels, which does not fit three independent, overlapping
+    sigmoid masks.)"""
     keep = 1 - ignore
     p = torch.sigmoid(logits) * keep
     t = target * keep
@@ -495,6 +497,7 @@ def train_model(
     metadata: dict | None = None,
     log: Callable[[str], None] = print,
     arrays: dict | None = None,
+    init: str | Path | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train network ``name`` ("seg" or "box") and optionally save the best checkpoint.
 
@@ -522,6 +525,9 @@ def train_model(
         optionally ``"train_weight"`` (N,) per-image loss weights and ``"train_ignore"``
         (N, 1, S, S) maps of pixels the loss leaves out (both for pseudo-labelled films, which
         may be appended to the train arrays).
+    init : str or Path, optional
+        Checkpoint (path or bundled name) whose weights start the run (fine-tuning); its network
+        config must match ``model_cfg``.
 
     Returns
     -------
@@ -546,6 +552,14 @@ def train_model(
     data = _load_data(train_samples, val_samples, size, arrays)
     va_x, va_m = data["val"]
     model = build_model(name, mcfg)
+    if init is not None:
+        from cardioclarity.checkpoints import load_checkpoint
+
+        ck = load_checkpoint(str(init), expected_kind=KINDS[name])
+        if config_from_dict(name, ck["config"]) != mcfg:
+            raise InvalidInputError(f"checkpoint {init} has another network config than this run.",
+                                    hint=f"run with model_cfg={ck['config']} or start without init.")
+        model.load_state_dict(ck["state_dict"])
     run = _Run(name, cfg, size, *data["train"],
                opt=torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
                loss_fn=_loss_function(name),
@@ -576,7 +590,7 @@ def train_model(
     model.load_state_dict(best_state)
     model.eval()
     info = {"history": history, "best_epoch": best_epoch, "best_val": best, "stopped": stopped,
-            "seconds": time.perf_counter() - run.t0}
+            "seconds": time.perf_counter() - run.t0, "init": None if init is None else str(init)}
     if out is not None:
         _save(out, name, mcfg, model, cfg, info, metadata)
     return model, info
