@@ -76,6 +76,22 @@ def cardiomegaly_rows(label: str, m: dict) -> dict:
             "F1": _f(c["f1"]), "AUROC": _f(c["auroc"])}
 
 
+def _training_row(label: str, name: str) -> dict:
+    """How a seg checkpoint was trained, read from the checkpoint itself."""
+    from cardioclarity.checkpoints import load_checkpoint
+
+    ck = load_checkpoint(name)
+    tc, tr = ck.get("train_config", {}), ck.get("training", {})
+    pseudo = ck.get("pseudo_labels")
+    return {"model": label, "input px": ck.get("input_size"),
+            "augmentation": tc.get("recipe", "basic"),
+            "epochs run / max": f"{len(tr.get('history', []))} / {tc.get('epochs', '-')}",
+            "best epoch": tr.get("best_epoch", "-"), "stopped by": tr.get("stopped", "-"),
+            "minutes": _f(tr.get("seconds", float("nan")) / 60, ".0f"),
+            "init": Path(tr["init"]).name if tr.get("init") else "random",
+            "pseudo-labelled films": pseudo["n_films"] if pseudo else 0}
+
+
 def speed(det: HeartDetector, test_samples, tmp: Path) -> dict:
     """2k x 2k DICOM to result (median of 5) and folder throughput on 512-px PNGs."""
     import pydicom
@@ -165,10 +181,11 @@ def main(argv=None) -> int:
     # Cross-site (shorter training budget, labelled so).
     # Each cross-site model is also tested on its own site's test part: the in-site reference with
     # the same training budget, so the row pairs show what moving to the other site costs.
-    cross, edges = [], []
+    cross, edges, recipes = [], [], []
     for ck in sorted(args.cross_dir.glob("cross-*-to-*.pt")):
         src, dst = ck.stem.removeprefix("cross-").split("-to-")
         det = HeartDetector.load(str(ck))
+        recipes.append(_training_row(f"trained on {src}", str(ck)))
         own = [s for s in test if s.set == src]
         other = [s for s in samples if s.set == dst]
         other_test = {s.name for s in test if s.set == dst}
@@ -214,11 +231,14 @@ def main(argv=None) -> int:
         "### Cardiomegaly (CTR > 0.5)", "", md_table(cardio) if cardio else "-", "",
         "### Cross-site", "",
         (md_table(cross) + "\n\nEach model is trained on one site's train part only (that site's val part for "
-         "early stopping; `training/train_xray.py --which cross`, 256 px and 40 epochs at most, where the "
-         "bundled model has 320 px and 60) and tested on its own site's test part (in-site), on **every** image of the other site, "
+         "early stopping; `training/train_xray.py --which cross`, the bundled seg recipe without pseudo-labels; "
+         "how far each run got in its time budget is in the table below) and tested on its own site's test "
+         "part (in-site), on **every** image of the other site, "
          "and on the other site's test part (the same films as the bundled model's per-site rows above). "
          "Wingspan has expert CTRs, JSRT only mask CTRs.\n\nWhere the boxes go wrong: mean signed error of each "
-         "box edge, % of the image side (+ = right / down):\n\n" + md_table(edges)) if cross else ("Not run: no `training/runs/cross-*.pt` checkpoints were found; make them with "
+         "box edge, % of the image side (+ = right / down):\n\n" + md_table(edges)
+         + "\n\nTraining runs (from each checkpoint):\n\n"
+         + md_table([_training_row("bundled seg", "cxr-heart-seg")] + recipes)) if cross else ("Not run: no `training/runs/cross-*.pt` checkpoints were found; make them with "
          "`python training/train_xray.py --which cross` (about 15 min on 2 cores), then rerun this script."), "",
         "### Speed", "",
         md_table([{"what": "2048 x 2048 16-bit DICOM -> result (read + seg + measure)",

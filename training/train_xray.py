@@ -7,9 +7,16 @@ Protocol:
 2. Split 70/15/15 by image, stratified by set, seed 0 — once; saved to
    ``training/splits/cxr_heart_split.json`` and reused (benchmarks read the same file).
 3. Train ``seg`` (U-Net, heart + lungs, 320 px) and ``box`` (the reference box regressor, 224 px) on
-   train, early stopping on val; the test part is never looked at here.
-4. Cross-site runs (256 px, at most 40 epochs: labelled so): seg trained on JSRT only (its train+val images)
-   → tested on all wingspan images, and the reverse; checkpoints go to ``training/runs/``.
+   train, early stopping on val; the test part is never looked at here. ``--recipe domain`` (the
+   default) adds the domain-randomising augmentation (:class:`cardioclarity.xray.train.RandDomainRandomised`).
+   ``--pseudo FILE.npz`` appends pseudo-labelled films (made by ``training/pseudo_label_xray.py``)
+   to the seg training set, each weighing ``--pseudo-weight`` in the loss, their uncertain pixels
+   left out of it.
+4. Cross-site runs with the bundled seg recipe (320 px, 60 epochs, same augmentation; no
+   pseudo-labels, which would carry the other site's films in): seg trained on JSRT's train part only
+   (its val part for early stopping) → tested on the other site, and the reverse; checkpoints go
+   to ``training/runs/``. ``--cross-pair jsrt`` or ``wingspan`` runs one direction (two processes
+   can then share the CPU).
 
 Usage::
 
@@ -47,8 +54,20 @@ def main(argv=None) -> int:
     ap.add_argument("--seg-epochs", type=int, default=60)
     ap.add_argument("--seg-out", type=Path, default=WEIGHTS / "cxr-heart-seg.pt",
                     help="where to write the seg checkpoint (default: the bundled one)")
+    ap.add_argument("--recipe", choices=["basic", "domain"], default="domain",
+                    help="augmentation recipe of every run (domain: + domain randomisation)")
+    ap.add_argument("--pseudo", type=Path, default=None,
+                    help="npz of pseudo-labelled films (training/pseudo_label_xray.py) added to the seg run")
+    ap.add_argument("--pseudo-weight", type=float, default=0.5,
+                    help="loss weight of a pseudo-labelled film (an expert-labelled one weighs 1)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", default=None,
+                    help="start the seg run from this checkpoint's weights (fine-tuning), e.g. cxr-heart-seg")
+    ap.add_argument("--seg-lr", type=float, default=3e-3)
     ap.add_argument("--box-minutes", type=float, default=20.0)
-    ap.add_argument("--cross-minutes", type=float, default=12.0)
+    ap.add_argument("--cross-minutes", type=float, default=40.0)
+    ap.add_argument("--cross-pair", choices=["jsrt", "wingspan", "both"], default="both",
+                    help="training site of the cross-site run(s)")
     ap.add_argument("--runs-dir", type=Path, default=HERE / "runs")
     args = ap.parse_args(argv)
 
@@ -70,30 +89,61 @@ def main(argv=None) -> int:
                                   "early stopping on val",
                  "split_file": "training/splits/cxr_heart_split.json", "qc": qc.to_dict()}
 
+    def seg_cfg(minutes: float, lr: float = 3e-3) -> TrainConfig:
+        return TrainConfig(epochs=args.seg_epochs, batch_size=8, lr=lr, patience=12, max_minutes=minutes,
+                           recipe=args.recipe, threads=args.threads)
+
     if "seg" in args.which:
-        cfg = TrainConfig(epochs=args.seg_epochs, batch_size=8, lr=3e-3, patience=12,
-                          max_minutes=args.seg_minutes)
-        train_model("seg", parts["train"], parts["val"], model_cfg={"input_size": args.seg_size}, cfg=cfg,
-                    out=args.seg_out, metadata=data_note, log=log)
+        arrays = None
+        note = dict(data_note, augmentation=args.recipe)
+        if args.pseudo is not None:
+            arrays, pnote = pseudo_arrays(parts, args.pseudo, args.seg_size, args.pseudo_weight)
+            note.update(pnote)
+        train_model("seg", parts["train"], parts["val"], model_cfg={"input_size": args.seg_size},
+                    cfg=seg_cfg(args.seg_minutes, args.seg_lr), out=args.seg_out, metadata=note, log=log,
+                    arrays=arrays, init=args.init)
     if "box" in args.which:
-        cfg = TrainConfig(epochs=60, batch_size=8, lr=2e-3, patience=10, max_minutes=args.box_minutes)
+        cfg = TrainConfig(epochs=60, batch_size=8, lr=2e-3, patience=10, max_minutes=args.box_minutes,
+                          recipe=args.recipe, threads=args.threads)
         train_model("box", parts["train"], parts["val"], cfg=cfg, out=WEIGHTS / "cxr-heart-box.pt",
                     metadata=data_note, log=log)
     if "cross" in args.which:
         for src, dst in (("jsrt", "wingspan"), ("wingspan", "jsrt")):
+            if args.cross_pair not in (src, "both"):
+                continue
             tr = [s for s in parts["train"] if s.set == src]
             va = [s for s in parts["val"] if s.set == src]
-            # 256 px and at most 40 epochs (cheaper than the bundled model; labelled so in BENCHMARKS).
-            # Each model's in-site reference is its own site's test part, so the pair is like for like.
-            arrays = {"train": load_arrays(tr, 256), "val": load_arrays(va, 256)}
-            cfg = TrainConfig(epochs=40, batch_size=8, lr=3e-3, patience=8, max_minutes=args.cross_minutes)
-            note = dict(data_note, training_data=f"cxr_heart/{src} only (train part; val part for early "
-                        f"stopping); cross-site test on all of {dst}; short budget "
-                        f"({args.cross_minutes:g} min)")
-            train_model("seg", tr, va, model_cfg={"input_size": 256}, cfg=cfg,
-                        out=args.runs_dir / f"cross-{src}-to-{dst}.pt",
-                        metadata=note, log=log, arrays=arrays)
+            # The bundled recipe (size, epochs, augmentation); each model's in-site reference is its
+            # own site's test part, so the pair is like for like.
+            note = dict(data_note, augmentation=args.recipe,
+                        training_data=f"cxr_heart/{src} only (train part; val part for early stopping); "
+                                      f"cross-site test on {dst}; budget {args.cross_minutes:g} min")
+            train_model("seg", tr, va, model_cfg={"input_size": args.seg_size}, cfg=seg_cfg(args.cross_minutes),
+                        out=args.runs_dir / f"cross-{src}-to-{dst}.pt", metadata=note, log=log)
     return 0
+
+
+def pseudo_arrays(parts: dict, path: Path, size: int, weight: float) -> tuple[dict, dict]:
+    """Train arrays = expert-labelled train part + the pseudo-labelled films of ``path``.
+
+    Expert films weigh 1 in the loss and have no ignored pixels; pseudo-labelled ones weigh
+    ``weight`` and keep their ignore maps (pixels where the augmented predictions disagreed).
+    """
+    import numpy as np
+
+    p = np.load(path, allow_pickle=False)
+    if p["images"].shape[-1] != size:
+        raise SystemExit(f"{path} holds {p['images'].shape[-1]}-px films, the run is at {size} px: "
+                         "rerun training/pseudo_label_xray.py with --size.")
+    imgs, masks = load_arrays(parts["train"], size, "loading train")
+    n_exp, n_ps = len(imgs), len(p["images"])
+    arrays = {"train": (np.concatenate([imgs, p["images"]]), np.concatenate([masks, p["masks"]])),
+              "val": load_arrays(parts["val"], size, "loading val"),
+              "train_weight": np.concatenate([np.ones(n_exp, np.float32), np.full(n_ps, weight, np.float32)]),
+              "train_ignore": np.concatenate([np.zeros((n_exp, 1, size, size), np.uint8), p["ignore"]])}
+    meta = json.loads(str(p["meta"]))
+    log(f"pseudo-labels: {n_ps} films from {path} (weight {weight:g}), {n_exp} expert-labelled films")
+    return arrays, {"pseudo_labels": {**meta, "n_films": n_ps, "loss_weight": weight, "file": path.name}}
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,7 +10,13 @@ from cardioclarity.checkpoints import load_checkpoint
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.xray.datasets import load_mask_layout
 from cardioclarity.xray.detect import HeartDetector
-from cardioclarity.xray.train import TrainConfig, train_model
+from cardioclarity.xray.train import (
+    TrainConfig,
+    _weighted_dice_bce,
+    augmentation,
+    load_arrays,
+    train_model,
+)
 
 from .factory import write_mask_layout
 
@@ -52,3 +59,83 @@ def test_train_rejects_bad_input(samples):
         train_model("unet3d", samples, samples)
     with pytest.raises(InvalidInputError, match="train and validation"):
         train_model("seg", samples, [])
+
+
+def _film_dict(seed: int = 1, size: int = 96) -> dict:
+    from .factory import synthetic_film
+
+    img, masks = synthetic_film(size, seed=seed)
+    return {"image": img[None].astype(np.float32),
+            "mask": np.concatenate([masks.astype(np.float32), np.zeros((1, size, size), np.float32)])}
+
+
+def test_domain_randomisation_is_seeded_and_keeps_masks_on_anatomy():
+    runs = []
+    for _ in range(2):
+        t = augmentation("domain", seed=3, strength=1.0)
+        runs.append([t(_film_dict()) for _ in range(8)])
+    changed = 0
+    for a, b in zip(*runs, strict=True):
+        assert np.array_equal(a["image"], b["image"]) and np.array_equal(a["mask"], b["mask"])
+        im, m = a["image"][0], a["mask"] > 0.5
+        assert im.dtype == np.float32 and 0 <= im.min() and im.max() <= 1
+        assert set(np.unique(a["mask"])) <= {0.0, 1.0}
+        scored = ~m[3]
+        if (m[0] & scored).sum() > 20 and ((m[1] | m[2]) & scored).sum() > 20:
+            # Nothing inverts the film: the heart stays brighter than the lungs.
+            assert im[m[0] & scored].mean() > im[(m[1] | m[2]) & scored].mean()
+        changed += not np.array_equal(a["image"], _film_dict()["image"])
+    assert changed >= 6
+
+
+def test_unknown_recipe_is_refused(samples):
+    with pytest.raises(InvalidInputError, match="valid options"):
+        augmentation("heavy")
+    with pytest.raises(InvalidInputError, match="valid options"):
+        train_model("seg", samples[:4], samples[4:6], model_cfg=TINY["seg"],
+                    cfg=TrainConfig(epochs=1, recipe="heavy"), log=lambda m: None)
+
+
+def test_weighted_loss_matches_dice_ce_and_leaves_ignored_pixels_out():
+    from monai.losses import DiceLoss
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 3, 16, 16, generator=g)
+    target = (torch.rand(4, 3, 16, 16, generator=g) > 0.5).float()
+    none = torch.zeros(4, 1, 16, 16)
+    ref = (DiceLoss(sigmoid=True, smooth_nr=1e-5, smooth_dr=1e-5)(logits, target)
+           + torch.nn.functional.binary_cross_entropy_with_logits(logits, target))
+    assert _weighted_dice_bce(logits, target, none, torch.ones(4)).item() == pytest.approx(ref.item(), rel=1e-4)
+    # What lies under the ignore map does not change the loss.
+    ignore = torch.zeros(4, 1, 16, 16)
+    ignore[:, :, :8] = 1
+    other = target.clone()
+    other[:, :, :8] = 1 - other[:, :, :8]
+    a = _weighted_dice_bce(logits, target, ignore, torch.ones(4))
+    assert a.item() == pytest.approx(_weighted_dice_bce(logits, other, ignore, torch.ones(4)).item())
+    # A zero-weight image does not count.
+    w = torch.tensor([1.0, 1.0, 1.0, 0.0])
+    bad = target.clone()
+    bad[3] = 1 - bad[3]
+    assert _weighted_dice_bce(logits, target, none, w).item() == pytest.approx(
+        _weighted_dice_bce(logits, bad, none, w).item())
+
+
+def test_pseudo_labelled_arrays_and_init_from_checkpoint(samples, tmp_path):
+    out = tmp_path / "seg.pt"
+    cfg = TrainConfig(epochs=1, batch_size=4, seed=1, recipe="domain")
+    train_model("seg", samples[:4], samples[4:6], model_cfg=TINY["seg"], cfg=cfg, out=out, log=lambda m: None)
+    imgs, masks = load_arrays(samples[:4], 64)
+    arrays = {"train": (imgs, masks), "val": load_arrays(samples[4:6], 64),
+              "train_weight": np.array([1, 1, 0.5, 0.5], np.float32),
+              "train_ignore": np.zeros((4, 1, 64, 64), np.uint8)}
+    zero = TrainConfig(epochs=1, batch_size=4, seed=1, lr=0.0, recipe="domain")
+    model, info = train_model("seg", samples[:4], samples[4:6], model_cfg=TINY["seg"], cfg=zero,
+                              arrays=arrays, init=out, log=lambda m: None)
+    # With a zero learning rate the run keeps the initial weights: the checkpoint's.
+    start = load_checkpoint(out, expected_kind="xray-heart-seg")["state_dict"]
+    assert all(torch.equal(v, start[k]) for k, v in model.state_dict().items())
+    assert info["init"] == str(out)
+    with pytest.raises(InvalidInputError, match="network config"):
+        train_model("seg", samples[:4], samples[4:6], model_cfg={**TINY["seg"], "channels": [4, 8, 8]},
+                    cfg=zero, init=out, log=lambda m: None)

@@ -33,7 +33,10 @@ from cardioclarity.xray.models import (
     preprocess,
 )
 
-__all__ = ["TrainConfig", "load_arrays", "train_model"]
+__all__ = ["RECIPES", "RandDomainRandomised", "TrainConfig", "augmentation", "load_arrays", "train_model"]
+
+#: Augmentation recipes by name (``TrainConfig.recipe``).
+RECIPES = ("basic", "domain")
 
 
 @dataclass
@@ -47,6 +50,7 @@ class TrainConfig:
     patience: int = 10          # epochs without validation improvement before stopping
     max_minutes: float = 30.0   # wall-clock budget: stop after the epoch that crosses it
     augment: float = 1.0        # augmentation strength (0 = none)
+    recipe: str = "basic"       # "basic" (affine + exposure) or "domain" (+ domain randomisation)
     seed: int = 0
     threads: int = 2
 
@@ -63,6 +67,232 @@ def load_arrays(samples: list[MaskSample], size: int, desc: str = "loading") -> 
         m = nn.functional.interpolate(m, size=(size, size), mode="area")[0]
         masks[i] = (m.numpy() >= 0.5).astype(np.uint8)
     return imgs, masks
+
+
+# ------------------------------------------------------------------------ domain randomisation
+def _sample_grid(img: np.ndarray, msk: np.ndarray, grid: torch.Tensor, fill: float) -> tuple[np.ndarray, np.ndarray]:
+    """Resample image (bilinear, ``fill`` outside) and masks (nearest, 0 outside) on ``grid`` (1, S, S, 2)."""
+    x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
+    m = torch.from_numpy(np.ascontiguousarray(msk, dtype=np.float32))[None]
+    out = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    inside = nn.functional.grid_sample(torch.ones_like(x), grid, mode="bilinear", padding_mode="zeros",
+                                       align_corners=False)
+    out = out + fill * (1 - inside)
+    mo = nn.functional.grid_sample(m, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    return out[0, 0].numpy(), mo[0].numpy()
+
+
+def _identity_grid(size: int) -> torch.Tensor:
+    t = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2 - 1
+    yy, xx = torch.meshgrid(t, t, indexing="ij")
+    return torch.stack([xx, yy], dim=-1)[None]
+
+
+def _magnify(img: np.ndarray, msk: np.ndarray, r: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """AP-like magnification: the mediastinum enlarged against the rib cage.
+
+    On an AP film the heart, far from the detector, is projected larger than on a PA film while
+    the thorax changes less; a smooth radial warp centred near the heart reproduces that.
+    """
+    size = img.shape[-1]
+    g = _identity_grid(size)
+    hy, hx = np.nonzero(msk[0] > 0.5)
+    cx, cy = ((hx.mean() + 0.5) / size * 2 - 1, (hy.mean() + 0.5) / size * 2 - 1) if hx.size else (0.0, 0.1)
+    c = torch.tensor([cx, cy], dtype=torch.float32)
+    amount = r.uniform(0.05, 0.2)
+    sigma = r.uniform(0.25, 0.45)
+    d = g - c
+    w = torch.exp(-(d ** 2).sum(-1, keepdim=True) / (2 * sigma ** 2))
+    return _sample_grid(img, msk, c + d * (1 - amount * w), float(img.min()))
+
+
+def _reframe(img: np.ndarray, msk: np.ndarray, r: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """A tighter crop (zoom in, up to 15 %) or a film shrunk inside a black, white or grey frame.
+
+    Exports are cropped, padded and scaled differently at every site; a wider frame often has a
+    flat collimation or scanner border.
+    """
+    size = img.shape[-1]
+    zoom = r.uniform(0.85, 1.25)   # > 1: film smaller inside the frame
+    sx, sy = zoom * r.uniform(0.93, 1.07), zoom * r.uniform(0.93, 1.07)
+    tx, ty = r.uniform(-0.08, 0.08), r.uniform(-0.08, 0.08)
+    g = _identity_grid(size)
+    grid = torch.stack([g[..., 0] * sx + tx, g[..., 1] * sy + ty], dim=-1)
+    fill = float(r.choice([0.0, 1.0, r.uniform(0.2, 0.8), float(np.median(img))]))
+    return _sample_grid(img, msk, grid, fill)
+
+
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(img, sigma, mode="nearest")
+
+
+def _remap_intensity(img: np.ndarray, r: np.random.RandomState) -> np.ndarray:
+    """Exposure and processing of another site: window/level, gamma, equalisation, edge enhancement."""
+    if r.rand() < 0.5:      # window/level: clip the dark and bright ends, or compress the range
+        if r.rand() < 0.6:
+            lo, hi = r.uniform(0.0, 0.25), r.uniform(0.75, 1.0)
+            img = np.clip((img - lo) / (hi - lo), 0, 1)
+        else:
+            lo, hi = r.uniform(0.0, 0.25), r.uniform(0.6, 1.0)
+            img = lo + (hi - lo) * img
+    if r.rand() < 0.5:
+        img = np.clip(img, 0, 1) ** float(np.exp(r.uniform(np.log(0.5), np.log(2.0))))
+    if r.rand() < 0.3:      # (partial) histogram equalisation, as many exports apply
+        hist, edges = np.histogram(img, bins=256, range=(0.0, 1.0))
+        cdf = np.cumsum(hist).astype(np.float32)
+        cdf /= cdf[-1]
+        eq = np.interp(img, edges[1:], cdf)
+        a = r.uniform(0.3, 1.0)
+        img = (1 - a) * img + a * eq
+    if r.rand() < 0.3:      # unsharp masking / local contrast processing of CR and DR systems
+        img = img + r.uniform(0.3, 1.5) * (img - _blur(img, r.uniform(3, 12)))
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def _burn_in(img: np.ndarray, msk: np.ndarray, r: np.random.RandomState) -> np.ndarray:
+    """Burned-in text, side markers and small bright dots (electrodes, clips) drawn on the film.
+
+    The masks stay as they are: the anatomy under a label is still there.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = img.shape[-1]
+    value = float(r.choice([0.0, 1.0])) if r.rand() < 0.8 else float(r.uniform(0.6, 1.0))
+    pil = Image.fromarray(np.round(img * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(pil)
+    chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :/.-"
+    for _ in range(r.randint(1, 5)):
+        n = r.randint(1, 14)
+        text = "".join(r.choice(list(chars), n)) if n > 2 else str(r.choice(["L", "R", "AP", "PA", "SUP"]))
+        font = ImageFont.load_default(size=int(r.randint(max(6, size // 40), max(8, size // 12))))
+        # Mostly near the edges and corners, where exports put them; sometimes anywhere.
+        edge = r.rand() < 0.75
+        x = r.choice([r.uniform(0, 0.15), r.uniform(0.6, 0.85)]) if edge else r.uniform(0, 0.8)
+        y = r.choice([r.uniform(0, 0.1), r.uniform(0.8, 0.92)]) if edge else r.uniform(0, 0.9)
+        draw.text((x * size, y * size), text, fill=int(value * 255), font=font)
+    for _ in range(r.randint(0, 4)):   # electrodes, clips, buttons
+        cx, cy, rad = r.uniform(0.1, 0.9) * size, r.uniform(0.1, 0.9) * size, r.uniform(0.005, 0.02) * size
+        draw.ellipse((cx - rad, cy - rad, cx + rad, cy + rad), fill=int(r.uniform(0.85, 1.0) * 255))
+    return np.asarray(pil, dtype=np.float32) / 255
+
+
+def _border(img: np.ndarray, msk: np.ndarray, r: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """Flat bands on some sides (collimation, scanner frames). Labelled pixels hidden under a band
+    are marked to be ignored by the loss (last mask channel), so the network is not asked to see
+    through an opaque band."""
+    size = img.shape[-1]
+    band = np.zeros((size, size), bool)
+    for side in range(4):
+        if r.rand() < 0.4:
+            k = int(r.uniform(0.01, 0.08) * size)
+            if side == 0:
+                band[:k] = True
+            elif side == 1:
+                band[-k:] = True
+            elif side == 2:
+                band[:, :k] = True
+            else:
+                band[:, -k:] = True
+    img = img.copy()
+    img[band] = float(r.choice([0.0, 1.0, r.uniform(0.1, 0.9)]))
+    msk = msk.copy()
+    msk[-1][band & (msk[:-1] > 0.5).any(0)] = 1.0
+    return img, msk
+
+
+def _degrade(img: np.ndarray, r: np.random.RandomState) -> np.ndarray:
+    """Blur, noise, fewer grey levels and JPEG compression: what exports and downscaling do."""
+    from PIL import Image
+
+    if r.rand() < 0.3:
+        img = _blur(img, r.uniform(0.4, 2.0))
+    if r.rand() < 0.4:
+        std = r.uniform(0.005, 0.04)
+        noise = r.normal(0, 1, img.shape).astype(np.float32)
+        # Quantum noise grows with the signal; electronic noise does not.
+        img = img + std * noise * (np.sqrt(np.clip(img, 0, 1)) if r.rand() < 0.5 else 1.0)
+    img = np.clip(img, 0, 1)
+    if r.rand() < 0.2:      # fewer grey levels (a narrow window of deep data, then 8 bits or fewer)
+        levels = 2 ** r.randint(4, 8) - 1
+        img = np.round(img * levels) / levels
+    if r.rand() < 0.4:
+        import io
+
+        buf = io.BytesIO()
+        Image.fromarray(np.round(img * 255).astype(np.uint8)).save(buf, format="JPEG",
+                                                                    quality=int(r.randint(10, 80)))
+        img = np.asarray(Image.open(io.BytesIO(buf.getvalue())), dtype=np.float32) / 255
+    return img.astype(np.float32)
+
+
+class RandDomainRandomised:
+    """Domain-randomising augmentation of a film and its masks (seeded; MONAI ``Randomizable``).
+
+    Each call draws, with its own probability: an AP-like magnification of the mediastinum, a
+    tighter crop or a frame around a shrunk film, intensity remaps (window/level, gamma, histogram
+    equalisation, edge enhancement), burned-in text and markers, flat borders, blur, noise, fewer
+    grey levels and JPEG compression. Nothing inverts the image (a negative film is a reading error
+    the input stage handles, not a site style).
+
+    Works on a dict with ``image`` (1, S, S) in [0, 1] and ``mask`` (C, S, S) whose last channel is
+    the ignore map of the loss (1 = pixel not scored).
+
+    Parameters
+    ----------
+    strength : float
+        Scales how often each change is drawn (1 = the training recipe, 0 = never).
+    """
+
+    def __init__(self, strength: float = 1.0) -> None:
+        self.strength = float(strength)
+        self.R = np.random.RandomState()
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
+        """Seed the transform (MONAI ``Compose.set_random_state`` calls this)."""
+        self.R = state if state is not None else np.random.RandomState(seed)
+        return self
+
+    def _p(self, p: float) -> bool:
+        return self.R.rand() < min(1.0, p * self.strength)
+
+    def __call__(self, data: dict) -> dict:
+        d = dict(data)
+        img = np.asarray(d["image"], dtype=np.float32)[0]
+        msk = np.asarray(d["mask"], dtype=np.float32)
+        r = self.R
+        if self._p(0.3):
+            img, msk = _magnify(img, msk, r)
+        if self._p(0.4):
+            img, msk = _reframe(img, msk, r)
+        if self._p(0.8):
+            img = _remap_intensity(img, r)
+        if self._p(0.3):
+            img = _burn_in(img, msk, r)
+        if self._p(0.2):
+            img, msk = _border(img, msk, r)
+        if self._p(0.7):
+            img = _degrade(img, r)
+        d["image"], d["mask"] = np.clip(img, 0, 1)[None].astype(np.float32), msk
+        return d
+
+
+def augmentation(recipe: str = "basic", *, seed: int = 0, strength: float = 1.0) -> Callable[[dict], dict]:
+    """The training augmentation of ``recipe``: ``"basic"`` (MONAI affine + exposure,
+    :func:`~cardioclarity.xray.datasets.augment_transforms`) or ``"domain"`` (the same, then
+    :class:`RandDomainRandomised`). Seeded: the same seed gives the same sequence of draws."""
+    if recipe not in RECIPES:
+        raise InvalidInputError(f"unknown augmentation recipe '{recipe}'.", hint=f"valid options: {list(RECIPES)}.")
+    basic = augment_transforms(seed=seed, strength=strength)
+    if recipe == "basic":
+        return basic
+    domain = RandDomainRandomised(strength).set_random_state(seed + 1)
+
+    def apply(d: dict) -> dict:
+        return domain(basic(d))
+
+    return apply
 
 
 def _boxes_from_masks(heart: torch.Tensor) -> torch.Tensor:
@@ -103,16 +333,24 @@ def _giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (1 - (iou - (hull - union) / hull)).mean()
 
 
-def _batch(imgs: np.ndarray, masks: np.ndarray, idx: np.ndarray, aug: Callable | None, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(imgs: np.ndarray, masks: np.ndarray, idx: np.ndarray, aug: Callable | None, size: int,
+           ignore: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Augmented, preprocessed batch: inputs, masks (B, C, S, S) and the loss's ignore map (B, 1, S, S).
+
+    The ignore map travels with the masks through every transform, so a pseudo-label's uncertain
+    pixels (and labels hidden under a drawn border) stay unscored wherever they move.
+    """
     xs, ms = [], []
     for i in idx:
-        d = {"image": imgs[i], "mask": masks[i].astype(np.float32)}
+        ign = ignore[i].astype(np.float32) if ignore is not None else np.zeros((1, *masks.shape[-2:]), np.float32)
+        d = {"image": imgs[i], "mask": np.concatenate([masks[i].astype(np.float32), ign])}
         if aug is not None:
             d = aug(d)
         xs.append(torch.as_tensor(np.asarray(d["image"]), dtype=torch.float32))
         ms.append(torch.as_tensor(np.asarray(d["mask"]), dtype=torch.float32))
     x = torch.stack(xs).clamp(0, 1)
-    return preprocess(x, size), (torch.stack(ms) > 0.5).float()
+    m = (torch.stack(ms) > 0.5).float()
+    return preprocess(x, size), m[:, :-1], m[:, -1:]
 
 
 def _validate(name: str, model: nn.Module, imgs: np.ndarray, masks: np.ndarray, size: int) -> float:
@@ -163,26 +401,45 @@ class _Run:
     imgs: np.ndarray
     masks: np.ndarray
     opt: torch.optim.Optimizer
-    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor | None]
+    loss_fn: Callable[..., torch.Tensor | None]
     aug: Callable | None
     rng: np.random.Generator
     t0: float
+    weight: np.ndarray | None = None   # per-image loss weight (N,), e.g. < 1 for pseudo-labels
+    ignore: np.ndarray | None = None   # per-pixel ignore map (N, 1, S, S) uint8
 
     @property
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.imgs) / self.cfg.batch_size)
 
 
-def _loss_function(name: str) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor | None]:
-    """Loss of a batch: Dice + cross-entropy on the masks (seg), smooth L1 + GIoU on the heart box
-    read from the augmented mask (box; None when no image of the batch shows a heart)."""
+def _weighted_dice_bce(logits: torch.Tensor, target: torch.Tensor, ignore: torch.Tensor,
+                       weight: torch.Tensor) -> torch.Tensor:
+    """Soft Dice + binary cross-entropy per image (mean over channels), ignored pixels left out,
+    then the weighted mean over the batch. With unit weights and nothing ignored this is MONAI's
+    sigmoid ``DiceLoss`` plus the mean binary cross-entropy. (MONAI's ``DiceCELoss`` would apply a
+    softmax cross-entropy across the channels, which does not fit three independent, overlapping
+    sigmoid masks.)"""
+    keep = 1 - ignore
+    p = torch.sigmoid(logits) * keep
+    t = target * keep
+    inter = (p * t).sum(dim=(2, 3))
+    dice = 1 - (2 * inter + 1e-5) / (p.sum(dim=(2, 3)) + t.sum(dim=(2, 3)) + 1e-5)
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none") * keep
+    n_kept = (keep.sum(dim=(2, 3)) * logits.shape[1]).clamp_min(1)
+    per_image = dice.mean(dim=1) + bce.sum(dim=(1, 2, 3)) / n_kept[:, 0]
+    return (per_image * weight).sum() / weight.sum().clamp_min(1e-9)
+
+
+def _loss_function(name: str) -> Callable[..., torch.Tensor | None]:
+    """Loss of a batch ``(model, x, masks, ignore, weight)``: weighted Dice + cross-entropy on the
+    masks (seg), smooth L1 + GIoU on the heart box read from the augmented mask (box; None when no
+    image of the batch shows a heart)."""
     if name == "seg":
-        from monai.losses import DiceCELoss
+        return lambda model, x, m, ignore, weight: _weighted_dice_bce(model(x), m, ignore, weight)
 
-        seg_loss = DiceCELoss(sigmoid=True, smooth_nr=1e-5, smooth_dr=1e-5)
-        return lambda model, x, m: seg_loss(model(x), m)
-
-    def box_loss(model: nn.Module, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor | None:
+    def box_loss(model: nn.Module, x: torch.Tensor, m: torch.Tensor, ignore: torch.Tensor,
+                 weight: torch.Tensor) -> torch.Tensor | None:
         target = _boxes_from_masks(m[:, 0])
         keep = ~torch.isnan(target[:, 0])
         if not keep.any():
@@ -200,9 +457,11 @@ def _train_epoch(model: nn.Module, run: _Run, epoch: int) -> float:
     order = run.rng.permutation(len(run.imgs))
     losses = []
     for b in progress(range(steps), desc=f"{run.name} epoch {epoch + 1}", unit="batch"):
-        x, m = _batch(run.imgs, run.masks, order[b * cfg.batch_size:(b + 1) * cfg.batch_size],
-                      run.aug, run.size)
-        loss = run.loss_fn(model, x, m)
+        idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+        x, m, ignore = _batch(run.imgs, run.masks, idx, run.aug, run.size, run.ignore)
+        weight = torch.as_tensor(run.weight[idx] if run.weight is not None else np.ones(len(idx)),
+                                 dtype=torch.float32)
+        loss = run.loss_fn(model, x, m, ignore, weight)
         if loss is None:
             continue
         run.opt.zero_grad()
@@ -238,6 +497,7 @@ def train_model(
     metadata: dict | None = None,
     log: Callable[[str], None] = print,
     arrays: dict | None = None,
+    init: str | Path | None = None,
 ) -> tuple[nn.Module, dict]:
     """Train network ``name`` ("seg" or "box") and optionally save the best checkpoint.
 
@@ -261,7 +521,13 @@ def train_model(
     log : callable
         Receives one line per epoch.
     arrays : dict, optional
-        Pre-loaded ``{"train": (imgs, masks), "val": (imgs, masks)}`` at the model's input size.
+        Pre-loaded ``{"train": (imgs, masks), "val": (imgs, masks)}`` at the model's input size;
+        optionally ``"train_weight"`` (N,) per-image loss weights and ``"train_ignore"``
+        (N, 1, S, S) maps of pixels the loss leaves out (both for pseudo-labelled films, which
+        may be appended to the train arrays).
+    init : str or Path, optional
+        Checkpoint (path or bundled name) whose weights start the run (fine-tuning); its network
+        config must match ``model_cfg``.
 
     Returns
     -------
@@ -276,6 +542,9 @@ def train_model(
     """
     _check_inputs(name, train_samples, val_samples)
     cfg = cfg or TrainConfig()
+    if cfg.recipe not in RECIPES:
+        raise InvalidInputError(f"unknown augmentation recipe '{cfg.recipe}'.",
+                                hint=f"valid options: {list(RECIPES)}.")
     mcfg = config_from_dict(name, model_cfg) if not hasattr(model_cfg, "input_size") else model_cfg
     size = mcfg.input_size
     torch.manual_seed(cfg.seed)
@@ -283,11 +552,20 @@ def train_model(
     data = _load_data(train_samples, val_samples, size, arrays)
     va_x, va_m = data["val"]
     model = build_model(name, mcfg)
+    if init is not None:
+        from cardioclarity.checkpoints import load_checkpoint
+
+        ck = load_checkpoint(str(init), expected_kind=KINDS[name])
+        if config_from_dict(name, ck["config"]) != mcfg:
+            raise InvalidInputError(f"checkpoint {init} has another network config than this run.",
+                                    hint=f"run with model_cfg={ck['config']} or start without init.")
+        model.load_state_dict(ck["state_dict"])
     run = _Run(name, cfg, size, *data["train"],
                opt=torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
                loss_fn=_loss_function(name),
-               aug=augment_transforms(seed=cfg.seed, strength=cfg.augment) if cfg.augment > 0 else None,
-               rng=np.random.default_rng(cfg.seed), t0=time.perf_counter())
+               aug=augmentation(cfg.recipe, seed=cfg.seed, strength=cfg.augment) if cfg.augment > 0 else None,
+               rng=np.random.default_rng(cfg.seed), t0=time.perf_counter(),
+               weight=data.get("train_weight"), ignore=data.get("train_ignore"))
     best, best_state, best_epoch, bad = -np.inf, None, -1, 0
     history: list[dict] = []
     stopped = "epochs"
@@ -312,7 +590,7 @@ def train_model(
     model.load_state_dict(best_state)
     model.eval()
     info = {"history": history, "best_epoch": best_epoch, "best_val": best, "stopped": stopped,
-            "seconds": time.perf_counter() - run.t0}
+            "seconds": time.perf_counter() - run.t0, "init": None if init is None else str(init)}
     if out is not None:
         _save(out, name, mcfg, model, cfg, info, metadata)
     return model, info
