@@ -157,56 +157,77 @@ def make_sheets(data_dir: Path, n: int, seed: int, audit_dir: Path, *, site: str
           f"key {key}, verdicts template {verdicts}")
 
 
-def restatus(data_dir: Path, audit_dir: Path, new_model: str | None = None) -> None:
-    """Recompute ``new_status``/``new_score``/``new_reasons`` of key.csv with this build."""
+def restatus(data_dir: Path, audit_dir: Path, new_model: str | None = None,
+             old_model: str | None = None) -> None:
+    """Recompute ``new_status``/``new_score``/``new_reasons`` of key.csv with this build, and
+    ``old_status``/``old_score``/``old_reasons`` with ``old_model`` when one is given (the quality
+    verdict of the old side's full pipeline, so that its flagged share can be scored too)."""
     import torch
 
     from cardioclarity.xray.detect import HeartDetector
     from cardioclarity.xray.io import read_xray
 
     torch.set_num_threads(1)
-    det = HeartDetector.load(new_model)
+    sides = {"new": HeartDetector.load(new_model)}
+    if old_model:
+        sides["old"] = HeartDetector.load(old_model)
     key = audit_dir / "key.csv"
     rows = list(csv.DictReader(key.open()))
     for r in rows:
-        q = det.detect(read_xray(data_dir / "cxr_multisite" / r["file"])).quality
-        r.update(new_status=q["status"], new_score=q["score"], new_reasons=" ".join(q["reasons"]))
+        img = read_xray(data_dir / "cxr_multisite" / r["file"])
+        for side, det in sides.items():
+            q = det.detect(img).quality
+            r.update({f"{side}_status": q["status"], f"{side}_score": q["score"],
+                      f"{side}_reasons": " ".join(q["reasons"])})
     with key.open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
         wr.writeheader()
         wr.writerows(rows)
-    print(f"{len(rows)} verdicts recomputed -> {key}")
+    print(f"{len(rows)} films' quality verdicts ({', '.join(sides)}) recomputed -> {key}")
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (as BENCHMARKS.md shows it)."""
+    p, repo = path.resolve(), HERE.parent.parent
+    return str(p.relative_to(repo)) if p.is_relative_to(repo) else str(path)
 
 
 def score(audit_dir: Path = HERE) -> dict:
-    """Acceptance of old and new overlays, and how many rejected new ones the gate flagged."""
+    """Acceptance of old and new overlays, and how many rejected ones the quality gate flagged.
+
+    Flagged shares are given for each side whose quality verdicts key.csv holds (``new_status``
+    always; ``old_status`` after ``status --old-model``).
+    """
     key = {r["id"]: r for r in csv.DictReader((audit_dir / "key.csv").open())}
     verdicts = [v for v in csv.DictReader((audit_dir / "verdicts.csv").open()) if v["A"].strip()]
     if not verdicts:
         raise SystemExit(f"{audit_dir / 'verdicts.csv'} holds no verdicts yet: judge the sheets first.")
-    res = {"old": [], "new": []}
+    res: dict[str, dict[str, bool]] = {"old": {}, "new": {}}
     for v in verdicts:
         k = key[v["id"]]
         for side in ("A", "B"):
-            res[k[side]].append((v["id"], v[side].strip().lower() == "accept"))
-    n = len(verdicts)
-    acc = {m: sum(ok for _, ok in rows) for m, rows in res.items()}
-    rejected_new = [fid for fid, ok in res["new"] if not ok]
-    accepted_new = [fid for fid, ok in res["new"] if ok]
+            res[k[side]][v["id"]] = v[side].strip().lower() == "accept"
+    out: dict = {"n": len(verdicts), "accept_old": sum(res["old"].values()),
+                 "accept_new": sum(res["new"].values()),
+                 "only_old": sum(res["old"][f] and not res["new"][f] for f in res["new"]),
+                 "only_new": sum(res["new"][f] and not res["old"][f] for f in res["new"])}
+    for side, ok in res.items():
+        col = f"{side}_status"
+        if not all(key[f].get(col) for f in ok):
+            continue
 
-    def flagged(fid: str, strict: bool) -> bool:
-        status = key[fid]["new_status"]
-        return status in ("withheld", "refused") if strict else status != "measured"
+        def withheld(fid: str, col: str = col) -> bool:
+            return key[fid][col] in ("withheld", "refused")
 
-    out = {"n": n, "accept_old": acc["old"], "accept_new": acc["new"],
-           "rejected_new": len(rejected_new),
-           "rejected_new_withheld": sum(flagged(f, True) for f in rejected_new),
-           "rejected_new_not_ok": sum(flagged(f, False) for f in rejected_new),
-           "accepted_new_withheld": sum(flagged(f, True) for f in accepted_new),
-           "accepted_new": len(accepted_new)}
-    measured = [f for f, _ in res["new"] if not flagged(f, True)]
-    out["reported_ctr"] = len(measured)
-    out["reported_ctr_accepted"] = sum(dict(res["new"])[f] for f in measured)
+        rejected = [f for f, a in ok.items() if not a]
+        accepted = [f for f, a in ok.items() if a]
+        measured = [f for f in ok if not withheld(f)]
+        out[side] = {"rejected": len(rejected), "accepted": len(accepted),
+                     "rejected_withheld": sum(withheld(f) for f in rejected),
+                     "rejected_not_ok": sum(key[f][col] != "measured" for f in rejected),
+                     "accepted_withheld": sum(withheld(f) for f in accepted),
+                     "reported_ctr": len(measured),
+                     "reported_ctr_accepted": sum(ok[f] for f in measured)}
     return out
 
 
@@ -232,7 +253,7 @@ def main(argv=None) -> int:
         make_sheets(args.data_dir, args.n, args.seed, args.audit_dir, site=args.site, exclude=args.exclude,
                     old_model=args.old_model, new_model=args.new_model)
     elif args.step == "status":
-        restatus(args.data_dir, args.audit_dir, args.new_model)
+        restatus(args.data_dir, args.audit_dir, args.new_model, args.old_model)
     else:
         s = score(args.audit_dir)
         n = s["n"]
@@ -249,26 +270,32 @@ def main(argv=None) -> int:
             "One reviewer (the author of the constraints); the two overlays of a film were shown side by "
             "side in a random order, but the constraints leave visible traces (a straight cut at the "
             "heart's base, no holes), so the judging was not fully blind."))
+        rows = [{"what": "overlays accepted, old", "value": pct(s["accept_old"], n)},
+                {"what": "overlays accepted, new (target >= 90 %; published anchor 77.8 %)",
+                 "value": pct(s["accept_new"], n)},
+                {"what": "films accepted on one side only: old only / new only",
+                 "value": f"{s['only_old']} / {s['only_new']}"}]
+        for side in ("old", "new"):
+            if side not in s:
+                continue
+            f = s[side]
+            rows += [
+                {"what": f"{side}: rejected overlays whose CTR the gate withheld or refused (target >= 80 %)",
+                 "value": pct(f["rejected_withheld"], f["rejected"])},
+                {"what": f"{side}: rejected overlays with quality.ok false (withheld, refused or caution)",
+                 "value": pct(f["rejected_not_ok"], f["rejected"])},
+                {"what": f"{side}: accepted overlays whose CTR was withheld anyway (lost answers)",
+                 "value": pct(f["accepted_withheld"], f["accepted"])},
+                {"what": f"{side}: films with a CTR reported, of which the overlay was accepted",
+                 "value": pct(f["reported_ctr_accepted"], f["reported_ctr"])}]
         body = "\n".join([
             f"## Chest X-ray: blind visual audit on cxr_multisite, {drawn} (`benchmarks/xray_audit/`)", "",
             f"Command: `python benchmarks/xray_audit/make_sheets.py sheets` (seeded sample of {n} of cxr_multisite's "
-            f"films, {drawn}; folder `{args.audit_dir}`), "
+            f"films, {drawn}; folder `{_shown(args.audit_dir)}`), "
             "judged by `benchmarks/xray_audit/CRITERIA.md` before the key was opened "
             "(`verdicts.csv`), then `python benchmarks/xray_audit/make_sheets.py score`. "
             f"`old` = {old_desc}; `new` = {new_desc}. {reviewer}", "",
-            md_table([
-                {"what": "overlays accepted, old", "value": pct(s["accept_old"], n)},
-                {"what": "overlays accepted, new (target >= 90 %; published anchor 77.8 %)",
-                 "value": pct(s["accept_new"], n)},
-                {"what": "rejected new overlays whose CTR the gate withheld or refused (target >= 80 %)",
-                 "value": pct(s["rejected_new_withheld"], s["rejected_new"])},
-                {"what": "rejected new overlays with quality.ok false (withheld, refused or caution)",
-                 "value": pct(s["rejected_new_not_ok"], s["rejected_new"])},
-                {"what": "accepted new overlays whose CTR was withheld anyway (lost answers)",
-                 "value": pct(s["accepted_new_withheld"], s["accepted_new"])},
-                {"what": "films with a CTR reported by the new pipeline, of which the overlay was accepted",
-                 "value": pct(s["reported_ctr_accepted"], s["reported_ctr"])},
-            ]),
+            md_table(rows),
         ])
         print(body)
         if not args.no_write:
