@@ -232,3 +232,16 @@ def test_beats_of_a_vt_run_are_reported_v(findings):
     assert (out.aami_class[~mask] == cls[~mask]).all()
     assert out.describe()["reclassified_v_in_ventricular_runs"] == 3
     assert findings.to_dict()["model"]["classifier"]["reclassified_v_in_ventricular_runs"] >= 0
+
+
+def test_vt_runs_method_is_checked_and_reported(sample, model, findings):
+    """``vt_runs`` names its valid options when wrong; the method used is in ``model``."""
+    with pytest.raises(InvalidInputError, match=r"vt_runs must be one of \['classes', 'shape'\]"):
+        analyze_record(sample, detector=model, vt_runs="runs")
+    assert findings.to_dict()["model"]["classifier"]["vt_runs"] == "classes"
+    assert all("n_joined" not in e for e in findings.to_dict()["rhythm"]["episodes"])
+    shaped = analyze_record(sample, detector=model, vt_runs="shape")
+    assert shaped.to_dict()["model"]["classifier"]["vt_runs"] == "shape"
+    # the shape rule only ever adds beats to runs, so it never reports fewer V beats
+    assert (shaped.beat_classes.aami_class == "V").sum() >= (
+        findings.beat_classes.aami_class == "V").sum()

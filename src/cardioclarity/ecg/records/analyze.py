@@ -43,6 +43,7 @@ from cardioclarity.ecg.records.rhythm import (
 )
 from cardioclarity.ecg.records.scoring import BeatScores, RecordBeatModel, WindowConfig
 from cardioclarity.ecg.records.ventricular import (
+    VT_RUN_METHODS,
     VFDetector,
     vf_episodes,
     vf_window_features,
@@ -280,7 +281,8 @@ def _resolve(value, cls, what: str, also: str = ""):
 def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "auto",
                    rhythm_model: RhythmModel | str | None = None,
                    peak_method: str = "cardioclarity", window_s: float = 30.0,
-                   step_s: float = 10.0, classifier=None, vf_model=None) -> Findings:
+                   step_s: float = 10.0, classifier=None, vf_model=None,
+                   vt_runs: str = "classes") -> Findings:
     """Analyse a recording: beats (scored), rhythm episodes, quality.
 
     Parameters
@@ -308,12 +310,22 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     vf_model : None, False, str, Path or VFDetector
         Ventricular flutter/fibrillation detector on the signal (VF has no beats to classify).
         None: the bundled ``vf-cudb``. False: no VF detection.
+    vt_runs : {"classes", "shape"}
+        What makes a VT run (>= 3 ventricular beats above 100 bpm). ``"classes"`` (default):
+        beats the classifier called V. ``"shape"``: also the fast beats shaped like a
+        neighbouring V beat or unlike any sinus beat
+        (:func:`~cardioclarity.ecg.records.ventricular.extend_ventricular_runs`), reported V.
+        The default was chosen on MIT-BIH DS1 with out-of-fold classes, by the F1 of runs
+        against the reference beat labels (BENCHMARKS.md ``ecg-ec57``): the shape rule found
+        one more run there and made 15 more false calls.
 
     Returns
     -------
     Findings
     """
     _check_inputs(record, adaptive)
+    if vt_runs not in VT_RUN_METHODS:
+        raise InvalidInputError(f"vt_runs must be one of {list(VT_RUN_METHODS)}, got {vt_runs!r}.")
     vf = _bundled(VFDetector) if vf_model is None else _resolve(vf_model, VFDetector, "vf_model")
     clock = _Clock()
     fs, n = record.fs, record.signal.size
@@ -346,7 +358,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
         keep_rr = ~in_af if classes is None else ~in_af & (classes.aami_class != "N")
         scores = scores.without_rr(~keep_rr)
     clock.lap("rhythm_s")
-    windows["ventricular"] = ventricular_episodes(prep, fs, classes, vf)
+    windows["ventricular"] = ventricular_episodes(prep, fs, classes, vf, vt_runs=vt_runs)
     if classes is not None:
         vt = [e for e in windows["ventricular"] if e["type"] == "ventricular_tachycardia"]
         classes = classes.within_ventricular_runs(_in_episodes(prep.peaks, fs, vt))
@@ -354,7 +366,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     t_hr, bpm = heart_rate_trend(prep.peaks, fs, valid=prep.rr_valid)
     model = describe_models(bm, rm, adaptive=adaptive, used_adaptive=used_adaptive,
                             window_s=window_s, step_s=step_s, peak_method=peak_method)
-    model["classifier"] = classes.describe() if classes is not None else None
+    model["classifier"] = ({**classes.describe(), "vt_runs": vt_runs} if classes is not None
+                           else None)
     model["vf"] = ({"name": vf.card.get("name", "custom"), "threshold": float(vf.threshold_)}
                    if vf is not None else None)
     return Findings(record=record.name, sampling_rate=fs, lead=record.lead, leads=record.leads,
@@ -421,9 +434,9 @@ class BeatClasses:
 
 
 def ventricular_episodes(prep: Prepared, fs: float, classes: BeatClasses | None,
-                         vf_model: VFDetector | None) -> list[dict]:
-    """VT runs (from the beat classes and the shape of the run's beats) and VF/flutter
-    episodes (from the signal).
+                         vf_model: VFDetector | None, *, vt_runs: str = "classes") -> list[dict]:
+    """VT runs (from the beat classes; with ``vt_runs="shape"`` also the shape of the run's
+    beats) and VF/flutter episodes (from the signal).
 
     VF is searched in all of the signal, usable or not: a fibrillating trace has no QRS
     complexes, so the quality check sees it as a stretch without beats, and that must not hide
@@ -435,7 +448,8 @@ def ventricular_episodes(prep: Prepared, fs: float, classes: BeatClasses | None,
         if starts.size:
             out += vf_episodes(starts, vf_model.predict_proba(F), vf_model.threshold_)
     if classes is not None:
-        for ep in vt_episodes(prep.peaks, fs, classes.aami_class, clean=prep.clean):
+        clean = prep.clean if vt_runs == "shape" else None
+        for ep in vt_episodes(prep.peaks, fs, classes.aami_class, clean=clean):
             # a run overlapping a VF episode is part of it (VT degenerating into VF)
             if not any(ep["start_s"] < v["end_s"] and v["start_s"] < ep["end_s"] for v in out):
                 out.append(ep)

@@ -1,7 +1,7 @@
 """Ventricular tachyarrhythmias: VT runs from classified beats, VF/flutter from the signal itself.
 
 - :func:`vt_episodes` — runs of >= 3 consecutive V beats above 100 bpm, with rate and duration
-  (runs take in the beats shaped like their V beats: :func:`extend_ventricular_runs`);
+  (optionally taking in the beats shaped like their V beats: :func:`extend_ventricular_runs`);
 - :func:`vf_window_features` + :class:`VFDetector` + :func:`vf_episodes` — ventricular
   flutter/fibrillation. In VF there are no QRS complexes to detect, and the quality check sees
   a signal without beats, so VF is found on the signal: sliding 4-s windows are described by
@@ -25,7 +25,7 @@ import numpy as np
 from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedError
 from cardioclarity.validation import check_fs
 
-__all__ = ["DEFAULT_VF_MODEL", "KIND_VF", "VF_FEATURE_NAMES", "VFDetector",
+__all__ = ["DEFAULT_VF_MODEL", "KIND_VF", "VF_FEATURE_NAMES", "VFDetector", "VT_RUN_METHODS",
            "cross_val_vf_proba", "extend_ventricular_runs", "vf_episodes", "vf_window_features",
            "vt_episodes"]
 
@@ -33,6 +33,9 @@ DEFAULT_VF_MODEL = "vf-cudb"
 KIND_VF = "ecg-vf-detector"
 #: VT rule: fewest consecutive V beats and the lowest rate (bpm) of a run.
 VT_MIN_BEATS, VT_MIN_BPM = 3, 100.0
+#: What makes a VT run: the beats classified V ("classes"), or also the fast beats joined to
+#: them by shape ("shape", :func:`extend_ventricular_runs`).
+VT_RUN_METHODS = ("classes", "shape")
 #: VF windows: length and step (s); fewest consecutive VF windows for an episode.
 VF_WINDOW_S, VF_STEP_S, VF_MIN_WINDOWS = 4.0, 2.0, 3
 #: Rate the VF features are computed at (Hz).
