@@ -11,12 +11,16 @@ Protocol (no figure in BENCHMARKS.md comes from a source the check was fitted on
 * ``--fold ieee8023`` fits on ieee8023 instead of hannover and saves to ``training/runs/`` (the
   reverse fold, for the false-refusal figure on hannover); the bundled check is the hannover fold.
 
-Features are those of the pipeline itself: the bundled seg network's probabilities on each
-image through :func:`cardioclarity.xray.quality.mask_features`.
+Features are those of the pipeline itself: the seg network's probabilities on each image (the
+bundled ``cxr-heart-seg`` unless ``--seg-model``) through
+:func:`cardioclarity.xray.quality.mask_features`.
 
 Usage::
 
     nice -n 10 python training/train_xray_gate.py --data-dir ../shared/data [--fold hannover]
+
+``--seg-model CKPT`` fits a check for a candidate seg network (written to ``training/runs/``
+unless ``--out`` says otherwise).
 """
 
 from __future__ import annotations
@@ -68,10 +72,13 @@ def main(argv=None) -> int:
                     default=Path(os.environ.get("CARDIOCLARITY_DATA_DIR", HERE.parent.parent / "shared" / "data")))
     ap.add_argument("--fold", choices=["hannover", "ieee8023"], default="hannover",
                     help="multisite source fitted on (the other one is held out)")
+    ap.add_argument("--seg-model", default=None,
+                    help="seg checkpoint whose activations the check reads (default: the bundled "
+                         "cxr-heart-seg); a check fits only the seg model it was fitted with")
     ap.add_argument("--out", type=Path, help="checkpoint (default: bundled for hannover, runs/ otherwise)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    det = HeartDetector.load(tta=False)
+    det = HeartDetector.load(args.seg_model, tta=False)
     samples, _ = load_mask_layout(args.data_dir / "cxr_heart")
     train = load_split(SPLIT, samples)["train"]
     rows, labels = [], []
@@ -95,7 +102,8 @@ def main(argv=None) -> int:
     print(fit_note)
     print(f"fit-set refusals: chest {(p[y == 1] < check.threshold).mean():.3f}, "
           f"non-chest accepted {(p[y == 0] >= check.threshold).mean():.3f}")
-    out = args.out or (WEIGHTS / "cxr-chest-check.pt" if args.fold == "hannover"
+    bundled = args.fold == "hannover" and args.seg_model is None
+    out = args.out or (WEIGHTS / "cxr-chest-check.pt" if bundled
                        else HERE / "runs" / f"chest-check-{args.fold}.pt")
     check.save(out, training_data=fit_note, fold=args.fold,
                metrics={"fit_chest_refused": float((p[y == 1] < check.threshold).mean()),

@@ -48,9 +48,9 @@ PANEL = 400
 PER_SHEET = 4
 
 
-def read_exclusions(paths: list[Path]) -> set[str]:
-    """Film paths (relative to ``cxr_multisite``) listed in CSVs with a ``file`` column or in
-    text files with one path a line."""
+def read_film_lists(paths: list[Path]) -> set[str]:
+    """Film paths (relative to ``cxr_multisite``) listed in CSVs with a ``file`` column (an
+    audit's key.csv, a pseudo-label log) or in text files with one path a line."""
     out: set[str] = set()
     for path in paths:
         text = Path(path).read_text()
@@ -58,7 +58,7 @@ def read_exclusions(paths: list[Path]) -> set[str]:
         if "," in first or first.strip() == "file":
             rows = csv.DictReader(io.StringIO(text))
             if "file" not in (rows.fieldnames or []):
-                raise SystemExit(f"{path}: a CSV for --exclude needs a 'file' column, got {rows.fieldnames}.")
+                raise SystemExit(f"{path}: a CSV for --exclude/--only needs a 'file' column, got {rows.fieldnames}.")
             out |= {r["file"].strip() for r in rows if r["file"].strip()}
         else:
             out |= {line.strip() for line in text.splitlines() if line.strip()}
@@ -66,9 +66,10 @@ def read_exclusions(paths: list[Path]) -> set[str]:
 
 
 def sample_films(data_dir: Path, n: int, seed: int, *, site: str | None = None,
-                 exclude: set[str] | None = None) -> list[str]:
+                 exclude: set[str] | None = None, only: set[str] | None = None) -> list[str]:
     """``n`` files of the manifest, drawn with ``random.Random(seed)`` from those of ``site`` (the
-    path's first folder; None: every site) that are not in ``exclude``.
+    path's first folder; None: every site) that are not in ``exclude`` (and are in ``only``,
+    when given: e.g. the films of an earlier audit, judged again with other models).
 
     With no site and nothing excluded, the draw is the one the seed-12 sample was made with.
     """
@@ -77,7 +78,8 @@ def sample_films(data_dir: Path, n: int, seed: int, *, site: str | None = None,
     sites = sorted({f.split("/")[0] for f in files})
     if site is not None and site not in sites:
         raise SystemExit(f"--site {site!r} is not a sub-site of cxr_multisite; valid options: {sites}.")
-    pool = [f for f in files if (site is None or f.split("/")[0] == site) and f not in (exclude or set())]
+    pool = [f for f in files if (site is None or f.split("/")[0] == site) and f not in (exclude or set())
+            and (only is None or f in only)]
     if n > len(pool):
         raise SystemExit(f"--n {n} is more than the {len(pool)} films left after --site/--exclude.")
     return random.Random(seed).sample(pool, n)
@@ -94,17 +96,28 @@ def _panel(png: bytes, label: str):
     return canvas
 
 
-def _detectors(old_model: str | None, new_model: str | None):
+def _new_detector(new_model: str | None, new_check: str | None):
+    """The ``new`` side: the bundled pipeline, or ``new_model`` with its own chest check
+    ``new_check`` (a check reads one seg network's activations, so a candidate network needs
+    the check fitted on it: ``training/train_xray_gate.py --seg-model``)."""
+    from cardioclarity.xray.detect import HeartDetector
+    from cardioclarity.xray.gate import ChestCheck
+
+    return HeartDetector.load(new_model, chest_check=ChestCheck.load(new_check) if new_check else None)
+
+
+def _detectors(old_model: str | None, new_model: str | None, new_check: str | None = None):
     from cardioclarity.xray.detect import HeartDetector
 
     old = (HeartDetector.load(old_model) if old_model
            else HeartDetector.load(constrain=False, tta=False))
-    return old, HeartDetector.load(new_model)
+    return old, _new_detector(new_model, new_check)
 
 
 def make_sheets(data_dir: Path, n: int, seed: int, audit_dir: Path, *, site: str | None = None,
-                exclude: list[Path] | None = None, old_model: str | None = None,
-                new_model: str | None = None) -> None:
+                exclude: list[Path] | None = None, only: list[Path] | None = None,
+                old_model: str | None = None, new_model: str | None = None,
+                new_check: str | None = None) -> None:
     import torch
     from PIL import Image
 
@@ -116,9 +129,10 @@ def make_sheets(data_dir: Path, n: int, seed: int, audit_dir: Path, *, site: str
         raise SystemExit(f"{verdicts} already holds verdicts: draw a fresh sample into another "
                          "--audit-dir (e.g. benchmarks/xray_audit/seed-<seed>).")
     torch.set_num_threads(1)
-    old, new = _detectors(old_model, new_model)
-    excluded = read_exclusions(exclude or [])
-    films = sample_films(data_dir, n, seed, site=site, exclude=excluded)
+    old, new = _detectors(old_model, new_model, new_check)
+    excluded = read_film_lists(exclude or [])
+    films = sample_films(data_dir, n, seed, site=site, exclude=excluded,
+                         only=read_film_lists(only) if only else None)
     rng = random.Random(seed + 1)
     out_dir = audit_dir / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,15 +164,16 @@ def make_sheets(data_dir: Path, n: int, seed: int, audit_dir: Path, *, site: str
         wr.writeheader()
         wr.writerows({"id": r["id"], "A": "", "B": "", "note": ""} for r in key_rows)
     meta = {"seed": seed, "n": n, "site": site, "excluded_lists": [str(p) for p in exclude or []],
-            "n_excluded": len(excluded), "old": old_model or "network masks (largest region of each)",
-            "new": new_model or "bundled pipeline"}
+            "n_excluded": len(excluded), "only_lists": [str(p) for p in only or []],
+            "old": old_model or "network masks (largest region of each)",
+            "new": new_model or "bundled pipeline", "new_check": new_check}
     (audit_dir / "sample.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"{len(films)} films -> {out_dir} ({(len(panels) + PER_SHEET - 1) // PER_SHEET} sheets), "
           f"key {key}, verdicts template {verdicts}")
 
 
 def restatus(data_dir: Path, audit_dir: Path, new_model: str | None = None,
-             old_model: str | None = None) -> None:
+             old_model: str | None = None, new_check: str | None = None) -> None:
     """Recompute ``new_status``/``new_score``/``new_reasons`` of key.csv with this build, and
     ``old_status``/``old_score``/``old_reasons`` with ``old_model`` when one is given (the quality
     verdict of the old side's full pipeline, so that its flagged share can be scored too)."""
@@ -168,7 +183,7 @@ def restatus(data_dir: Path, audit_dir: Path, new_model: str | None = None,
     from cardioclarity.xray.io import read_xray
 
     torch.set_num_threads(1)
-    sides = {"new": HeartDetector.load(new_model)}
+    sides = {"new": _new_detector(new_model, new_check)}
     if old_model:
         sides["old"] = HeartDetector.load(old_model)
     key = audit_dir / "key.csv"
@@ -246,14 +261,20 @@ def main(argv=None) -> int:
     ap.add_argument("--old-model", default=None,
                     help="sheets: checkpoint for the 'old' side, run through the full pipeline "
                          "(default: the bundled network's unconstrained masks)")
+    ap.add_argument("--only", type=Path, nargs="*", default=[],
+                    help="sheets: draw only from the films listed in these CSVs or text files "
+                         "(e.g. an earlier audit's key.csv, to judge its films again)")
     ap.add_argument("--new-model", default=None, help="sheets/status: checkpoint for the 'new' side")
+    ap.add_argument("--new-check", default=None,
+                    help="sheets/status: chest-check checkpoint fitted on --new-model's network")
     ap.add_argument("--no-write", action="store_true", help="score: print only; leave BENCHMARKS.md alone")
     args = ap.parse_args(argv)
     if args.step == "sheets":
         make_sheets(args.data_dir, args.n, args.seed, args.audit_dir, site=args.site, exclude=args.exclude,
-                    old_model=args.old_model, new_model=args.new_model)
+                    only=args.only, old_model=args.old_model, new_model=args.new_model,
+                    new_check=args.new_check)
     elif args.step == "status":
-        restatus(args.data_dir, args.audit_dir, args.new_model, args.old_model)
+        restatus(args.data_dir, args.audit_dir, args.new_model, args.old_model, args.new_check)
     else:
         s = score(args.audit_dir)
         n = s["n"]
