@@ -146,9 +146,53 @@ def test_irregular_episodes_merge_overlapping_runs():
     assert [(e["start_s"], e["end_s"]) for e in eps] == [(0.0, 70.0), (90.0, 120.0)]
 
 
+def _rr_features(rr: np.ndarray) -> list[float]:
+    """The RR features of one window, written out plainly: the reference the all-windows-at-once
+    computation of ``window_features`` must equal."""
+    rr = rr[np.isfinite(rr) & (rr > 0.2) & (rr < 3.0)]
+    if rr.size < 4:
+        return [np.nan] * 12
+    d = np.diff(rr)
+    mean, med = rr.mean(), np.median(rr)
+    rmssd = np.sqrt(np.mean(d * d))
+    keep = np.abs(rr / med - 1) <= 0.15
+    rt = rr[keep]
+    rmssd_t = np.sqrt(np.mean(np.diff(rt) ** 2)) / rt.mean() if rt.size >= 3 else rmssd / mean
+    tp = np.mean((d[:-1] * d[1:]) < 0) if d.size >= 2 else 0.0
+    hist, _ = np.histogram(np.clip(rr / med, 0.4, 2.0), bins=16, range=(0.4, 2.0))
+    prob = hist[hist > 0] / hist.sum()
+    ent = float(-(prob * np.log(prob)).sum() / np.log(16))
+    x1, x2 = rr[:-1], rr[1:]
+    sd1 = np.std((x2 - x1) / np.sqrt(2))
+    sd2 = np.std((x2 + x1) / np.sqrt(2))
+    # Ectopic patterns repeat (bigeminy: short-long-short-long), AF does not: compare beats 2
+    # or 3 apart.
+    lag = min(np.sqrt(np.mean((rr[k:] - rr[:-k]) ** 2)) for k in (2, 3) if rr.size > k) / mean
+    c = rr - mean
+    ac1 = float(np.sum(c[1:] * c[:-1]) / (np.sum(c * c) + 1e-12))
+    return [rmssd / mean, rr.std() / mean, float(np.mean(np.abs(d) > 0.05)),
+            np.median(np.abs(d)) / med, float(np.mean(np.abs(d) > 0.1 * med)), rmssd_t, tp, ent,
+            sd1 / (sd1 + sd2 + 1e-9), 60.0 / mean, lag, ac1]
+
+
+
+def _morph_features(bm, sel: slice | np.ndarray) -> list[float]:
+    """P-wave consistency and TQ fibrillatory activity of the selected beats."""
+    pw, qrs = bm.p_win[sel], bm.qrs_win[sel]
+    if pw.shape[0] < 4:
+        return [np.nan] * 3
+    tmpl = np.median(pw, axis=0)
+    tn = np.linalg.norm(tmpl) + 1e-12
+    corr = (pw @ tmpl) / (np.linalg.norm(pw, axis=1) * tn + 1e-12)
+    p_power = float(np.sum(tmpl ** 2) / (np.sum(np.median(qrs, axis=0) ** 2) + 1e-12))
+    tot = bm.tq_tot[sel].sum()
+    fw = float(bm.tq_f[sel].sum() / tot) if tot > 0 else np.nan
+    return [float(np.median(corr)), float(np.log10(p_power + 1e-6)), fw]
+
+
 def _window_features_one_by_one(peaks, fs, clean, valid, window_s, step_s, n):
     """The per-window definition: _rr_features and _morph_features of each window alone."""
-    from cardioclarity.ecg.records.rhythm import _beat_morph, _morph_features, _rr_features
+    from cardioclarity.ecg.records.rhythm import _beat_morph
 
     starts = np.arange(0.0, n / fs - window_s + 1e-9, step_s)
     bm = _beat_morph(clean, peaks, fs)

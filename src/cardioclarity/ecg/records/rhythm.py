@@ -199,33 +199,6 @@ FEATURE_NAMES = (
 )
 
 
-def _rr_features(rr: np.ndarray) -> list[float]:
-    rr = rr[np.isfinite(rr) & (rr > 0.2) & (rr < 3.0)]
-    if rr.size < 4:
-        return [np.nan] * 12
-    d = np.diff(rr)
-    mean, med = rr.mean(), np.median(rr)
-    rmssd = np.sqrt(np.mean(d * d))
-    keep = np.abs(rr / med - 1) <= 0.15
-    rt = rr[keep]
-    rmssd_t = np.sqrt(np.mean(np.diff(rt) ** 2)) / rt.mean() if rt.size >= 3 else rmssd / mean
-    tp = np.mean((d[:-1] * d[1:]) < 0) if d.size >= 2 else 0.0
-    hist, _ = np.histogram(np.clip(rr / med, 0.4, 2.0), bins=16, range=(0.4, 2.0))
-    prob = hist[hist > 0] / hist.sum()
-    ent = float(-(prob * np.log(prob)).sum() / np.log(16))
-    x1, x2 = rr[:-1], rr[1:]
-    sd1 = np.std((x2 - x1) / np.sqrt(2))
-    sd2 = np.std((x2 + x1) / np.sqrt(2))
-    # Ectopic patterns repeat (bigeminy: short-long-short-long), AF does not: compare beats 2
-    # or 3 apart.
-    lag = min(np.sqrt(np.mean((rr[k:] - rr[:-k]) ** 2)) for k in (2, 3) if rr.size > k) / mean
-    c = rr - mean
-    ac1 = float(np.sum(c[1:] * c[:-1]) / (np.sum(c * c) + 1e-12))
-    return [rmssd / mean, rr.std() / mean, float(np.mean(np.abs(d) > 0.05)),
-            np.median(np.abs(d)) / med, float(np.mean(np.abs(d) > 0.1 * med)), rmssd_t, tp, ent,
-            sd1 / (sd1 + sd2 + 1e-9), 60.0 / mean, lag, ac1]
-
-
 def _median(x: np.ndarray, axis: int) -> np.ndarray:
     """``np.median(x, axis=axis)`` (the same values) by one partition: ``np.median`` also
     partitions out the largest value to look for NaN, which doubles its cost on the stacked
@@ -240,8 +213,9 @@ def _median(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _rr_feature_rows(rr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """:func:`_rr_features` of the stretches ``rr[lo[i]:hi[i]]`` of plausible intervals, one row
-    each (the same figures, computed for all windows of a record at once).
+    """The RR features (the first 12 of :data:`FEATURE_NAMES`) of the stretches
+    ``rr[lo[i]:hi[i]]`` of plausible intervals (0.2-3 s), one row each; NaN rows for stretches
+    of fewer than 4 intervals.
 
     Stretches of equal length are stacked and reduced together (a record holds few distinct
     lengths), so each NumPy call runs once per length rather than once per window.
@@ -255,7 +229,7 @@ def _rr_feature_rows(rr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarr
 
 
 def _rr_block(R: np.ndarray) -> np.ndarray:
-    """:func:`_rr_features` of each row of ``R`` (rows of >= 4 plausible intervals)."""
+    """The RR features of each row of ``R`` (rows of >= 4 plausible intervals)."""
     g, m = R.shape
     d = np.diff(R, axis=1)
     mean, med = R.mean(axis=1), _median(R, axis=1)
@@ -282,6 +256,8 @@ def _rr_block(R: np.ndarray) -> np.ndarray:
     x1, x2 = R[:, :-1], R[:, 1:]
     sd1 = np.std((x2 - x1) / np.sqrt(2), axis=1)
     sd2 = np.std((x2 + x1) / np.sqrt(2), axis=1)
+    # Ectopic patterns repeat (bigeminy: short-long-short-long), AF does not: compare beats 2
+    # or 3 apart.
     lag = np.minimum(*(np.sqrt(np.mean((R[:, k:] - R[:, :-k]) ** 2, axis=1))
                        for k in (2, 3))) / mean
     c = R - mean[:, None]
@@ -329,27 +305,14 @@ def _beat_morph(clean: np.ndarray, peaks: np.ndarray, fs: float) -> _BeatMorph:
                       tq_tot=np.where(ok, ct[e_] - ct[s_], 0.0))
 
 
-def _morph_features(bm: _BeatMorph, sel: slice | np.ndarray) -> list[float]:
-    """P-wave consistency and TQ fibrillatory activity of the selected beats."""
-    pw, qrs = bm.p_win[sel], bm.qrs_win[sel]
-    if pw.shape[0] < 4:
-        return [np.nan] * 3
-    tmpl = np.median(pw, axis=0)
-    tn = np.linalg.norm(tmpl) + 1e-12
-    corr = (pw @ tmpl) / (np.linalg.norm(pw, axis=1) * tn + 1e-12)
-    p_power = float(np.sum(tmpl ** 2) / (np.sum(np.median(qrs, axis=0) ** 2) + 1e-12))
-    tot = bm.tq_tot[sel].sum()
-    fw = float(bm.tq_f[sel].sum() / tot) if tot > 0 else np.nan
-    return [float(np.median(corr)), float(np.log10(p_power + 1e-6)), fw]
-
-
 #: Most float64 values one stacked block of beat windows may hold (memory bound per step).
 _MAX_BLOCK = 4_000_000
 
 
 def _morph_feature_rows(bm: _BeatMorph, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """:func:`_morph_features` of the beat stretches ``lo[i]:hi[i]``, one row each (windows
-    with the same number of beats are stacked and reduced together, as in
+    """P-wave consistency and TQ fibrillatory activity (the last 3 of :data:`FEATURE_NAMES`)
+    of the beat stretches ``lo[i]:hi[i]``, one row each; NaN rows for fewer than 4 beats
+    (windows with the same number of beats are stacked and reduced together, as in
     :func:`_rr_feature_rows`)."""
     out = np.full((lo.size, 3), np.nan)
     n = hi - lo
@@ -398,12 +361,14 @@ def rhythm_features(peaks, fs: float, clean: np.ndarray | None = None,
     rr = np.diff(p) / fs if p.size > 1 else np.zeros(0)
     if valid is not None:
         rr = rr[valid.astype(bool)]
-    feats = _rr_features(rr)
+    rr = rr[np.isfinite(rr) & (rr > 0.2) & (rr < 3.0)]
+    feats = _rr_feature_rows(rr, np.array([0]), np.array([rr.size]))[0]
     if clean is not None and p.size:
-        feats += _morph_features(_beat_morph(clean, p, fs), slice(None))
+        bm = _beat_morph(clean, p, fs)
+        morph = _morph_feature_rows(bm, np.array([0]), np.array([bm.peaks.size]))[0]
     else:
-        feats += [np.nan] * 3
-    return np.asarray(feats, dtype=np.float64)
+        morph = np.full(3, np.nan)
+    return np.r_[feats, morph]
 
 
 @dataclass
@@ -525,7 +490,7 @@ def window_features(peaks, fs: float, clean: np.ndarray | None, *, window_s: flo
     bm = _beat_morph(clean, p, fs) if clean is not None and p.size else None
     rr_all = np.diff(p) / fs if p.size > 1 else np.zeros(0)
     t0, t1 = starts * fs, (starts + window_s) * fs
-    # Window i holds the intervals rr_all[a:max(a, b - 1)]; of those, _rr_features keeps the
+    # Window i holds the intervals rr_all[a:max(a, b - 1)]; of those, the features read the
     # valid, plausible ones, a contiguous stretch lo:hi of the record's kept intervals.
     a, b = np.searchsorted(p, t0), np.searchsorted(p, t1)
     kept = np.isfinite(rr_all) & (rr_all > 0.2) & (rr_all < 3.0)
