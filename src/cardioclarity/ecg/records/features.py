@@ -96,9 +96,14 @@ def _windows(x: np.ndarray, peaks: np.ndarray, fs: float, span: tuple[float, flo
 
 
 def _corr(W: np.ndarray, tmpl: np.ndarray) -> np.ndarray:
+    """Correlation of each window (row of ``W``) with one template (1-D ``tmpl``) or with its
+    own row of an equally shaped stack of templates (2-D ``tmpl``)."""
     Wc = W - W.mean(axis=1, keepdims=True)
-    tc = tmpl - tmpl.mean()
-    return (Wc @ tc) / (np.linalg.norm(Wc, axis=1) * np.linalg.norm(tc) + 1e-12)
+    if tmpl.ndim == 1:
+        tc = tmpl - tmpl.mean()
+        return (Wc @ tc) / (np.linalg.norm(Wc, axis=1) * np.linalg.norm(tc) + 1e-12)
+    tc = tmpl - tmpl.mean(axis=1, keepdims=True)
+    return (Wc * tc).sum(axis=1) / (np.linalg.norm(Wc, axis=1) * np.linalg.norm(tc, axis=1) + 1e-12)
 
 
 def _qrs_width(Q: np.ndarray) -> np.ndarray:
@@ -231,14 +236,6 @@ def _local_templates(W: np.ndarray, sinus: np.ndarray, size: int) -> np.ndarray:
     jl = np.clip(j - 1, 0, cpos.size - 1)
     j = np.where(np.abs(cpos[jl] - np.arange(n)) < np.abs(cpos[j] - np.arange(n)), jl, j)
     return M[j]
-
-
-def _rowcorr(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Row-wise correlation of two equally shaped window stacks."""
-    Ac = A - A.mean(axis=1, keepdims=True)
-    Bc = B - B.mean(axis=1, keepdims=True)
-    return (Ac * Bc).sum(axis=1) / (np.linalg.norm(Ac, axis=1) * np.linalg.norm(Bc, axis=1)
-                                    + 1e-12)
 
 
 def _running_median_all(values: np.ndarray, size: int) -> np.ndarray:
@@ -398,9 +395,9 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
     Qt = _local_templates(Q, sinus, _TEMPLATE_BEATS)
     Pt = _local_templates(P, sinus, _TEMPLATE_BEATS)
     qc_rec = _corr(Q, ref.qrs_template)
-    qc = _rowcorr(Q, Qt)
-    pc = _rowcorr(P, Pt)
-    p_prev = np.r_[np.nan, _rowcorr(P[1:], P[:-1])] if n > 1 else np.full(n, np.nan)
+    qc = _corr(Q, Qt)
+    pc = _corr(P, Pt)
+    p_prev = np.r_[np.nan, _corr(P[1:], P[:-1])] if n > 1 else np.full(n, np.nan)
     # Distances after aligning each window's median level (baseline) with the template's.
     qd = np.abs((Q - np.median(Q, axis=1, keepdims=True))
                 - (Qt - np.median(Qt, axis=1, keepdims=True))).mean(axis=1) / ref.scale
