@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from cardioclarity.xray.measure import mask_to_box
+from cardioclarity.xray.measure import _box_slices
 
 __all__ = [
     "CTR_REPORTABLE",
@@ -108,19 +108,6 @@ def _ramp(x: float | None, ok: float, bad: float) -> float:
 
 
 # ------------------------------------------------------------------------------------ constraints
-def _box_slices(mask: np.ndarray, margin: int = 1) -> tuple[slice, slice] | None:
-    """Row and column slices of ``mask``'s bounding box grown by ``margin`` (clipped to the
-    image), or None when the mask is empty. Labelling inside that box gives the same regions
-    as labelling the whole grid, at a fraction of the cost."""
-    box = mask_to_box(mask)
-    if box is None:
-        return None
-    x0, y0, x1, y1 = (int(v) for v in box)
-    h, w = mask.shape
-    return (slice(max(0, y0 - margin), min(h, y1 + margin)),
-            slice(max(0, x0 - margin), min(w, x1 + margin)))
-
-
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` with every background region that does not reach the image border filled.
 

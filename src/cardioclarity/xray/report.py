@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from cardioclarity.validation import to_jsonable
 from cardioclarity.xray.io import XrayImage
+from cardioclarity.xray.measure import _box_slices
 
 if TYPE_CHECKING:
     from cardioclarity.reporting import Section
@@ -67,11 +68,9 @@ def _contour(mask: np.ndarray, width: int) -> np.ndarray:
     """The band of ``width`` pixels inside the mask's border, computed inside its bounding box
     (erosion treats the outside as background either way, so the band is the same)."""
     out = np.zeros(mask.shape, dtype=bool)
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
+    box = _box_slices(mask)
+    if box is None:
         return out
-    cols = np.flatnonzero(mask.any(axis=0))
-    box = (slice(max(0, rows[0] - 1), rows[-1] + 2), slice(max(0, cols[0] - 1), cols[-1] + 2))
     crop = mask[box]
     out[box] = crop & ~ndimage.binary_erosion(crop, iterations=max(1, width))
     return out

@@ -359,7 +359,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
         scores = scores.without_rr(~keep_rr)
     clock.lap("rhythm_s")
     windows["ventricular"] = ventricular_episodes(prep, fs, classes, vf, vt_runs=vt_runs)
-    if classes is not None:
+    if classes is not None and vt_runs == "shape":
+        # runs made of V beats only ("classes") change no class
         vt = [e for e in windows["ventricular"] if e["type"] == "ventricular_tachycardia"]
         classes = classes.within_ventricular_runs(_in_episodes(prep.peaks, fs, vt))
     rhythm = summarise_rhythm(prep, fs, n / fs, scores, windows, rm)
