@@ -183,7 +183,8 @@ def measure_masks(heart: np.ndarray, right_lung: np.ndarray, left_lung: np.ndarr
 
 
 def _centre_col(mask: np.ndarray) -> float:
-    """Mean column of a non-empty mask's pixels (from its column sums)."""
+    """Mean column of a non-empty mask's pixels (from its column sums: cheaper than
+    np.nonzero)."""
     cols = mask.sum(axis=0, dtype=np.int64)
     return float((cols * np.arange(cols.size)).sum() / cols.sum())
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from cardioclarity.xray.measure import _box_slices
+from cardioclarity.xray.measure import _box_slices, _centre_col
 
 __all__ = [
     "CTR_REPORTABLE",
@@ -357,9 +357,8 @@ def shape_features(masks: np.ndarray) -> dict[str, float]:
     lungs = rl | ll
     if not heart.any() or not lungs.any():
         return nan
-    hr, hc = np.flatnonzero(heart.any(axis=1)), np.flatnonzero(heart.any(axis=0))
+    box = _box_slices(heart, margin=0)
     lr = np.flatnonzero(lungs.any(axis=1))
-    box = (slice(hr[0], hr[-1] + 1), slice(hc[0], hc[-1] + 1))
     crop = heart[box]
     height, width = crop.shape
     area = float(crop.sum())
@@ -367,18 +366,12 @@ def shape_features(masks: np.ndarray) -> dict[str, float]:
         "heart_solidity": area / max(area, _hull_area(crop)),
         "heart_roughness": _edge_count(crop) / (2.0 * (height + width)),
         "heart_aspect": height / width,
-        "heart_top": (hr[0] - lr[0]) / max(1, lr[-1] - lr[0] + 1),
+        "heart_top": (box[0].start - lr[0]) / max(1, lr[-1] - lr[0] + 1),
         "heart_lung_overlap": float((crop & lungs[box]).sum() / area),
     }
 
 
 # ------------------------------------------------------------------------------------ plausibility
-def _centre_x(mask: np.ndarray) -> float:
-    """Column of a non-empty mask's centroid (from its column sums: cheaper than np.nonzero)."""
-    cols = mask.sum(axis=0, dtype=np.int64)
-    return float((cols * np.arange(cols.size)).sum() / cols.sum())
-
-
 def plausibility(features: dict[str, float], masks: np.ndarray, ctr: float | None, *,
                  clipped_fraction: float = 0.0, tta_dice: float | None = None) -> list[Check]:
     """The plausibility checks of one result (see the module docstring).
@@ -407,7 +400,7 @@ def plausibility(features: dict[str, float], masks: np.ndarray, ctr: float | Non
     if not (heart.any() and rl.any() and ll.any()):
         return checks
     h, w = heart.shape
-    cx = [_centre_x(m) for m in (rl, heart, ll)]
+    cx = [_centre_col(m) for m in (rl, heart, ll)]
     checks.append(Check("lungs-flipped", float(cx[0] < cx[2]), cx[0] / w))
     checks.append(Check("heart-not-between-lungs", float(cx[0] < cx[1] < cx[2]), cx[1] / w))
     lo, hi = CTR_REPORTABLE
