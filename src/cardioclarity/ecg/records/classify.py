@@ -28,8 +28,8 @@ from cardioclarity.ecg.records.features import FEATURE_NAMES
 from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedError
 
 __all__ = ["AAMI_LABELS", "DEFAULT_BEAT_CLASSIFIER", "DEFAULT_FIT", "KIND_BEAT_CLASSIFIER",
-           "MAX_N_FLAGGED", "S_WEIGHTS", "BeatClassifier", "DecisionRule", "choose_decision",
-           "choose_s_weight", "cross_val_proba", "decision_weights", "fit_beat_classifier"]
+           "MAX_N_FLAGGED", "BeatClassifier", "DecisionRule", "choose_decision",
+           "cross_val_proba", "decision_weights", "fit_beat_classifier"]
 
 DEFAULT_BEAT_CLASSIFIER = "aami-beats"
 KIND_BEAT_CLASSIFIER = "ecg-beat-classifier"
@@ -384,32 +384,6 @@ def cross_val_proba(F: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_split
     # a class absent from a training fold has probability 0 there
     proba[keep] = np.nan_to_num(proba[keep], nan=0.0)
     return proba, AAMI_LABELS
-
-
-#: Candidate decision weights of S beats (V, F and N stay 1).
-S_WEIGHTS = (1.0, 1.5, 2.0, 3.0)
-
-
-def _f1(st: dict, c: str) -> float:
-    se, pp = st[c]["Se"], st[c]["+P"]
-    return 0.0 if not (se + pp) or np.isnan(se + pp) else 2 * se * pp / (se + pp)
-
-
-def choose_s_weight(proba: np.ndarray, y: np.ndarray, records: np.ndarray,
-                    grid=S_WEIGHTS) -> tuple[float, list[dict]]:
-    """S decision weight maximising mean(F1 of S, F1 of V) on out-of-fold probabilities
-    (:func:`cross_val_proba`); returns the weight and one row per candidate."""
-    from cardioclarity.ecg.records.ec57 import beat_class_stats
-
-    keep = np.isin(y, AAMI_LABELS)
-    cls = np.asarray(AAMI_LABELS)
-    rows = []
-    for w in grid:
-        pred = cls[np.argmax(proba[keep] * decision_weights(AAMI_LABELS, {"S": w}), axis=1)]
-        st = beat_class_stats(y[keep], pred, records[keep])
-        rows.append({"S_weight": w, "S_F1": _f1(st, "S"), "V_F1": _f1(st, "V"), "stats": st})
-    best = max(rows, key=lambda r: (r["S_F1"] + r["V_F1"]) / 2)
-    return best["S_weight"], rows
 
 
 def _grid_stats(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
