@@ -130,19 +130,16 @@ def audit_flagging(pos: dict[str, list[dict]], audit_dir: Path) -> dict | None:
     verdicts of ``pos`` by file: of the rejected ``new`` overlays, how many this build withholds
     or refuses; of the accepted ones, how many it withholds anyway. None without the files.
     """
-    import csv
+    from xray_audit.make_sheets import accepted_by_side, read_key
 
-    key_path, verdict_path = audit_dir / "key.csv", audit_dir / "verdicts.csv"
-    if not (key_path.exists() and verdict_path.exists()):
+    if not ((audit_dir / "key.csv").exists() and (audit_dir / "verdicts.csv").exists()):
         return None
-    key = {r["id"]: r for r in csv.DictReader(key_path.open())}
+    key = read_key(audit_dir)
     by_file = {f"{g.split('/')[-1]}/{v['name']}": v for g, vs in pos.items() if g.startswith("cxr_multisite/")
                for v in vs}
     out = {"rejected": 0, "rejected_flagged": 0, "accepted": 0, "accepted_withheld": 0}
-    for v in csv.DictReader(verdict_path.open()):
-        k = key[v["id"]]
-        ok = v["A" if k["A"] == "new" else "B"].strip().lower() == "accept"
-        res = by_file.get(k["file"])
+    for fid, ok in accepted_by_side(audit_dir, key)["new"].items():
+        res = by_file.get(key[fid]["file"])
         flagged = res is None or res["status"] in ("withheld", "refused", "error")
         out["accepted" if ok else "rejected"] += 1
         out["accepted_withheld" if ok else "rejected_flagged"] += int(flagged)

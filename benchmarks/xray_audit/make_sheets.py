@@ -207,22 +207,35 @@ def _shown(path: Path) -> str:
     return str(p.relative_to(repo)) if p.is_relative_to(repo) else str(path)
 
 
+def read_key(audit_dir: Path) -> dict[str, dict]:
+    """``key.csv`` of an audit folder by film id."""
+    return {r["id"]: r for r in csv.DictReader((audit_dir / "key.csv").open())}
+
+
+def accepted_by_side(audit_dir: Path, key: dict[str, dict] | None = None) -> dict[str, dict[str, bool]]:
+    """The judged verdicts unblinded: ``{"old": {id: accepted}, "new": {id: accepted}}`` for
+    every film of ``verdicts.csv`` that has been judged (``key``: :func:`read_key`)."""
+    key = key if key is not None else read_key(audit_dir)
+    res: dict[str, dict[str, bool]] = {"old": {}, "new": {}}
+    for v in csv.DictReader((audit_dir / "verdicts.csv").open()):
+        if not v["A"].strip():
+            continue
+        for side in ("A", "B"):
+            res[key[v["id"]][side]][v["id"]] = v[side].strip().lower() == "accept"
+    return res
+
+
 def score(audit_dir: Path = HERE) -> dict:
     """Acceptance of old and new overlays, and how many rejected ones the quality gate flagged.
 
     Flagged shares are given for each side whose quality verdicts key.csv holds (``new_status``
     always; ``old_status`` after ``status --old-model``).
     """
-    key = {r["id"]: r for r in csv.DictReader((audit_dir / "key.csv").open())}
-    verdicts = [v for v in csv.DictReader((audit_dir / "verdicts.csv").open()) if v["A"].strip()]
-    if not verdicts:
+    key = read_key(audit_dir)
+    res = accepted_by_side(audit_dir, key)
+    if not res["new"]:
         raise SystemExit(f"{audit_dir / 'verdicts.csv'} holds no verdicts yet: judge the sheets first.")
-    res: dict[str, dict[str, bool]] = {"old": {}, "new": {}}
-    for v in verdicts:
-        k = key[v["id"]]
-        for side in ("A", "B"):
-            res[k[side]][v["id"]] = v[side].strip().lower() == "accept"
-    out: dict = {"n": len(verdicts), "accept_old": sum(res["old"].values()),
+    out: dict = {"n": len(res["new"]), "accept_old": sum(res["old"].values()),
                  "accept_new": sum(res["new"].values()),
                  "only_old": sum(res["old"][f] and not res["new"][f] for f in res["new"]),
                  "only_new": sum(res["new"][f] and not res["old"][f] for f in res["new"])}
