@@ -79,7 +79,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, help="checkpoint (default: bundled for hannover, runs/ otherwise)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    det = HeartDetector.load(args.seg_model, tta=False)
+    try:
+        det = HeartDetector.load(args.seg_model, tta=False)
+    except CardioClarityError as exc:
+        raise SystemExit(f"--seg-model: {exc}") from None
     samples, _ = load_mask_layout(args.data_dir / "cxr_heart")
     train = load_split(SPLIT, samples)["train"]
     rows, labels = [], []

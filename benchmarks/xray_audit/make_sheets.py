@@ -53,6 +53,9 @@ def read_film_lists(paths: list[Path]) -> set[str]:
     audit's key.csv, a pseudo-label log) or in text files with one path a line."""
     out: set[str] = set()
     for path in paths:
+        if not Path(path).is_file():
+            raise SystemExit(f"{path}: no such file (--exclude/--only take CSVs with a 'file' column "
+                             "or text files with one film path a line).")
         text = Path(path).read_text()
         first = text.splitlines()[0] if text.strip() else ""
         if "," in first or first.strip() == "file":
