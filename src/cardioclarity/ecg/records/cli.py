@@ -72,12 +72,14 @@ def output_names(files: list[Path]) -> dict[Path, str]:
 
 
 def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adaptive="auto",
-                report: bool = True, beat_model=None, leads: str = "auto") -> dict:
+                report: bool = True, beat_model=None, leads: str = "auto",
+                peak_method: str | None = None) -> dict:
     """Analyse one record into ``out`` (findings.json [+ report.html]); return a summary row.
 
     ``leads``: "auto" analyses every lead of files that carry them all (DICOM, aECG, Philips:
     12-lead analysis, plus ``ecg12.png`` and ``report_12lead.html``), "all" also reads every
-    lead of WFDB records, "one" analyses the chosen lead only.
+    lead of WFDB records, "one" analyses the chosen lead only. ``peak_method``: the R-peak
+    detector (default: ``analyze_record``'s).
     """
     from cardioclarity.ecg.records.analyze import analyze_record
     from cardioclarity.ecg.records.io import read_record
@@ -92,6 +94,8 @@ def analyze_one(path: Path, out: Path, *, lead=None, fs=None, model=None, adapti
             multi = leads != "one" and record.signals is not None and len(record.leads) > 1
         elif stage == "analyse":
             kw = dict(detector=beat_model if beat_model is not None else model, adaptive=adaptive)
+            if peak_method is not None:
+                kw["peak_method"] = peak_method
             if multi:
                 from cardioclarity.ecg.records.twelve_lead import analyze_12lead
 
@@ -153,7 +157,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     beat_model = False if args.no_beats else _load_beat_model(args.model)
     adaptive = {"auto": "auto", "on": True, "off": False}[args.adaptive]
     kw = dict(lead=args.lead, fs=args.fs, adaptive=adaptive, report=not args.no_report,
-              beat_model=beat_model, leads=args.leads)
+              beat_model=beat_model, leads=args.leads, peak_method=args.peaks)
     if not src.is_dir():
         row = analyze_one(src, out, **kw)
         _print_row(row)
@@ -245,6 +249,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "PR/QRS/QT/QTc, 12-lead page): auto (default) = for files that carry every "
                    "lead (DICOM ECG, HL7 aECG, Philips XML), all = also WFDB records, one = the "
                    "chosen lead only")
+    p.add_argument("--peaks", choices=("cardioclarity", "net"), default=None,
+                   help="R-peak detector: cardioclarity (energy envelope, default) or net (the "
+                   "learned rpeak-net, more robust to electrode-motion noise; BENCHMARKS.md "
+                   "ecg-ec57)")
     p.add_argument("--no-beats", action="store_true", help="skip beat scoring (rhythm only)")
     p.add_argument("--no-report", action="store_true", help="write findings.json only (fastest)")
     p.set_defaults(func=_cmd_analyze)

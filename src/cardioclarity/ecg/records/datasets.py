@@ -160,14 +160,16 @@ def cinc2017_features(folder: str | Path, names: list[str]) -> tuple[np.ndarray,
 
 
 def labelled_beat_features(folder: str | Path, names, *, lead: str | int | None = None,
-                           beat_model=None) -> dict[str, np.ndarray]:
+                           beat_model=None, peak_method: str = "cardioclarity"
+                           ) -> dict[str, np.ndarray]:
     """Beat features (:func:`~cardioclarity.ecg.records.features.beat_features`) of every
     detected beat of the named annotated records, with the AAMI class of its reference beat.
 
     Each record goes through the package's own pipeline, as :func:`~cardioclarity.ecg.records.
     analyze.analyze_record` runs it (cleaning, quality, R-peaks, patient-adaptive autoencoder
     score), so training sees the features inference computes. Detections without a reference
-    beat within 150 ms get class "".
+    beat within 150 ms get class "". ``peak_method`` names the R-peak detector
+    (:func:`~cardioclarity.ecg.records.processing.ecg_peaks`).
 
     Returns
     -------
@@ -185,7 +187,7 @@ def labelled_beat_features(folder: str | Path, names, *, lead: str | int | None 
     out: dict[str, list] = {"F": [], "y": [], "record": [], "sample": [], "fs": []}
     for name in progress(list(names), desc=f"beat features {Path(folder).name}", unit="rec"):
         rec = read_record(Path(folder) / name, lead=lead)
-        prep = preprocess(rec)
+        prep = preprocess(rec, peak_method=peak_method)
         scores, _ = score_beats(prep, rec.fs, bm, "auto")
         F, _ = beat_features(prep.clean, prep.peaks, rec.fs, rr_valid=prep.rr_valid,
                              ae_score=scores.morphology if scores is not None else None)

@@ -27,6 +27,7 @@ from cardioclarity.validation import check_fs
 __all__ = [
     "PEAK_METHODS",
     "Quality",
+    "align_on_r",
     "assess_quality",
     "ecg_clean",
     "ecg_clean_peaks",
@@ -202,7 +203,7 @@ def ecg_clean_peaks(x, fs: float, *, method: str = "cardioclarity",
 # --------------------------------------------------------------------------------------------
 # R-peak detection
 # --------------------------------------------------------------------------------------------
-PEAK_METHODS = ("cardioclarity", "neurokit", "xqrs")
+PEAK_METHODS = ("cardioclarity", "net", "neurokit", "xqrs")
 
 
 def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
@@ -214,10 +215,12 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
         One raw (or cleaned) ECG lead.
     fs : float
         Sampling rate in Hz.
-    method : {"cardioclarity", "neurokit", "xqrs"}
+    method : {"cardioclarity", "net", "neurokit", "xqrs"}
         ``cardioclarity`` (default): band-passed energy envelope with a robust local threshold,
         a T-wave check, RR search-back for missed beats, and alignment on the R extremum
-        (see :func:`_peaks_cardioclarity`). ``neurokit``: NeuroKit2's default detector on its
+        (see :func:`_peaks_cardioclarity`). ``net``: the learned detector ``rpeak-net``
+        (:mod:`~cardioclarity.ecg.records.peaks_net`; needs torch), more robust to motion
+        artefacts. ``neurokit``: NeuroKit2's default detector on its
         default cleaning. ``xqrs``: wfdb's XQRS (slow, ~3 s per 30-min record).
 
     Returns
@@ -229,6 +232,10 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
     x = _check_filterable(fill_gaps(_check_1d(x)), fs)
     if method == "cardioclarity":
         return _peaks_cardioclarity(x, fs)
+    if method == "net":
+        from cardioclarity.ecg.records.peaks_net import net_peaks
+
+        return net_peaks(x, fs)
     if method == "neurokit":
         import neurokit2 as nk
 
@@ -288,12 +295,12 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float, *, centred: np.ndarray | None
     5. Search-back: in RR gaps longer than 1.6 x the local median RR the strongest candidate
        above 20% of the reference and >= 250 ms from both neighbours is added.
     6. Alignment: each detection moves to the largest absolute deflection of the 0.5-40 Hz
-       signal within +-80 ms, which is where reference annotations (MIT-BIH) sit.
+       signal within +-80 ms, which is where reference annotations (MIT-BIH) sit
+       (:func:`align_on_r`).
 
     ``centred`` (``x`` minus its median) and ``wide`` (its 0.5-40 Hz band, :func:`_wide_band`)
     may be passed when already computed; they are computed here otherwise.
     """
-    n = x.size
     if centred is None:
         centred = x - np.median(x)
     bp = sps.sosfiltfilt(_sos("bandpass", (5.0, min(20.0, 0.45 * fs)), fs, 2), centred)
@@ -347,19 +354,32 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float, *, centred: np.ndarray | None
                 added.append(low[sel][np.argmax(low_h[sel])])
         if added:
             peaks = np.sort(np.r_[peaks, added])
-    # Align on the R extremum of the lightly filtered signal.
-    lp = _wide_band(centred, fs) if wide is None else wide
+    return align_on_r(peaks, x, fs, centred=centred, wide=wide)
+
+
+def align_on_r(peaks: np.ndarray, x: np.ndarray, fs: float, *, centred: np.ndarray | None = None,
+               wide: np.ndarray | None = None) -> np.ndarray:
+    """Move each detection to the largest absolute deflection of the 0.5-40 Hz band within
+    +-80 ms (where MIT-BIH reference annotations sit); detections that then fall within the
+    200-ms refractory period of the previous one are merged.
+
+    ``wide`` (the band of ``x``, :func:`_wide_band`) or ``centred`` (``x`` minus its median)
+    may be passed when already computed.
+    """
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if peaks.size == 0:
+        return peaks
+    if wide is None:
+        wide = _wide_band(x - np.median(x) if centred is None else centred, fs)
     w = max(int(0.08 * fs), 1)
     offs = np.arange(-w, w + 1)
-    idx = np.clip(peaks[:, None] + offs[None, :], 0, n - 1)
-    seg = lp[idx]
+    idx = np.clip(peaks[:, None] + offs[None, :], 0, wide.size - 1)
+    seg = wide[idx]
     seg = seg - np.median(seg, axis=1, keepdims=True)
-    aligned = idx[np.arange(idx.shape[0]), np.argmax(np.abs(seg), axis=1)]
-    aligned = np.unique(aligned)
+    aligned = np.unique(idx[np.arange(idx.shape[0]), np.argmax(np.abs(seg), axis=1)])
     # Two detections that collapsed within the refractory period are one beat.
     if aligned.size > 1:
-        keep = np.r_[True, np.diff(aligned) >= refr]
-        aligned = aligned[keep]
+        aligned = aligned[np.r_[True, np.diff(aligned) >= max(int(0.2 * fs), 1)]]
     return aligned.astype(np.int64)
 
 
