@@ -42,8 +42,8 @@ from cardioclarity.ecg.records.peaks_net import (
     NET_FS,
     WINDOW,
     RPeakDetector,
+    RPeakNet,
     RPeakNetConfig,
-    build_net,
     peak_probability,
     probability_peaks,
     scale_windows,
@@ -215,7 +215,7 @@ def main(argv=None) -> int:
     print(f"train signals {len(train)} ({len(train_names)} records), val records {len(val)}, "
           f"noise stretches {len(noise)}", flush=True)
     cfg = RPeakNetConfig()
-    net = build_net(cfg)
+    net = RPeakNet(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     lossf = torch.nn.BCEWithLogitsLoss(reduction="none", pos_weight=torch.tensor(3.0))
     best = (-1.0, 0.5, None, 0)

@@ -204,9 +204,11 @@ BEAT_DATABASES = {"mitdb": ("mitdb", "MLII"), "svdb": ("svdb", None)}
 
 
 def beat_feature_table(data_dir: str | Path, database: str, *,
-                       cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+                       cache_dir: str | Path | None = None,
+                       peak_method: str = "cardioclarity") -> dict[str, np.ndarray]:
     """:func:`labelled_beat_features` of every available record of ``database`` ("mitdb": DS1
-    and DS2, paced records excluded; "svdb": all), cached as ``<database>.npz`` in ``cache_dir``.
+    and DS2, paced records excluded; "svdb": all), cached as ``<database>.npz`` in ``cache_dir``
+    (``<database>-<peak_method>.npz`` for another R-peak detector than the default).
     """
     if database not in BEAT_DATABASES:
         raise InvalidInputError(f"database must be one of {sorted(BEAT_DATABASES)}, "
@@ -220,12 +222,13 @@ def beat_feature_table(data_dir: str | Path, database: str, *,
     if not names:
         raise InputFileNotFoundError(f"No {database} records in '{folder}'.",
                                      hint="point --data-dir at the folder holding mitdb/, svdb/.")
-    cache = Path(cache_dir) / f"{database}.npz" if cache_dir else None
+    stem = database if peak_method == "cardioclarity" else f"{database}-{peak_method}"
+    cache = Path(cache_dir) / f"{stem}.npz" if cache_dir else None
     if cache is not None and cache.exists():
         z = dict(np.load(cache, allow_pickle=False))
         if sorted(set(z["record"].tolist())) == sorted(names):
             return z
-    table = labelled_beat_features(folder, names, lead=lead)
+    table = labelled_beat_features(folder, names, lead=lead, peak_method=peak_method)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, **table)
