@@ -19,7 +19,7 @@ Protocol (seeded, reproducible):
 
 Usage::
 
-    nice -n 10 python training/train_rpeaks.py --data-dir ../shared/data --minutes 25
+    nice -n 10 python training/train_rpeaks.py --data-dir ../shared/data --minutes 30
 """
 
 from __future__ import annotations
@@ -189,11 +189,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--minutes", type=float, default=25.0, help="training time budget")
+    ap.add_argument("--minutes", type=float, default=30.0, help="training time budget")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--eval-every", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    missing = [d for d in ("mitdb", "svdb", "nstdb") if not (args.data_dir / d).is_dir()]
+    if missing:
+        raise SystemExit(f"error: {args.data_dir} lacks {', '.join(missing)}/: point --data-dir "
+                         "at the folder holding mitdb/, svdb/ and nstdb/.")
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     mit = [n for n in available_records(args.data_dir / "mitdb", DS1) if n not in HELD_OUT]

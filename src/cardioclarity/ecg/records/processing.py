@@ -27,7 +27,6 @@ from cardioclarity.validation import check_fs
 __all__ = [
     "PEAK_METHODS",
     "Quality",
-    "align_on_r",
     "assess_quality",
     "ecg_clean",
     "ecg_clean_peaks",
@@ -219,9 +218,9 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
         ``cardioclarity`` (default): band-passed energy envelope with a robust local threshold,
         a T-wave check, RR search-back for missed beats, and alignment on the R extremum
         (see :func:`_peaks_cardioclarity`). ``net``: the learned detector ``rpeak-net``
-        (:mod:`~cardioclarity.ecg.records.peaks_net`; needs torch), more robust to motion
-        artefacts. ``neurokit``: NeuroKit2's default detector on its
-        default cleaning. ``xqrs``: wfdb's XQRS (slow, ~3 s per 30-min record).
+        (:mod:`~cardioclarity.ecg.records.peaks_net`), more robust to motion artefacts and
+        muscle noise. ``neurokit``: NeuroKit2's default detector on its default cleaning.
+        ``xqrs``: wfdb's XQRS (slow, ~3 s per 30-min record).
 
     Returns
     -------
@@ -295,12 +294,12 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float, *, centred: np.ndarray | None
     5. Search-back: in RR gaps longer than 1.6 x the local median RR the strongest candidate
        above 20% of the reference and >= 250 ms from both neighbours is added.
     6. Alignment: each detection moves to the largest absolute deflection of the 0.5-40 Hz
-       signal within +-80 ms, which is where reference annotations (MIT-BIH) sit
-       (:func:`align_on_r`).
+       signal within +-80 ms, which is where reference annotations (MIT-BIH) sit.
 
     ``centred`` (``x`` minus its median) and ``wide`` (its 0.5-40 Hz band, :func:`_wide_band`)
     may be passed when already computed; they are computed here otherwise.
     """
+    n = x.size
     if centred is None:
         centred = x - np.median(x)
     bp = sps.sosfiltfilt(_sos("bandpass", (5.0, min(20.0, 0.45 * fs)), fs, 2), centred)
@@ -354,32 +353,19 @@ def _peaks_cardioclarity(x: np.ndarray, fs: float, *, centred: np.ndarray | None
                 added.append(low[sel][np.argmax(low_h[sel])])
         if added:
             peaks = np.sort(np.r_[peaks, added])
-    return align_on_r(peaks, x, fs, centred=centred, wide=wide)
-
-
-def align_on_r(peaks: np.ndarray, x: np.ndarray, fs: float, *, centred: np.ndarray | None = None,
-               wide: np.ndarray | None = None) -> np.ndarray:
-    """Move each detection to the largest absolute deflection of the 0.5-40 Hz band within
-    +-80 ms (where MIT-BIH reference annotations sit); detections that then fall within the
-    200-ms refractory period of the previous one are merged.
-
-    ``wide`` (the band of ``x``, :func:`_wide_band`) or ``centred`` (``x`` minus its median)
-    may be passed when already computed.
-    """
-    peaks = np.asarray(peaks, dtype=np.int64)
-    if peaks.size == 0:
-        return peaks
-    if wide is None:
-        wide = _wide_band(x - np.median(x) if centred is None else centred, fs)
+    # Align on the R extremum of the lightly filtered signal.
+    lp = _wide_band(centred, fs) if wide is None else wide
     w = max(int(0.08 * fs), 1)
     offs = np.arange(-w, w + 1)
-    idx = np.clip(peaks[:, None] + offs[None, :], 0, wide.size - 1)
-    seg = wide[idx]
+    idx = np.clip(peaks[:, None] + offs[None, :], 0, n - 1)
+    seg = lp[idx]
     seg = seg - np.median(seg, axis=1, keepdims=True)
-    aligned = np.unique(idx[np.arange(idx.shape[0]), np.argmax(np.abs(seg), axis=1)])
+    aligned = idx[np.arange(idx.shape[0]), np.argmax(np.abs(seg), axis=1)]
+    aligned = np.unique(aligned)
     # Two detections that collapsed within the refractory period are one beat.
     if aligned.size > 1:
-        aligned = aligned[np.r_[True, np.diff(aligned) >= max(int(0.2 * fs), 1)]]
+        keep = np.r_[True, np.diff(aligned) >= refr]
+        aligned = aligned[keep]
     return aligned.astype(np.int64)
 
 
