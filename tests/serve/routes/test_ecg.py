@@ -105,6 +105,15 @@ def test_unknown_lead(client, record_files):
     assert 400 <= r.status_code < 500 and "V6" in r.json()["detail"]
 
 
+def test_record_with_the_learned_peak_detector(client, record_files):
+    require(client, "ecg-records")
+    files = [("file", (n, b)) for n, b in record_files.items()]
+    r = client.post("/v1/ecg/records?peaks=net", files=files)
+    assert r.status_code == 200, r.text
+    assert r.json()["model"]["peak_method"] == "net" and len(r.json()["beats"]) > 100
+    problem(client.post("/v1/ecg/records?peaks=magic", files=files), 422, "peaks")
+
+
 def test_truncated_dat_file(client, record_files):
     require(client, "ecg-records")
     files = [("file", (n, b[:1000] if n.endswith(".dat") else b)) for n, b in record_files.items()]

@@ -209,6 +209,9 @@ async def ecg_records(
         "json", description="`json`: findings.json; `html`: the full report (download); `png`: the "
         "ECG strip with flagged beats"),
     include_images: bool = Query(False, description="add `images.strip` (PNG data URI) to the JSON"),
+    peaks: Literal["cardioclarity", "net"] = Query(
+        "cardioclarity", description="R-peak detector, as `ecg analyze --peaks`: `cardioclarity` "
+        "(energy envelope) or `net` (the learned `rpeak-net`, for noisy recordings)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("ecg-records")),
     gate: InferenceGate = Depends(get_gate),
@@ -236,10 +239,10 @@ async def ecg_records(
         if multi:  # DICOM/aECG/Philips: every lead read; 12-lead analysis on top
             from cardioclarity.ecg.records.twelve_lead import analyze_12lead
 
-            f12 = analyze_12lead(record, **models.analyze_kwargs())
+            f12 = analyze_12lead(record, **models.analyze_kwargs(), peak_method=peaks)
             findings, out = f12.findings, f12.to_dict()
         else:
-            findings = analyze_record(record, **models.analyze_kwargs())
+            findings = analyze_record(record, **models.analyze_kwargs(), peak_method=peaks)
             out = dict(findings.to_dict())
         if format == "html":
             stem = PurePosixPath(record.name).stem or "record"
