@@ -14,8 +14,9 @@ Protocols (every figure comes from a model that never saw the tested patient):
   MIT-BIH), tested on the SVDB records (128 Hz, another hospital).
 - **Noise stress** (nstdb 118e/119e at 12, 6, 0, -6 dB): R-peak Se/PPV of the single-lead
   pipeline (MLII) and of ``--leads all`` (MLII and V1, R-peaks fused), each with the default
-  energy detector and with the learned ``rpeak-net`` (``peak_method="net"``; trained without
-  118, 119 and the noise minutes those records carry), and V Se/+P of a model trained on DS1 +
+  energy detector, with the learned ``rpeak-net`` (``peak_method="net"``; trained without
+  118, 119 and the noise minutes those records carry) and with ``"hybrid"`` (its beats at the
+  energy detector's positions where both found them), and V Se/+P of a model trained on DS1 +
   SVDB without records 118 and 119 (single lead; fused peaks carry no class).
 - **VT/VF**: VF window probabilities out of fold (5-fold CV grouped by record over cudb,
   MIT-BIH and the nstdb noise records; threshold of the bundled ``vf-cudb``, which was chosen on
@@ -35,8 +36,8 @@ Usage::
 ``--part beats`` reruns the beat-classification protocols only and replaces their tables (and
 their rows of the targets table) in the section, leaving the noise, VT/VF and speed parts as
 they stand. ``--part noise`` likewise reruns the noise-stress table only (single-lead and
-``--leads all`` fused R-peaks) and replaces it and its 6 dB target row. ``--peaks net`` runs
-the beat protocols on the learned detector's beats and prints their tables only.
+``--leads all`` fused R-peaks) and replaces it and its 6 dB target row. ``--peaks net`` (or
+``hybrid``) runs the beat protocols on that detector's beats and prints their tables only.
 """
 
 from __future__ import annotations
@@ -230,7 +231,8 @@ _NSTDB_SNR = (("12 dB", "12"), ("6 dB", "06"), ("0 dB", "00"), ("-6 dB", "_6"))
 SINGLE, FUSED = "MLII (single lead)", "--leads all (MLII + V1 fused)"
 #: R-peak detector -> (single-lead, fused) row names of the noise-stress table.
 PIPELINES = {"cardioclarity": (SINGLE, FUSED),
-             "net": (SINGLE + ", peak_method='net'", FUSED + ", peak_method='net'")}
+             **{m: (f"{SINGLE}, peak_method='{m}'", f"{FUSED}, peak_method='{m}'")
+                for m in ("net", "hybrid")}}
 
 
 def _reference_beats(ann) -> np.ndarray:
@@ -242,7 +244,7 @@ def noise_stress(data_dir: Path, tables: dict) -> list[dict]:
     """R-peak Se/PPV and V Se/+P on nstdb 118e/119e per SNR, for the single-lead pipeline and
     for the multi-lead one (``cardioclarity ecg analyze --leads all``: both leads read, R-peaks
     fused by :func:`~cardioclarity.ecg.records.multilead.multilead_peaks`), each with the
-    energy detector (default) and the learned one (``peak_method="net"``).
+    energy detector (default), the learned one (``peak_method="net"``) and ``"hybrid"``.
 
     The fused R-peaks carry no beat class (the classes of the ``--leads all`` findings are those
     of the rhythm-lead beats, the single-lead rows), so the fused rows have R-peak figures only.
@@ -294,7 +296,9 @@ NOISE_NOTE = (
     "of the `--leads all` findings are those of the MLII beats), so V figures exist for the "
     "single-lead pipeline only. `peak_method='net'`: the same pipelines with the learned R-peak "
     "detector `rpeak-net` (trained on MIT-BIH DS1 less 118 and 119, and SVDB, with nstdb `ma`, "
-    "`bw` and only those minutes of `em` that the 118e/119e records do not carry). A detection "
+    "`bw` and only those minutes of `em` that the 118e/119e records do not carry); "
+    "`peak_method='hybrid'`: its beats, at the energy detector's positions where that detector "
+    "found the same beat. A detection "
     "matches a reference beat within 150 ms; each SNR row pools the two 30-min records (noise "
     "in alternating 2-min blocks from minute 5).")
 

@@ -30,7 +30,7 @@ from cardioclarity.ecg.records.io import read_record
 from cardioclarity.ecg.records.processing import ecg_peaks
 from cardioclarity.reporting import progress
 
-METHODS = ("cardioclarity", "net", "neurokit", "xqrs")
+METHODS = ("cardioclarity", "net", "hybrid", "neurokit", "xqrs")
 
 
 def _drop(x: np.ndarray, spans) -> np.ndarray:

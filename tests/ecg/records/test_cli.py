@@ -26,12 +26,13 @@ def test_analyze_bundled_record_writes_findings_and_report(tmp_path):
     assert "Research use only" in r.stdout
 
 
-def test_analyze_with_the_learned_peak_detector(tmp_path):
-    r = run_cli("ecg", "analyze", str(sample_path()), "--peaks", "net", "--no-report",
+@pytest.mark.parametrize("method", ["net", "hybrid"])
+def test_analyze_with_the_learned_peak_detector(tmp_path, method):
+    r = run_cli("ecg", "analyze", str(sample_path()), "--peaks", method, "--no-report",
                 "--out", str(tmp_path / "o"))
     assert r.returncode == 0, r.stderr
     d = json.loads((tmp_path / "o" / "findings.json").read_text())
-    assert d["model"]["peak_method"] == "net" and len(d["beats"]) > 300
+    assert d["model"]["peak_method"] == method and len(d["beats"]) > 300
     r = run_cli("ecg", "analyze", str(sample_path()), "--peaks", "magic", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "invalid choice" in r.stderr
 

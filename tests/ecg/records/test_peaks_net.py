@@ -20,6 +20,7 @@ from cardioclarity.ecg.records.peaks_net import (
     net_input,
     net_peaks,
     peak_probability,
+    place_like,
     probability_peaks,
     refine_peaks,
     scale_windows,
@@ -134,6 +135,26 @@ def test_refine_peaks_finds_the_vertex():
     np.testing.assert_allclose(refine_peaks(p, np.array([20])), [20.3], atol=0.05)
     flat = np.r_[np.zeros(10), np.ones(5), np.zeros(10)]
     np.testing.assert_allclose(refine_peaks(flat, np.array([0, 12, 24])), [0.0, 12.0, 24.0])
+
+
+def test_place_like_keeps_the_network_beats_at_the_energy_positions():
+    fs = 360.0
+    net = np.array([100, 500, 900])
+    energy = np.array([95, 300, 905, 910])  # 300: an artefact the network did not take
+    np.testing.assert_array_equal(place_like(net, energy, fs), [95, 500, 905])
+    # Two network beats near one energy beat: the nearer takes its position.
+    np.testing.assert_array_equal(place_like(np.array([100, 130]), np.array([110]), fs), [110, 130])
+    np.testing.assert_array_equal(place_like(net, np.zeros(0, np.int64), fs), net)
+    assert place_like(np.zeros(0, np.int64), energy, fs).size == 0
+
+
+def test_hybrid_method_on_a_held_out_patient():
+    rec = read_record(SAMPLE)
+    energy = ecg_peaks(rec.signal, rec.fs)
+    hybrid = ecg_peaks(rec.signal, rec.fs, method="hybrid")
+    # On a clean record the two agree on almost every beat, and then sit at the same sample.
+    assert np.isin(hybrid, energy).mean() >= 0.99
+    assert _f1(_beats(rec), hybrid, int(0.15 * rec.fs)) >= 0.995
 
 
 def test_checkpoint_of_another_window_is_refused(tmp_path):

@@ -208,13 +208,14 @@ def test_real_fast_rhythm_and_clean_records(shared_data):
         assert assess_quality(r.signal, r.fs).usable_fraction > 0.99
 
 
-@pytest.mark.parametrize("fs", [128.0, 360.0, 1000.0])
-def test_clean_peaks_in_one_pass_equal_the_two_stages(fs):
+@pytest.mark.parametrize("fs, method", [(128.0, "cardioclarity"), (360.0, "cardioclarity"),
+                                        (1000.0, "cardioclarity"), (360.0, "hybrid")])
+def test_clean_peaks_in_one_pass_equal_the_two_stages(fs, method):
     x, _ = synth_ecg(fs=fs, duration=40, hr=85, noise=0.05, seed=3)
     x[int(5 * fs):int(5.5 * fs)] = np.nan  # a gap: both paths interpolate it the same way
-    clean, peaks = ecg_clean_peaks(x, fs)
+    clean, peaks = ecg_clean_peaks(x, fs, method=method)
     np.testing.assert_array_equal(clean, ecg_clean(x, fs))
-    np.testing.assert_array_equal(peaks, ecg_peaks(x, fs))
+    np.testing.assert_array_equal(peaks, ecg_peaks(x, fs, method=method))
 
 
 def test_clean_peaks_other_detector_and_bad_method():

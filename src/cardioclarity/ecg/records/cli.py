@@ -249,10 +249,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "PR/QRS/QT/QTc, 12-lead page): auto (default) = for files that carry every "
                    "lead (DICOM ECG, HL7 aECG, Philips XML), all = also WFDB records, one = the "
                    "chosen lead only")
-    p.add_argument("--peaks", choices=("cardioclarity", "net"), default=None,
-                   help="R-peak detector: cardioclarity (energy envelope, default) or net (the "
-                   "learned rpeak-net, more robust to electrode-motion noise; BENCHMARKS.md "
-                   "ecg-ec57)")
+    p.add_argument("--peaks", choices=("cardioclarity", "net", "hybrid"), default=None,
+                   help="R-peak detector: cardioclarity (energy envelope, default), net (the "
+                   "learned rpeak-net, more robust to electrode-motion noise) or hybrid (net's "
+                   "beats at cardioclarity's positions where both found them, so the beat "
+                   "models see their usual positions); BENCHMARKS.md ecg-rpeaks, ecg-ec57")
     p.add_argument("--no-beats", action="store_true", help="skip beat scoring (rhythm only)")
     p.add_argument("--no-report", action="store_true", help="write findings.json only (fastest)")
     p.set_defaults(func=_cmd_analyze)

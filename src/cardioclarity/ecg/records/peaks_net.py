@@ -39,6 +39,7 @@ __all__ = [
     "net_input",
     "net_peaks",
     "peak_probability",
+    "place_like",
     "probability_peaks",
     "refine_peaks",
     "scale_windows",
@@ -247,3 +248,37 @@ def net_peaks(x, fs: float, *, detector: RPeakDetector | str | None = None) -> n
     p = peak_probability(detector.net, net_input(x, fs))
     at = refine_peaks(p, probability_peaks(p, detector.threshold_))
     return np.unique(np.clip(np.round(at * (fs / NET_FS)), 0, max(len(x) - 1, 0)).astype(np.int64))
+
+
+#: Largest distance (s) at which a beat of the network and one of the energy detector are the
+#: same beat in :func:`place_like`: EC57's matching window. The two can sit this far apart on
+#: wide ventricular beats (the network marks where annotators put the beat, the energy
+#: detector the largest deflection).
+SAME_BEAT_S = 0.15
+
+
+def place_like(net: np.ndarray, energy: np.ndarray, fs: float) -> np.ndarray:
+    """The network's beats, each at the energy detector's position where that detector found
+    the same beat (within :data:`SAME_BEAT_S`), else where the network put it.
+
+    The network decides which beats exist (it is the one that tells motion artefacts from
+    QRS complexes); the energy detector's R-extremum positions are the fiducial points the beat
+    models were trained on, so where both agree the beat features see the usual positions.
+    """
+    net = np.asarray(net, dtype=np.int64)
+    energy = np.asarray(energy, dtype=np.int64)
+    if net.size == 0 or energy.size == 0:
+        return net
+    j = np.clip(np.searchsorted(energy, net), 1, energy.size - 1) if energy.size > 1 else \
+        np.zeros(net.size, dtype=np.int64)
+    if energy.size > 1:
+        j = np.where(np.abs(energy[j - 1] - net) <= np.abs(energy[j] - net), j - 1, j)
+    near = np.abs(energy[j] - net) <= SAME_BEAT_S * fs
+    # One energy beat stands for at most one network beat: the nearest keeps it.
+    first = np.ones(net.size, dtype=bool)
+    if net.size > 1:
+        order = np.lexsort((np.abs(energy[j] - net), j))
+        dup = np.r_[False, j[order][1:] == j[order][:-1]]
+        first[order[dup]] = False
+    out = np.where(near & first, energy[j], net)
+    return np.unique(out)

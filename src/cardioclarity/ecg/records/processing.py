@@ -169,9 +169,9 @@ def ecg_clean_peaks(x, fs: float, *, method: str = "cardioclarity",
                     powerline: float | None = 50.0) -> tuple[np.ndarray, np.ndarray]:
     """:func:`ecg_clean` (default cleaning) and :func:`ecg_peaks` of one lead in one pass.
 
-    The results are those of the two calls; with the ``cardioclarity`` detector the 0.5-40 Hz
-    band-pass that cleaning and R-peak alignment both need is computed once (a third of the
-    signal-stage time on a 30-min record).
+    The results are those of the two calls; with the ``cardioclarity`` and ``hybrid``
+    detectors the 0.5-40 Hz band-pass that cleaning and R-peak alignment both need is computed
+    once (a third of the signal-stage time on a 30-min record).
 
     Parameters
     ----------
@@ -191,18 +191,22 @@ def ecg_clean_peaks(x, fs: float, *, method: str = "cardioclarity",
     """
     fs = check_fs(fs)
     x = _check_filterable(fill_gaps(_check_1d(x)), fs)
-    if method != "cardioclarity":
+    if method not in ("cardioclarity", "hybrid"):
         return ecg_clean(x, fs, powerline=powerline), ecg_peaks(x, fs, method=method)
     centred = x - np.median(x)
     wide = _wide_band(centred, fs)
-    return _notched(wide, fs, powerline), _peaks_cardioclarity(x, fs, centred=centred,
-                                                               wide=wide)
+    peaks = _peaks_cardioclarity(x, fs, centred=centred, wide=wide)
+    if method == "hybrid":
+        from cardioclarity.ecg.records.peaks_net import net_peaks, place_like
+
+        peaks = place_like(net_peaks(x, fs), peaks, fs)
+    return _notched(wide, fs, powerline), peaks
 
 
 # --------------------------------------------------------------------------------------------
 # R-peak detection
 # --------------------------------------------------------------------------------------------
-PEAK_METHODS = ("cardioclarity", "net", "neurokit", "xqrs")
+PEAK_METHODS = ("cardioclarity", "net", "hybrid", "neurokit", "xqrs")
 
 
 def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
@@ -214,12 +218,14 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
         One raw (or cleaned) ECG lead.
     fs : float
         Sampling rate in Hz.
-    method : {"cardioclarity", "net", "neurokit", "xqrs"}
+    method : {"cardioclarity", "net", "hybrid", "neurokit", "xqrs"}
         ``cardioclarity`` (default): band-passed energy envelope with a robust local threshold,
         a T-wave check, RR search-back for missed beats, and alignment on the R extremum
         (see :func:`_peaks_cardioclarity`). ``net``: the learned detector ``rpeak-net``
         (:mod:`~cardioclarity.ecg.records.peaks_net`), more robust to motion artefacts and
-        muscle noise. ``neurokit``: NeuroKit2's default detector on its default cleaning.
+        muscle noise. ``hybrid``: the beats ``net`` finds, at the ``cardioclarity`` detector's
+        positions where it found the same beat
+        (:func:`~cardioclarity.ecg.records.peaks_net.place_like`). ``neurokit``: NeuroKit2's default detector on its default cleaning.
         ``xqrs``: wfdb's XQRS (slow, ~3 s per 30-min record).
 
     Returns
@@ -231,10 +237,11 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
     x = _check_filterable(fill_gaps(_check_1d(x)), fs)
     if method == "cardioclarity":
         return _peaks_cardioclarity(x, fs)
-    if method == "net":
-        from cardioclarity.ecg.records.peaks_net import net_peaks
+    if method in ("net", "hybrid"):
+        from cardioclarity.ecg.records.peaks_net import net_peaks, place_like
 
-        return net_peaks(x, fs)
+        net = net_peaks(x, fs)
+        return net if method == "net" else place_like(net, _peaks_cardioclarity(x, fs), fs)
     if method == "neurokit":
         import neurokit2 as nk
 

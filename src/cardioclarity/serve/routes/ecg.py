@@ -209,9 +209,10 @@ async def ecg_records(
         "json", description="`json`: findings.json; `html`: the full report (download); `png`: the "
         "ECG strip with flagged beats"),
     include_images: bool = Query(False, description="add `images.strip` (PNG data URI) to the JSON"),
-    peaks: Literal["cardioclarity", "net"] = Query(
+    peaks: Literal["cardioclarity", "net", "hybrid"] = Query(
         "cardioclarity", description="R-peak detector, as `ecg analyze --peaks`: `cardioclarity` "
-        "(energy envelope) or `net` (the learned `rpeak-net`, for noisy recordings)"),
+        "(energy envelope), `net` (the learned `rpeak-net`, for noisy recordings) or `hybrid` "
+        "(net's beats at cardioclarity's positions where both found them)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("ecg-records")),
     gate: InferenceGate = Depends(get_gate),
