@@ -271,7 +271,7 @@ def noise_stress(data_dir: Path, tables: dict) -> list[dict]:
                 det = np.sort(t["sample"][t["record"] == name])
                 a, b = _match(ref, det, tol)
                 single += (ref.size, a, det.size, b)
-                # The user's path: analyze_one(..., leads="all") with its defaults.
+                # The user's path: analyze_one(..., leads="all") with its defaults, this detector.
                 fp = np.sort(analyze_12lead(rec, detector=None, adaptive="auto",
                                             peak_method=method).fused.peaks)
                 a, b = _match(ref, fp, tol)
