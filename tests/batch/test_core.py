@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cardioclarity.batch.core import BatchSpec, run_item, summarise
+from cardioclarity.batch.core import BatchSpec, run_item, spec_key, summarise
 from cardioclarity.cli import main
 
 from .conftest import SAMPLES, WFDB_SAMPLE, film_png
@@ -90,3 +90,14 @@ def test_spec_checks_its_settings():
         BatchSpec("mri")
     with pytest.raises(ValueError, match="adaptive"):
         BatchSpec("ecg", adaptive="maybe")
+    with pytest.raises(ValueError, match="peaks must be one of cardioclarity, net, hybrid"):
+        BatchSpec("ecg", peaks="magic")
+
+
+def test_the_peak_detector_is_a_setting_of_the_batch():
+    assert spec_key(BatchSpec("ecg")) != spec_key(BatchSpec("ecg", peaks="net"))
+    assert "peaks" not in spec_key(BatchSpec("ecg"))  # older ledgers of default runs resume
+    files = {f: (SAMPLES / f).read_bytes() for f in WFDB_SAMPLE}
+    row = run_item(BatchSpec("ecg", peaks="hybrid"), "mitdb219_5m.hea", files)
+    assert row["ok"], row["error"]
+    assert json.loads(row["document"])["model"]["peak_method"] == "hybrid"

@@ -27,7 +27,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                          threads=args.threads)
     else:
         spec = BatchSpec("ecg", model=args.model, lead=args.lead, fs=args.fs,
-                         adaptive=args.adaptive, beats=not args.no_beats, threads=args.threads)
+                         adaptive=args.adaptive, beats=not args.no_beats, peaks=args.peaks,
+                         threads=args.threads)
     options = {}
     if args.engine == "dask":
         options = {"address": args.address, "workers": args.workers,
@@ -67,6 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sampling rate in Hz (required for CSV/TXT records)")
     e.add_argument("--adaptive", choices=("auto", "on", "off"), default="auto",
                    help="patient-adaptive beat scoring (default: %(default)s)")
+    e.add_argument("--peaks", choices=("cardioclarity", "net", "hybrid"), default="cardioclarity",
+                   help="R-peak detector, as `ecg analyze --peaks` (default: %(default)s)")
     e.add_argument("--no-beats", action="store_true", help="skip beat scoring (rhythm only)")
     for q, kind in ((x, "xray"), (e, "ecg")):
         q.set_defaults(func=_cmd_batch, kind=kind)

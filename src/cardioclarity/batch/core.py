@@ -51,6 +51,10 @@ SUMMARY_COLUMNS: dict[str, dict[str, type]] = {
 }
 
 
+#: R-peak detectors a batch may use (those of ``cardioclarity ecg analyze --peaks``).
+BATCH_PEAK_METHODS = ("cardioclarity", "net", "hybrid")
+
+
 @dataclass(frozen=True)
 class BatchSpec:
     """What to run on every item (picklable, hashable: it is the per-process model cache key).
@@ -70,6 +74,8 @@ class BatchSpec:
         ecg: patient-adaptive beat scoring (``cardioclarity ecg analyze --adaptive``).
     beats : bool
         ecg: score beats (False = rhythm only, ``--no-beats``).
+    peaks : {"cardioclarity", "net", "hybrid"}
+        ecg: R-peak detector (``cardioclarity ecg analyze --peaks``).
     threads : int
         torch intra-op threads per process (1: the fastest for batches on shared cores).
     """
@@ -81,6 +87,7 @@ class BatchSpec:
     fs: float | None = None
     adaptive: str = "auto"
     beats: bool = True
+    peaks: str = "cardioclarity"
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -88,6 +95,9 @@ class BatchSpec:
             raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
         if self.adaptive not in ("auto", "on", "off"):
             raise InvalidInputError(f"adaptive must be auto, on or off, got {self.adaptive!r}.")
+        if self.peaks not in BATCH_PEAK_METHODS:
+            raise InvalidInputError(f"peaks must be one of {', '.join(BATCH_PEAK_METHODS)}, "
+                                    f"got {self.peaks!r}.")
         if self.threads < 0:
             raise InvalidInputError(f"threads must be 0 or more, got {self.threads}.",
                                     hint="1 (the default) suits batches and shared machines.")
@@ -97,6 +107,10 @@ def spec_key(spec: BatchSpec) -> str:
     """Settings that change results (not ``threads``): a rerun with other settings redoes all."""
     d = asdict(spec)
     d.pop("threads")
+    if d["peaks"] == "cardioclarity":
+        # Keys of default runs stay as they were before the detector became a setting, so a
+        # rerun over an older ledger resumes instead of redoing everything.
+        d.pop("peaks")
     return json.dumps(d, sort_keys=True)
 
 
@@ -198,7 +212,7 @@ def _run_ecg(spec: BatchSpec, name: str, files: Mapping[str, bytes]) -> tuple[di
     record = read_record(dict(files), lead=spec.lead, fs=spec.fs)
     adaptive = {"auto": "auto", "on": True, "off": False}[spec.adaptive]
     findings = analyze_record(record, detector=models["beats"], adaptive=adaptive,
-                              rhythm_model=models["rhythm"])
+                              rhythm_model=models["rhythm"], peak_method=spec.peaks)
     doc = findings.to_dict()
     return doc, json.dumps(doc, indent=1), []
 
