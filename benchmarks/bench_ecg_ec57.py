@@ -77,7 +77,7 @@ from cardioclarity.ecg.records.datasets import (
     labelled_beat_features,
     vf_window_table,
 )
-from cardioclarity.ecg.records.ec57 import beat_class_stats
+from cardioclarity.ecg.records.ec57 import beat_class_stats, matched_counts
 from cardioclarity.ecg.records.features import FEATURE_NAMES
 from cardioclarity.ecg.records.io import read_record
 from cardioclarity.ecg.records.processing import PEAK_METHODS
@@ -216,17 +216,6 @@ def beat_protocols(data_dir: Path, cache: Path, peak_method: str = "cardioclarit
     return rows, aucs, preds, {"ds1": ds1, "sv": sv}, rules
 
 
-def _match(ref: np.ndarray, det: np.ndarray, tol: int) -> tuple[int, int]:
-    """(reference beats with a detection within tol, detections with a reference within tol)."""
-    def hits(a, b):
-        if not b.size:
-            return 0
-        j = np.clip(np.searchsorted(b, a), 1, max(b.size - 1, 1))
-        d = np.minimum(np.abs(b[j - 1] - a), np.abs(b[np.minimum(j, b.size - 1)] - a))
-        return int((d <= tol).sum())
-    return hits(ref, det), hits(det, ref)
-
-
 _NSTDB_SNR = (("12 dB", "12"), ("6 dB", "06"), ("0 dB", "00"), ("-6 dB", "_6"))
 SINGLE, FUSED = "MLII (single lead)", "--leads all (MLII + V1 fused)"
 #: R-peak detector -> (single-lead, fused) row names of the noise-stress table.
@@ -269,12 +258,12 @@ def noise_stress(data_dir: Path, tables: dict) -> list[dict]:
                 ref = _reference_beats(rec.annotations)
                 tol = int(0.15 * rec.fs)
                 det = np.sort(t["sample"][t["record"] == name])
-                a, b = _match(ref, det, tol)
+                a, b = matched_counts(ref, det, tol)
                 single += (ref.size, a, det.size, b)
                 # The user's path: analyze_one(..., leads="all") with its defaults, this detector.
                 fp = np.sort(analyze_12lead(rec, detector=None, adaptive="auto",
                                             peak_method=method).fused.peaks)
-                a, b = _match(ref, fp, tol)
+                a, b = matched_counts(ref, fp, tol)
                 fused += (ref.size, a, fp.size, b)
             st = beat_class_stats(t["y"], clf.predict(t["F"])[0], t["record"])
             rows.append({"SNR": snr, "pipeline": single_name, "records": " ".join(names),

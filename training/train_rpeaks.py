@@ -35,6 +35,7 @@ from scipy import signal as sps
 
 from cardioclarity.checkpoints import save_checkpoint
 from cardioclarity.ecg.records.datasets import BEAT_SYMBOLS, DS1, available_records, excluded_spans
+from cardioclarity.ecg.records.ec57 import matched_counts
 from cardioclarity.ecg.records.io import read_record
 from cardioclarity.ecg.records.peaks_net import (
     KIND_RPEAK,
@@ -151,18 +152,6 @@ def batch(signals: list[dict], noise: list[np.ndarray], size: int, rng: np.rando
             torch.from_numpy(np.stack(ts)), torch.from_numpy(np.stack(ws)))
 
 
-def _hits(ref: np.ndarray, det: np.ndarray, tol: int) -> tuple[int, int, int]:
-    """(reference beats with a detection within tol, detections, detections with a reference
-    within tol)."""
-    if det.size == 0 or ref.size == 0:
-        return 0, det.size, 0
-    j = np.clip(np.searchsorted(det, ref), 1, det.size - 1)
-    hit_ref = np.minimum(np.abs(det[j - 1] - ref), np.abs(det[j] - ref)) <= tol
-    k = np.clip(np.searchsorted(ref, det), 1, ref.size - 1)
-    hit_det = np.minimum(np.abs(ref[k - 1] - det), np.abs(ref[k] - det)) <= tol
-    return int(hit_ref.sum()), det.size, int(hit_det.sum())
-
-
 def evaluate(net, val: list[dict]) -> dict[float, float]:
     """Mean F1 over the (clean, 6 dB) validation signals, per threshold."""
     tol = int(0.15 * NET_FS)
@@ -176,8 +165,8 @@ def evaluate(net, val: list[dict]) -> dict[float, float]:
                 det = probability_peaks(p, t)
                 for a, b in v["spans"]:
                     det = det[(det < a) | (det > b)]
-                h, nd, hd = _hits(ref, det, tol)
-                acc[t] += (ref.size, h, nd, hd)
+                ref_hit, det_hit = matched_counts(ref, det, tol)
+                acc[t] += (ref.size, ref_hit, det.size, det_hit)
     out = {}
     for t, (nr, h, nd, hd) in acc.items():
         se, ppv = h / max(nr, 1), hd / max(nd, 1)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cardioclarity.ecg.records.ec57 import nearest
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError
 
 __all__ = [
@@ -123,10 +124,7 @@ def label_detected_beats(peaks: np.ndarray, ann, fs: float, tol_s: float = 0.15)
         return out
     rs = np.array([s for s, _ in ref])
     rc = np.array([c for _, c in ref])
-    j = np.clip(np.searchsorted(rs, peaks), 1, rs.size - 1) if rs.size > 1 else np.zeros(len(peaks), int)
-    if rs.size > 1:
-        left = j - 1
-        j = np.where(np.abs(rs[left] - peaks) <= np.abs(rs[j] - peaks), left, j)
+    j = nearest(rs, peaks)
     near = np.abs(rs[j] - peaks) <= tol_s * fs
     out[near] = rc[j[near]]
     return out

@@ -1,5 +1,6 @@
 """ANSI/AAMI EC57-style beat-classification statistics: sensitivity (Se) and positive
-predictivity (+P) of V and S beats, gross (over all beats) and per-record average.
+predictivity (+P) of V and S beats, gross (over all beats) and per-record average; and the
+beat matching they rest on (:func:`nearest`, :func:`matched_counts`).
 
 Conventions: Q beats and detections without a reference beat are left out; F beats are scored
 apart (their own Se/+P), and an F beat called V or S is not counted against V or S.
@@ -9,7 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["beat_class_stats"]
+__all__ = ["beat_class_stats", "matched_counts", "nearest"]
+
+
+def nearest(sorted_beats: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Index into ``sorted_beats`` (ascending, non-empty) of the beat nearest to each ``x``
+    (the earlier one on a tie)."""
+    sorted_beats, x = np.asarray(sorted_beats), np.asarray(x)
+    if sorted_beats.size == 1:
+        return np.zeros(x.size, dtype=np.int64)
+    j = np.clip(np.searchsorted(sorted_beats, x), 1, sorted_beats.size - 1)
+    return np.where(np.abs(sorted_beats[j - 1] - x) <= np.abs(sorted_beats[j] - x), j - 1, j)
+
+
+def matched_counts(ref: np.ndarray, det: np.ndarray, tol: float) -> tuple[int, int]:
+    """(reference beats with a detection within ``tol`` samples, detections with a reference
+    beat within ``tol``): the numerators of R-peak sensitivity and PPV. Both sorted."""
+    ref, det = np.asarray(ref), np.asarray(det)
+    if ref.size == 0 or det.size == 0:
+        return 0, 0
+    return (int((np.abs(det[nearest(det, ref)] - ref) <= tol).sum()),
+            int((np.abs(ref[nearest(ref, det)] - det) <= tol).sum()))
 
 
 def _se_pp(t: np.ndarray, p: np.ndarray, c: str) -> tuple[int, int, int]:

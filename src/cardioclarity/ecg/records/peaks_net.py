@@ -29,6 +29,8 @@ import torch
 from scipy import signal as sps
 from torch import nn
 
+from cardioclarity.ecg.records.ec57 import nearest
+
 __all__ = [
     "DEFAULT_RPEAK_MODEL",
     "KIND_RPEAK",
@@ -269,12 +271,7 @@ def place_like(net: np.ndarray, energy: np.ndarray, fs: float) -> np.ndarray:
     energy = np.asarray(energy, dtype=np.int64)
     if net.size == 0 or energy.size == 0:
         return net
-    # j: the nearest energy beat of each network beat.
-    if energy.size == 1:
-        j = np.zeros(net.size, dtype=np.int64)
-    else:
-        j = np.clip(np.searchsorted(energy, net), 1, energy.size - 1)
-        j = np.where(np.abs(energy[j - 1] - net) <= np.abs(energy[j] - net), j - 1, j)
+    j = nearest(energy, net)  # the nearest energy beat of each network beat
     near = np.abs(energy[j] - net) <= SAME_BEAT_S * fs
     # One energy beat stands for at most one network beat: the nearest keeps it.
     first = np.ones(net.size, dtype=bool)
