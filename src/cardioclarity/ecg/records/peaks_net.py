@@ -228,7 +228,8 @@ def net_peaks(x, fs: float, *, detector: RPeakDetector | str | None = None) -> n
     The network was trained to mark the reference annotations, so its maxima are used where
     they are (refined between samples). Moving them to the largest deflection nearby, as the
     energy detector does, put more beats over 150 ms from the reference on the validation
-    records (9 unmoved; 14 within +-40 ms; 153 within +-80 ms: wide and notched QRS complexes)
+    records (9 unmoved; 14 within +-40 ms; 152 within +-80 ms: wide and notched QRS complexes;
+    ``benchmarks/bench_rpeak_placement.py``)
     and reached pacing spikes on paced records.
 
     Parameters
