@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from cardioclarity.ecg.beats.detector import BeatAnomalyDetector
-from cardioclarity.ecg.records.analyze import preprocess
+from cardioclarity.ecg.records.analyze import patient_reference, preprocess
 from cardioclarity.ecg.records.datasets import DS1, available_records, label_detected_beats
 from cardioclarity.ecg.records.io import read_record
 from cardioclarity.ecg.records.scoring import (
@@ -80,7 +80,9 @@ def choose_adaptive_k(model: RecordBeatModel, cache: list, grid: list[float]) ->
         model.adaptive_k = k
         y, pred = [], []
         for prep, fs, labels in cache:
-            bs = model.score(prep.clean, prep.peaks, fs, rr_valid=prep.rr_valid, adaptive=True)
+            ref = patient_reference(prep, fs)  # calibrate as analyze_record does
+            bs = model.score(prep.clean, prep.peaks, fs, rr_valid=prep.rr_valid, adaptive=True,
+                             calibration_beats=ref.sinus if ref is not None else None)
             keep = np.isin(labels, ["N", "S", "V", "F"])
             y.append(labels[keep] != "N")
             pred.append(bs.is_anomaly[keep])

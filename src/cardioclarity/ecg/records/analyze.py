@@ -6,8 +6,9 @@ irregularity, ectopic burden) and returns :class:`Findings`, whose :meth:`Findin
 the stable ``findings.json`` schema (see the findings.json schema in docs/ARCHITECTURE.md).
 
 :func:`analyze_record` reads as its stages, each a function of its own: :func:`preprocess`,
-:func:`score_beats`, :func:`assess_rhythm`, :func:`summarise_rhythm` and
-:func:`describe_models`.
+:func:`patient_reference` (the patient's sinus beats, which both beat stages calibrate on),
+:func:`score_beats`, :func:`classify_beats`, :func:`assess_rhythm`, :func:`summarise_rhythm`
+and :func:`describe_models`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from cardioclarity import DISCLAIMER
 from cardioclarity.ecg.records.classify import BeatClassifier
-from cardioclarity.ecg.records.features import SinusReference, beat_features
+from cardioclarity.ecg.records.features import SinusReference, beat_features, sinus_reference
 from cardioclarity.ecg.records.io import Record
 from cardioclarity.ecg.records.processing import (
     Quality,
@@ -53,8 +54,8 @@ from cardioclarity.errors import InvalidInputError
 from cardioclarity.validation import MAX_FS_HZ, MIN_RECORD_S, check_n_samples, to_jsonable
 
 __all__ = ["BeatClasses", "Findings", "Prepared", "analyze_record", "assess_rhythm",
-           "classify_beats", "describe_models", "preprocess", "score_beats", "summarise_rhythm",
-           "ventricular_episodes"]
+           "classify_beats", "describe_models", "patient_reference", "preprocess", "score_beats",
+           "summarise_rhythm", "ventricular_episodes"]
 
 
 @dataclass
@@ -294,8 +295,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
         (rhythm only). A bare :class:`~cardioclarity.ecg.beats.detector.BeatAnomalyDetector` is wrapped
         with default windows cut at its input length.
     adaptive : {"auto", True, False}
-        Patient-adaptive beat scoring, calibrated on the record's own dominant beats of the first
-        5 minutes (better on unseen patients: see BENCHMARKS.md ``ecg-records``). ``"auto"``
+        Patient-adaptive beat scoring, calibrated on the record's own sinus-consistent beats of
+        the first 5 minutes (better on unseen patients: see BENCHMARKS.md ``ecg-records``). ``"auto"``
         (default) uses it when the record has enough regular beats to calibrate on (>= 10) and
         falls back to the global model otherwise; True raises instead of falling back.
     rhythm_model : RhythmModel or str, optional
@@ -339,11 +340,12 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
             raise
     clock.lap("preprocess_s")
     bm = _resolve_beat_model(detector)
-    scores, used_adaptive = score_beats(prep, fs, bm, adaptive)
+    ref = patient_reference(prep, fs)
+    scores, used_adaptive = score_beats(prep, fs, bm, adaptive, reference=ref)
     clock.lap("beats_s")
     clf = (_bundled(BeatClassifier) if classifier is None
            else _resolve(classifier, BeatClassifier, "classifier"))
-    classes = classify_beats(prep, fs, scores, clf)
+    classes = classify_beats(prep, fs, scores, clf, reference=ref)
     clock.lap("classes_s")
     rm = (rhythm_model if isinstance(rhythm_model, RhythmModel) else _bundled(RhythmModel)
           if rhythm_model is None else RhythmModel.load(rhythm_model))
@@ -457,9 +459,21 @@ def ventricular_episodes(prep: Prepared, fs: float, classes: BeatClasses | None,
     return out
 
 
+def patient_reference(prep: Prepared, fs: float) -> SinusReference | None:
+    """The patient's sinus reference (:func:`~cardioclarity.ecg.records.features.
+    sinus_reference`): which beats are sinus-consistent, the underlying RR, the templates.
+    Both the autoencoder's calibration and the beat features are relative to it. None without
+    beats."""
+    if not prep.peaks.size:
+        return None
+    return sinus_reference(prep.clean, prep.peaks, fs, prep.rr_valid)
+
+
 def classify_beats(prep: Prepared, fs: float, scores: BeatScores | None,
-                   classifier: BeatClassifier | None) -> BeatClasses | None:
-    """AAMI class of every beat from its features against the patient's sinus reference.
+                   classifier: BeatClassifier | None, *,
+                   reference: SinusReference | None = None) -> BeatClasses | None:
+    """AAMI class of every beat from its features against the patient's sinus reference
+    (``reference``, computed here when not given).
 
     The autoencoder morphology score is one of the features (NaN without a beat model).
     Returns None without a classifier or beats.
@@ -467,7 +481,8 @@ def classify_beats(prep: Prepared, fs: float, scores: BeatScores | None,
     if classifier is None or not prep.peaks.size:
         return None
     F, ref = beat_features(prep.clean, prep.peaks, fs, rr_valid=prep.rr_valid,
-                           ae_score=scores.morphology if scores is not None else None)
+                           ae_score=scores.morphology if scores is not None else None,
+                           reference=reference)
     cls, proba = classifier.predict(F)
     cls = cls.astype("<U1")
     if scores is not None:  # beats without a full window at the record's edges
@@ -503,19 +518,22 @@ def _check_inputs(record: Record, adaptive: bool | str) -> None:
 
 
 def score_beats(prep: Prepared, fs: float, beat_model: RecordBeatModel | None,
-                adaptive: bool | str) -> tuple[BeatScores | None, bool]:
+                adaptive: bool | str, *, reference: SinusReference | None = None
+                ) -> tuple[BeatScores | None, bool]:
     """Morphology (+ RR context) score of every beat, and whether patient adaptation was used.
 
-    ``adaptive="auto"`` falls back to the global model when the record has too few regular beats
-    to calibrate on; ``True`` raises then. Returns ``(None, False)`` without a beat model or
-    beats.
+    Patient adaptation calibrates on the sinus-consistent beats of ``reference``
+    (:func:`patient_reference`) when given. ``adaptive="auto"`` falls back to the global
+    model when the record has too few regular beats to calibrate on; ``True`` raises then.
+    Returns ``(None, False)`` without a beat model or beats.
     """
     if beat_model is None or not prep.peaks.size:
         return None, False
     kw = dict(rr_valid=prep.rr_valid)
     try:
-        return beat_model.score(prep.clean, prep.peaks, fs, adaptive=bool(adaptive), **kw), \
-            bool(adaptive)
+        return beat_model.score(
+            prep.clean, prep.peaks, fs, adaptive=bool(adaptive), **kw,
+            calibration_beats=reference.sinus if reference is not None else None), bool(adaptive)
     except InvalidInputError:
         if adaptive is True:
             raise

@@ -175,7 +175,7 @@ def labelled_beat_features(folder: str | Path, names, *, lead: str | int | None 
         ``F`` (n_beats, n_features), ``y`` (AAMI class or ""), ``record`` (name per beat),
         ``sample`` (detected R-peak), ``fs`` (per beat).
     """
-    from cardioclarity.ecg.records.analyze import preprocess, score_beats
+    from cardioclarity.ecg.records.analyze import patient_reference, preprocess, score_beats
     from cardioclarity.ecg.records.features import beat_features
     from cardioclarity.ecg.records.io import read_record
     from cardioclarity.ecg.records.scoring import RecordBeatModel
@@ -186,9 +186,11 @@ def labelled_beat_features(folder: str | Path, names, *, lead: str | int | None 
     for name in progress(list(names), desc=f"beat features {Path(folder).name}", unit="rec"):
         rec = read_record(Path(folder) / name, lead=lead)
         prep = preprocess(rec, peak_method=peak_method)
-        scores, _ = score_beats(prep, rec.fs, bm, "auto")
+        ref = patient_reference(prep, rec.fs)
+        scores, _ = score_beats(prep, rec.fs, bm, "auto", reference=ref)
         F, _ = beat_features(prep.clean, prep.peaks, rec.fs, rr_valid=prep.rr_valid,
-                             ae_score=scores.morphology if scores is not None else None)
+                             ae_score=scores.morphology if scores is not None else None,
+                             reference=ref)
         out["F"].append(F)
         out["y"].append(label_detected_beats(prep.peaks, rec.annotations, rec.fs))
         out["record"].append(np.full(prep.peaks.size, name, dtype="<U8"))

@@ -70,6 +70,8 @@ _QRS_WIN, _BEAT_WIN, _P_WIN, _T_WIN = (-0.10, 0.15), (-0.25, 0.45), (-0.30, -0.0
 _STEP_S = 0.01
 #: Clustering: beats sampled, correlation that makes two QRS alike, clusters kept.
 _N_SAMPLE, _CLUSTER_CORR, _MAX_CLUSTERS = 400, 0.9, 6
+#: Finest spacing (s) of the time grid the clustered beats are drawn at.
+_SAMPLE_STEP_S = 1.0
 #: A beat earlier than this fraction of the running sinus RR is not sinus-consistent.
 _PREMATURE_FRAC = 0.88
 #: Quantile of the cluster's RRs that seeds the sinus reference (see :func:`sinus_reference`).
@@ -174,11 +176,31 @@ def _rr_pre(peaks: np.ndarray, fs: float, rr_valid: np.ndarray | None) -> np.nda
     return np.r_[np.nan, rr]
 
 
-def _cluster(Q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _sample_beats(peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Indices of the beats nearest to a regular time grid (at most ~``_N_SAMPLE`` of them).
+
+    The grid is anchored at the record's start and its step depends only on the last beat's
+    time, so one beat more or less (another R-peak detector, a missed beat) changes the sample
+    only next to that beat: the clusters, and with them every beat's features, stay put. A
+    random draw of beat *indices* would shift all of them.
+    """
+    n = peaks.size
+    if n <= _N_SAMPLE:
+        return np.arange(n)
+    step = max(_SAMPLE_STEP_S * fs, float(peaks[-1]) / _N_SAMPLE)
+    grid = np.arange(np.ceil(peaks[0] / step), np.floor(peaks[-1] / step) + 1) * step
+    if grid.size < _N_SAMPLE // 4:  # beats only in the last stretch of a long recording
+        grid = np.linspace(peaks[0], peaks[-1], _N_SAMPLE)
+    j = np.clip(np.searchsorted(peaks, grid), 1, n - 1)
+    j = np.where(grid - peaks[j - 1] <= peaks[j] - grid, j - 1, j)
+    return np.unique(j)
+
+
+def _cluster(Q: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
     """Cluster label (0..k-1, -1 = none) of every beat by QRS correlation (greedy medoids on a
-    sample of beats, then every beat to its most correlated medoid)."""
+    time-stratified sample of beats, then every beat to its most correlated medoid)."""
     n = Q.shape[0]
-    idx = np.sort(rng.choice(n, size=min(n, _N_SAMPLE), replace=False))
+    idx = _sample_beats(peaks, fs)
     S = Q[idx] - Q[idx].mean(axis=1, keepdims=True)
     S /= np.linalg.norm(S, axis=1, keepdims=True) + 1e-12
     C = S @ S.T >= _CLUSTER_CORR
@@ -244,7 +266,7 @@ def _running_median_all(values: np.ndarray, size: int) -> np.ndarray:
 
 
 def sinus_reference(clean: np.ndarray, peaks: np.ndarray, fs: float,
-                    rr_valid: np.ndarray | None = None, *, seed: int = 0) -> SinusReference:
+                    rr_valid: np.ndarray | None = None) -> SinusReference:
     """Underlying RR and sinus templates from the beats consistent with sinus rhythm.
 
     Parameters
@@ -257,8 +279,6 @@ def sinus_reference(clean: np.ndarray, peaks: np.ndarray, fs: float,
         Sampling rate in Hz.
     rr_valid : ndarray of bool, optional
         Validity of each RR interval (intervals over unusable signal are not RRs).
-    seed : int
-        Seed of the beat sample used for clustering (results are deterministic).
 
     Returns
     -------
@@ -267,8 +287,7 @@ def sinus_reference(clean: np.ndarray, peaks: np.ndarray, fs: float,
     fs = check_fs(fs)
     peaks = np.asarray(peaks, dtype=np.int64)
     clean = np.asarray(clean, dtype=np.float64)
-    return _reference_from_windows(_beat_windows(clean, peaks, fs), peaks, fs, rr_valid,
-                                   seed=seed)
+    return _reference_from_windows(_beat_windows(clean, peaks, fs), peaks, fs, rr_valid)
 
 
 def _beat_windows(clean: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
@@ -279,13 +298,13 @@ def _beat_windows(clean: np.ndarray, peaks: np.ndarray, fs: float) -> dict[str, 
 
 
 def _reference_from_windows(W: dict[str, np.ndarray], peaks: np.ndarray, fs: float,
-                            rr_valid: np.ndarray | None, *, seed: int = 0) -> SinusReference:
+                            rr_valid: np.ndarray | None) -> SinusReference:
     """:func:`sinus_reference` on precomputed :func:`_beat_windows`."""
     Q, P = W["Q"], W["P"]
     scale = float(np.median(Q.max(axis=1) - Q.min(axis=1))) if peaks.size else 1.0
     scale = scale if scale > 1e-9 else 1.0
     pre = _rr_pre(peaks, fs, rr_valid)
-    labels = _cluster(Q, np.random.default_rng(seed)) if peaks.size >= 3 else \
+    labels = _cluster(Q, peaks, fs) if peaks.size >= 3 else \
         np.zeros(peaks.size, dtype=np.int64)
     n_clusters = int(labels.max() + 1) if labels.size else 0
     rough = _nanmedian(pre) if np.isfinite(pre).any() else np.nan

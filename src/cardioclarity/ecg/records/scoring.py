@@ -16,10 +16,14 @@ trained on MIT-BIH DS1 normal beats (``training/train_mitdb.py``) with what it n
   beat; the finding is ``abnormal_morphology`` when the morphology part is above 1 (whether or
   not the beat is also early), else ``premature``.
 
-Patient-adaptive option (``adaptive=True``): as Holter systems do, the first ``calibration_s``
-seconds of the record's own dominant beats (not premature, below-median error) define a
-template and a typical error; a beat's morphology score becomes the larger of its error and its
-template distance, each relative to that patient's own spread (median + ``k`` x MAD).
+Patient-adaptive option (``adaptive=True``): as Holter systems do, the record's own dominant
+beats of the first ``calibration_s`` seconds define a template and a typical error; a beat's
+morphology score becomes the larger of its error and its template distance, each relative to
+that patient's own spread (median + ``k`` x MAD). The dominant beats are the below-median-error
+half of the calibration beats: the sinus-consistent ones when the caller knows them
+(``calibration_beats``, e.g. :attr:`~cardioclarity.ecg.records.features.SinusReference.sinus`:
+clustered by shape, on time against the underlying rhythm), else those that are not premature.
+Knowing the sinus beats keeps frequent ectopy (bigeminy, runs) out of the template.
 """
 
 from __future__ import annotations
@@ -260,7 +264,8 @@ class RecordBeatModel:
     # ---------------------------------------------------------------- scoring
     def score(self, clean: np.ndarray, peaks: np.ndarray, fs: float, *,
               rr_valid: np.ndarray | None = None, adaptive: bool = False,
-              rr_mask: np.ndarray | None = None) -> BeatScores:
+              rr_mask: np.ndarray | None = None,
+              calibration_beats: np.ndarray | None = None) -> BeatScores:
         """Score every beat of a record.
 
         Parameters
@@ -278,6 +283,9 @@ class RecordBeatModel:
         rr_mask : ndarray of bool, optional
             Beats whose RR context must be ignored (e.g. inside an irregular-rhythm episode,
             where every beat is "premature" and the rhythm finding already covers them).
+        calibration_beats : ndarray of bool, optional
+            Beats fit to calibrate on (sinus-consistent); fewer than 10 of them in the
+            calibration stretch, or None: the beats that are not premature.
         """
         peaks = np.asarray(peaks, dtype=np.int64)
         n = peaks.size
@@ -292,17 +300,27 @@ class RecordBeatModel:
             rr = np.where(rr_mask, 0.0, rr)
         calib: dict = {}
         if adaptive and X.shape[0]:
-            morph, calib = self._adapt(X, morph, valid, rr, peaks, fs)
+            morph, calib = self._adapt(X, morph, valid, rr, peaks, fs, calibration_beats)
         return BeatScores.combine(morph, rr, valid, windows=X, adaptive=adaptive,
                                   calibration=calib)
 
-    def _adapt(self, X, morph, valid, rr, peaks, fs) -> tuple[np.ndarray, dict]:
+    def _adapt(self, X, morph, valid, rr, peaks, fs, calibration_beats=None
+               ) -> tuple[np.ndarray, dict]:
         vidx = np.flatnonzero(valid)
         m_v, rr_v, t_v = morph[vidx], rr[vidx], peaks[vidx] / fs
         in_cal = t_v < self.calibration_s
         if in_cal.sum() < 30:  # short record: calibrate on all of it
             in_cal = np.ones_like(in_cal)
+        source = "not_premature"
         cand = in_cal & (rr_v < 1.0)
+        if calibration_beats is not None:
+            given = np.asarray(calibration_beats, dtype=bool)
+            if given.size != peaks.size:
+                raise InvalidInputError(
+                    f"calibration_beats must have one entry per beat ({peaks.size}), "
+                    f"got {given.size}.")
+            if (in_cal & given[vidx]).sum() >= 10:
+                cand, source = in_cal & given[vidx], "calibration_beats"
         if cand.sum() < 10:
             raise InvalidInputError(
                 f"Patient-adaptive calibration needs >= 10 regular beats in the first "
@@ -321,6 +339,7 @@ class RecordBeatModel:
         thr_m = robust_thr(m_v[dom])
         out = morph.copy()
         out[vidx] = np.maximum(dist / thr_d, m_v / thr_m)
-        return out, {"calibration_s": self.calibration_s, "n_dominant_beats": int(dom.sum()),
+        return out, {"calibration_s": self.calibration_s, "calibration_source": source,
+                     "n_dominant_beats": int(dom.sum()),
                      "template_threshold": thr_d, "error_threshold": thr_m}
 
