@@ -48,7 +48,7 @@ FEATURE_NAMES = (
     "qrs_width_ratio",  # width / the template's width
     "r_polarity",  # sign-weighted dominant deflection relative to the template's
     "p_corr",  # correlation of the P window (-300..-80 ms) with the sinus P template
-    "p_energy_ratio",  # P-window RMS / the sinus P template's RMS
+    "p_energy_ratio",  # P-window RMS / the sinus beats' median P-window RMS
     "p_dist",  # mean |P - sinus P| in units of the record's QRS amplitude
     "t_corr",  # correlation of the ST-T window (+150..+450 ms) with the sinus one
     "prev_qrs_corr",  # neighbours' QRS correlation (a beat between two ectopics)
@@ -80,6 +80,8 @@ _FIRST_PASS_PERCENTILE = 75.0
 _PAUSE_RATIO = 1.5
 #: Sinus beats in a running template, and beats in the long (~5 min) RR median.
 _TEMPLATE_BEATS, _LONG_BEATS = 61, 301
+#: Spacing (s) of the running templates.
+_TEMPLATE_STEP_S = 10.0
 #: Fewest sinus-consistent beats for a patient reference (else the fallback).
 MIN_SINUS_BEATS = 10
 
@@ -236,27 +238,29 @@ def _running_ref(values: np.ndarray, mask: np.ndarray, size: int = 61,
     return np.interp(np.arange(values.size), sel, med)
 
 
-def _local_templates(W: np.ndarray, sinus: np.ndarray, size: int) -> np.ndarray:
+def _local_templates(W: np.ndarray, sinus: np.ndarray, size: int, peaks: np.ndarray,
+                     fs: float) -> np.ndarray:
     """Per-beat template: median of the windows ``W`` of ``size`` sinus-consistent beats around
     each beat. Slow drifts of lead position or conduction then do not read as a morphology
-    change. Medians are taken every ``size // 4`` sinus beats and each beat takes the nearest
-    one (a template changes slowly; this keeps the cost to a few hundred small medians). With
-    no sinus beat, the median of all windows."""
+    change. Medians are taken every ``_TEMPLATE_STEP_S`` seconds of a grid anchored at the
+    record's start, each over the sinus beats nearest to its time, and each beat takes the
+    nearest one (a template changes slowly; this keeps the cost to one small median per grid
+    step, and a beat more or less changes only the medians whose window holds it). With no
+    sinus beat, the median of all windows."""
     n = W.shape[0]
     sel = np.flatnonzero(sinus)
     if sel.size == 0:
         return np.broadcast_to(np.median(W, axis=0), W.shape) if n else W
     half = min(size, sel.size) // 2
-    step = max(1, size // 4)
-    centres = np.arange(0, sel.size, step)
-    lo = np.clip(centres - half, 0, max(sel.size - 2 * half - 1, 0))
+    step = _TEMPLATE_STEP_S * fs
+    ts = peaks[sel].astype(np.float64)
+    g0 = np.floor(ts[0] / step)
+    grid = np.arange(g0, np.ceil(ts[-1] / step) + 1) * step
+    centre = np.clip(np.searchsorted(ts, grid), 0, sel.size - 1)
+    lo = np.clip(centre - half, 0, max(sel.size - 2 * half - 1, 0))
     idx = np.minimum(lo[:, None] + np.arange(2 * half + 1)[None, :], sel.size - 1)
     M = np.median(W[sel[idx]], axis=1)
-    # nearest centre (in beat index) for every beat
-    cpos = sel[centres]
-    j = np.clip(np.searchsorted(cpos, np.arange(n)), 0, cpos.size - 1)
-    jl = np.clip(j - 1, 0, cpos.size - 1)
-    j = np.where(np.abs(cpos[jl] - np.arange(n)) < np.abs(cpos[j] - np.arange(n)), jl, j)
+    j = np.clip(np.rint(peaks / step - g0).astype(np.int64), 0, grid.size - 1)
     return M[j]
 
 
@@ -411,8 +415,8 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
     # Templates local in time (running medians of the sinus beats), so drifting morphology
     # is not mistaken for ectopy; the whole-record template is kept beside them.
     sinus = ref.sinus if ref.sinus.size == n else np.ones(n, dtype=bool)
-    Qt = _local_templates(Q, sinus, _TEMPLATE_BEATS)
-    Pt = _local_templates(P, sinus, _TEMPLATE_BEATS)
+    Qt = _local_templates(Q, sinus, _TEMPLATE_BEATS, peaks, fs)
+    Pt = _local_templates(P, sinus, _TEMPLATE_BEATS, peaks, fs)
     qc_rec = _corr(Q, ref.qrs_template)
     qc = _corr(Q, Qt)
     pc = _corr(P, Pt)
@@ -429,7 +433,11 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
     t_sign = tq[np.argmax(np.abs(tq))]
     Qm = Q - np.median(Q, axis=1, keepdims=True)
     dom = Qm[np.arange(n), np.argmax(np.abs(Qm), axis=1)] if n else np.zeros(0)
-    p_rms = float(np.sqrt(np.mean(ref.p_template ** 2))) or 1e-9
+    # The median of the sinus beats' own RMS, not the RMS of their median: without P waves
+    # (AF) the median window is near zero and a ratio to it would swing with every beat.
+    rms = np.sqrt(np.mean(P ** 2, axis=1))
+    p_rms = float(np.median(rms[sinus])) if sinus.any() and n else 0.0
+    p_rms = p_rms or 1e-9
     cols.update({
         "qrs_corr": qc, "qrs_dist": qd, "beat_corr": _corr(B, ref.beat_template),
         "beat_dist": bd, "qrs_amp_ratio": np.ptp(Q, axis=1) / t_amp, "qrs_width_s": width,
@@ -437,7 +445,7 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
         "p_corr": pc, "p_corr_record": _corr(P, ref.p_template),
         "qrs_corr_record": qc_rec, "p_prev_corr": p_prev,
         "p_amp": np.ptp(P, axis=1) / ref.scale,
-        "p_energy_ratio": np.sqrt(np.mean(P ** 2, axis=1)) / p_rms,
+        "p_energy_ratio": rms / p_rms,
         "p_dist": np.abs(P - Pt).mean(axis=1) / ref.scale,
         "t_corr": _corr(T, ref.t_template),
         "prev_qrs_corr": np.r_[np.nan, qc[:-1]] if n else qc,
