@@ -114,3 +114,16 @@ def test_one_missed_beat_changes_the_features_only_around_it():
         corr = c.endswith("corr") or "_corr_" in c
         d = np.abs(a - b) if corr else np.abs(a - b) / np.abs(a)
         assert np.nanmedian(d) < (0.03 if corr else 0.01), c
+
+
+def test_a_pause_at_the_record_start_is_not_the_underlying_rr():
+    # an early beat, then a 2.6-s pause, then sinus rhythm at 0.85 s: the record's first beats
+    # are judged against the sinus RR, not against the pause
+    rr = np.r_[0.6, 2.6, np.full(120, 0.85)]
+    clean, peaks = _record(360.0, rr=rr, duration=90.0)
+    ref = sinus_reference(clean, peaks, 360.0)
+    assert ref.method == "sinus_cluster"
+    assert not ref.sinus[2]  # the interval before beat 2 is the pause
+    np.testing.assert_allclose(ref.rr_s[:10], 0.85, atol=0.03)
+    F, _ = beat_features(clean, peaks, 360.0, reference=ref)
+    np.testing.assert_allclose(F[3:8, COL["pre_rr_n"]], 1.0, atol=0.05)

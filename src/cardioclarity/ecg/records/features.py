@@ -6,12 +6,16 @@ seconds), so the same features come out at 128 Hz (SVDB), 360 Hz (MIT-BIH) or 1 
 Stages:
 
 - :func:`sinus_reference` — the patient's underlying rhythm and morphology: beats are clustered
-  by QRS shape; the cluster whose beats come least early and carry the most consistent P waves
-  is the sinus one; within it, beats that are not premature against the running RR of that
-  cluster are *sinus-consistent*. Their running median RR is the underlying RR (frequent ectopy
-  cannot drag it: ectopic beats are not in the median), their median QRS and P waves are the
-  templates. Without enough sinus-consistent beats (all ectopy, all paced, a short record) the
-  reference falls back to all beats and says so (``method``).
+  by QRS shape (medoids drawn from the beats nearest to a regular time grid, so that another
+  R-peak detector's beat more or less changes nothing far from it); the cluster whose beats
+  come least early and carry the most consistent P waves is the sinus one; within it, beats
+  that are not premature against the running RR of that cluster are *sinus-consistent*. Their
+  running median RR is the underlying RR (frequent ectopy cannot drag it: ectopic beats are not
+  in the median), their median QRS and P waves are the templates. The patient-adaptive
+  autoencoder score calibrates on the same beats
+  (:func:`~cardioclarity.ecg.records.analyze.patient_reference`). Without enough
+  sinus-consistent beats (all ectopy, all paced, a short record) the reference falls back to
+  all beats and says so (``method``).
 - :func:`beat_features` — one row of :data:`FEATURE_NAMES` per beat: RR intervals normalised by
   the underlying RR, QRS width and shape against the sinus template, P-wave presence and shape,
   and (when given) the autoencoder's morphology score.
@@ -76,7 +80,8 @@ _SAMPLE_STEP_S = 1.0
 _PREMATURE_FRAC = 0.88
 #: Quantile of the cluster's RRs that seeds the sinus reference (see :func:`sinus_reference`).
 _FIRST_PASS_PERCENTILE = 75.0
-#: An interval this much longer than the one before is a post-ectopic pause.
+#: An interval this much longer than the one before is a post-ectopic pause; one this much
+#: longer than the running sinus RR is a pause, not the underlying rhythm.
 _PAUSE_RATIO = 1.5
 #: Sinus beats in a running template, and beats in the long (~5 min) RR median.
 _TEMPLATE_BEATS, _LONG_BEATS = 61, 301
@@ -233,9 +238,18 @@ def _running_ref(values: np.ndarray, mask: np.ndarray, size: int = 61,
     if sel.size == 0:
         return out
     w = min(size, sel.size) | 1
-    med = (ndimage.median_filter(values[sel], size=w, mode="nearest") if percentile == 50.0
-           else ndimage.percentile_filter(values[sel], percentile, size=w, mode="nearest"))
+    # Mirrored edges: with the edge value repeated ("nearest"), the first and last beats would
+    # fill half the window and their interval (often a pause or an ectopic one) would be the
+    # reference of the record's first and last half-minute.
+    med = (ndimage.median_filter(values[sel], size=w, mode="mirror") if percentile == 50.0
+           else ndimage.percentile_filter(values[sel], percentile, size=w, mode="mirror"))
     return np.interp(np.arange(values.size), sel, med)
+
+
+def _on_time(pre: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Intervals consistent with the sinus reference ``ref``: neither premature nor a pause."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(pre) & (pre >= _PREMATURE_FRAC * ref) & (pre <= _PAUSE_RATIO * ref)
 
 
 def _local_templates(W: np.ndarray, sinus: np.ndarray, size: int, peaks: np.ndarray,
@@ -335,9 +349,9 @@ def _reference_from_windows(W: dict[str, np.ndarray], peaks: np.ndarray, fs: flo
         ref0 = _running_ref(pre, best & ~pause, percentile=_FIRST_PASS_PERCENTILE)
         if not np.isfinite(ref0).any():
             ref0 = _running_ref(pre, best)
-        sinus = best & np.isfinite(pre) & (pre >= _PREMATURE_FRAC * ref0)
+        sinus = _on_time(pre, ref0) & best
         ref1 = _running_ref(pre, sinus)
-        sinus = best & np.isfinite(pre) & (pre >= _PREMATURE_FRAC * ref1)
+        sinus = _on_time(pre, ref1) & best
         if sinus.sum() >= MIN_SINUS_BEATS:
             method = "sinus_cluster"
     if method != "sinus_cluster":
@@ -391,8 +405,8 @@ def beat_features(clean: np.ndarray, peaks: np.ndarray, fs: float, *,
     u = ref.rr_s
     k = 10
     ok = np.isfinite(pre)
-    num = ndimage.uniform_filter1d(np.where(ok, pre, 0.0), size=k, mode="nearest")
-    den = ndimage.uniform_filter1d(ok.astype(float), size=k, mode="nearest")
+    num = ndimage.uniform_filter1d(np.where(ok, pre, 0.0), size=k, mode="mirror")
+    den = ndimage.uniform_filter1d(ok.astype(float), size=k, mode="mirror")
     with np.errstate(invalid="ignore", divide="ignore"):
         local = np.where(den > 0, num / den, np.nan)
         cols = {
