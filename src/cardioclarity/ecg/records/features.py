@@ -9,10 +9,10 @@ Stages:
   by QRS shape (medoids drawn from the beats nearest to a regular time grid, so that another
   R-peak detector's beat more or less changes nothing far from it); the cluster whose beats
   come least early and carry the most consistent P waves is the sinus one; within it, beats
-  that are not premature against the running RR of that cluster are *sinus-consistent*. Their
-  running median RR is the underlying RR (frequent ectopy cannot drag it: ectopic beats are not
-  in the median), their median QRS and P waves are the templates. The patient-adaptive
-  autoencoder score calibrates on the same beats
+  that are neither premature against the running RR of that cluster nor pauses are
+  *sinus-consistent*. Their running median RR is the underlying RR (frequent ectopy cannot
+  drag it: ectopic beats are not in the median), their median QRS and P waves are the
+  templates. The patient-adaptive autoencoder score calibrates on the same beats
   (:func:`~cardioclarity.ecg.records.analyze.patient_reference`). Without enough
   sinus-consistent beats (all ectopy, all paced, a short record) the reference falls back to
   all beats and says so (``method``).
