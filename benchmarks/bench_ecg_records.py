@@ -7,7 +7,7 @@ Each detected beat takes the AAMI class of the reference beat within 150 ms; Q b
 detections without a reference beat are left out of the beat metrics (counted below).
 Positive class = abnormal beat. Scores: the combined beat score (max of morphology and RR, 1.0 =
 threshold), and each part alone as an ablation; then the patient-adaptive variant (calibrated on
-each record's own first 5 minutes). No DS2 beat influenced any choice.
+the sinus-consistent beats of each record's first 5 minutes). No DS2 beat influenced any choice.
 
 Speed: median over 3 runs of a full 30-min record (100: 650,000 samples, ~2,270 beats) from the
 file on disk to findings.json written, without and with the HTML report (figures included).
