@@ -20,6 +20,8 @@ Protocol (seeded, reproducible):
 Usage::
 
     nice -n 10 python training/train_beat_classifier.py --data-dir ../shared/data
+    # the tree settings side by side (same grouped CV, same rule search), nothing saved:
+    nice -n 10 python training/train_beat_classifier.py --compare-fits
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from cardioclarity.ecg.records.classify import (
 )
 from cardioclarity.ecg.records.datasets import DS1, beat_feature_table
 from cardioclarity.ecg.records.ec57 import beat_class_stats
+from cardioclarity.metrics import roc_auc
 
 SEED = 0
 REPO = Path(__file__).resolve().parents[1]
@@ -59,15 +62,44 @@ def training_table(data_dir: Path, cache_dir: Path | None) -> dict[str, np.ndarr
     return {k: np.concatenate([mit[k][ds1], sv[k]]) for k in ("F", "y", "record")}
 
 
+#: Tree settings compared by ``--compare-fits`` (each overrides :data:`DEFAULT_FIT`).
+FIT_CANDIDATES = ({}, {"max_iter": 200, "learning_rate": 0.1},
+                  {"max_iter": 150, "learning_rate": 0.1, "min_samples_leaf": 200},
+                  {"max_iter": 120, "learning_rate": 0.1, "max_depth": 4, "l2_regularization": 5.0})
+
+
+def compare_fits(F: np.ndarray, y: np.ndarray, rec: np.ndarray) -> None:
+    """Print, for each of :data:`FIT_CANDIDATES`, the out-of-fold rule and figures."""
+    cls = np.asarray(AAMI_LABELS)
+    for params in FIT_CANDIDATES:
+        proba, _ = cross_val_proba(F, y, rec, n_splits=5, seed=SEED, **params)
+        rule, chosen = choose_decision(proba, F, y)
+        ok = np.isin(y, AAMI_LABELS) & np.all(np.isfinite(proba), axis=1)
+        st = beat_class_stats(y[ok], cls[rule.apply(proba[ok], F[ok])], rec[ok])
+        yy, P = y[ok], proba[ok]
+        auc = {c: roc_auc(yy[(yy == "N") | (yy == c)] == c, P[(yy == "N") | (yy == c), AAMI_LABELS.index(c)])
+               for c in ("S", "V")}
+        print(json.dumps({**DEFAULT_FIT, **params}), f"rule {rule.to_dict()}",
+              f"N flagged {chosen['n_flagged']:.4f}", f"S Se {st['S']['Se']:.3f} +P {st['S']['+P']:.3f}",
+              f"V Se {st['V']['Se']:.3f} +P {st['V']['+P']:.3f}",
+              f"AUROC S {auc['S']:.4f} V {auc['V']:.4f} S+V+F {roc_auc(yy != 'N', 1 - P[:, 0]):.4f}",
+              flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--cache-dir", type=Path, default=Path("/tmp/cc-beat-features"))
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--compare-fits", action="store_true",
+                    help="compare the tree settings of FIT_CANDIDATES by grouped CV; save nothing")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     t = training_table(args.data_dir, args.cache_dir)
     F, y, rec = t["F"], t["y"], t["record"]
+    if args.compare_fits:
+        compare_fits(F, y, rec)
+        return 0
     proba, _ = cross_val_proba(F, y, rec, n_splits=5, seed=SEED)
     rule, chosen = choose_decision(proba, F, y)
     ok = np.all(np.isfinite(proba), axis=1)
