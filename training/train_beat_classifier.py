@@ -63,7 +63,7 @@ def training_table(data_dir: Path, cache_dir: Path | None) -> dict[str, np.ndarr
 
 
 #: Tree settings compared by ``--compare-fits`` (each overrides :data:`DEFAULT_FIT`).
-FIT_CANDIDATES = ({}, {"max_iter": 200, "learning_rate": 0.1},
+FIT_CANDIDATES = ({}, {"max_iter": 60, "learning_rate": 0.2},
                   {"max_iter": 150, "learning_rate": 0.1, "min_samples_leaf": 200},
                   {"max_iter": 120, "learning_rate": 0.1, "max_depth": 4, "l2_regularization": 5.0})
 

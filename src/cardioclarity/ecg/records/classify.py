@@ -310,7 +310,7 @@ class BeatClassifier:
 
 #: Default tree-ensemble settings (compared by grouped cross-validation with
 #: ``training/train_beat_classifier.py --compare-fits``).
-DEFAULT_FIT = {"max_iter": 60, "learning_rate": 0.2, "max_leaf_nodes": 31, "max_depth": 6,
+DEFAULT_FIT = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31, "max_depth": 6,
                "min_samples_leaf": 40, "l2_regularization": 1.0}
 
 
