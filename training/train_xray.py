@@ -52,6 +52,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seg-size", type=int, default=320,
                     help="seg network input size in pixels (bundled: 320, chosen over 256 and 384 on the val part)")
     ap.add_argument("--seg-epochs", type=int, default=60)
+    ap.add_argument("--seg-channels", type=int, nargs="+", default=None,
+                    help="U-Net channels per level (default: the SegConfig default, 16 32 64 128 256)")
+    ap.add_argument("--seg-res-units", type=int, default=None,
+                    help="residual units per U-Net level (default: the SegConfig default, 1)")
     ap.add_argument("--seg-out", type=Path, default=WEIGHTS / "cxr-heart-seg.pt",
                     help="where to write the seg checkpoint (default: the bundled one)")
     ap.add_argument("--recipe", choices=["basic", "domain"], default="domain",
@@ -61,9 +65,15 @@ def main(argv=None) -> int:
     ap.add_argument("--pseudo-weight", type=float, default=0.5,
                     help="loss weight of a pseudo-labelled film (an expert-labelled one weighs 1)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (cuda when available)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="DataLoader processes augmenting the batches (0 = in the training process); "
+                         "the batches are the same for any number")
     ap.add_argument("--init", default=None,
                     help="start the seg run from this checkpoint's weights (fine-tuning), e.g. cxr-heart-seg")
     ap.add_argument("--seg-lr", type=float, default=3e-3)
+    ap.add_argument("--seg-patience", type=int, default=12,
+                    help="epochs without a better val heart Dice before a seg run stops")
     ap.add_argument("--box-minutes", type=float, default=20.0)
     ap.add_argument("--cross-minutes", type=float, default=40.0)
     ap.add_argument("--cross-pair", choices=["jsrt", "wingspan", "both"], default="both",
@@ -90,8 +100,16 @@ def main(argv=None) -> int:
                  "split_file": "training/splits/cxr_heart_split.json", "qc": qc.to_dict()}
 
     def seg_cfg(minutes: float, lr: float = 3e-3) -> TrainConfig:
-        return TrainConfig(epochs=args.seg_epochs, batch_size=8, lr=lr, patience=12, max_minutes=minutes,
-                           recipe=args.recipe, threads=args.threads)
+        return TrainConfig(epochs=args.seg_epochs, batch_size=8, lr=lr, patience=args.seg_patience,
+                           max_minutes=minutes, recipe=args.recipe, threads=args.threads, device=args.device,
+                           workers=args.workers)
+
+    seg_net = {"input_size": args.seg_size}
+    if args.seg_channels is not None:
+        seg_net["channels"] = args.seg_channels
+        seg_net["strides"] = [2] * (len(args.seg_channels) - 1)
+    if args.seg_res_units is not None:
+        seg_net["num_res_units"] = args.seg_res_units
 
     if "seg" in args.which:
         arrays = None
@@ -99,12 +117,12 @@ def main(argv=None) -> int:
         if args.pseudo is not None:
             arrays, pnote = pseudo_arrays(parts, args.pseudo, args.seg_size, args.pseudo_weight)
             note.update(pnote)
-        train_model("seg", parts["train"], parts["val"], model_cfg={"input_size": args.seg_size},
+        train_model("seg", parts["train"], parts["val"], model_cfg=seg_net,
                     cfg=seg_cfg(args.seg_minutes, args.seg_lr), out=args.seg_out, metadata=note, log=log,
                     arrays=arrays, init=args.init)
     if "box" in args.which:
         cfg = TrainConfig(epochs=60, batch_size=8, lr=2e-3, patience=10, max_minutes=args.box_minutes,
-                          recipe=args.recipe, threads=args.threads)
+                          recipe=args.recipe, threads=args.threads, device=args.device, workers=args.workers)
         train_model("box", parts["train"], parts["val"], cfg=cfg, out=WEIGHTS / "cxr-heart-box.pt",
                     metadata=data_note, log=log)
     if "cross" in args.which:
@@ -118,7 +136,7 @@ def main(argv=None) -> int:
             note = dict(data_note, augmentation=args.recipe,
                         training_data=f"cxr_heart/{src} only (train part; val part for early stopping); "
                                       f"cross-site test on {dst}; budget {args.cross_minutes:g} min")
-            train_model("seg", tr, va, model_cfg={"input_size": args.seg_size}, cfg=seg_cfg(args.cross_minutes),
+            train_model("seg", tr, va, model_cfg=seg_net, cfg=seg_cfg(args.cross_minutes),
                         out=args.runs_dir / f"cross-{src}-to-{dst}.pt", metadata=note, log=log)
     return 0
 

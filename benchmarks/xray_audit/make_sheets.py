@@ -50,7 +50,11 @@ PER_SHEET = 4
 
 def read_film_lists(paths: list[Path]) -> set[str]:
     """Film paths (relative to ``cxr_multisite``) listed in CSVs with a ``file`` column (an
-    audit's key.csv, a pseudo-label log) or in text files with one path a line."""
+    audit's key.csv, a pseudo-label log) or in text files with one path a line.
+
+    A CSV with a ``kept`` column (the pseudo-label log lists every film it looked at) gives only
+    the rows kept (``True``): the films whose pseudo-labels went into training.
+    """
     out: set[str] = set()
     for path in paths:
         if not Path(path).is_file():
@@ -62,7 +66,8 @@ def read_film_lists(paths: list[Path]) -> set[str]:
             rows = csv.DictReader(io.StringIO(text))
             if "file" not in (rows.fieldnames or []):
                 raise SystemExit(f"{path}: a CSV for --exclude/--only needs a 'file' column, got {rows.fieldnames}.")
-            out |= {r["file"].strip() for r in rows if r["file"].strip()}
+            out |= {r["file"].strip() for r in rows
+                    if r["file"].strip() and r.get("kept", "True").strip() == "True"}
         else:
             out |= {line.strip() for line in text.splitlines() if line.strip()}
     return out

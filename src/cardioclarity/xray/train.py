@@ -1,10 +1,14 @@
-"""Seeded CPU training of the X-ray networks, with augmentation, early stopping and a time budget.
+"""Seeded training of the X-ray networks, with augmentation, early stopping and a time budget.
 
 ``train_model("seg" | "box", train_samples, val_samples, ...)`` trains on mask-layout samples
 (:class:`~cardioclarity.xray.datasets.MaskSample`), keeps the weights of the best validation epoch
 (heart Dice for ``seg``, heart-box IoU for ``box``) and writes a self-describing checkpoint that
 :class:`~cardioclarity.xray.detect.HeartDetector` loads. Box targets are read from the (augmented)
 heart mask, so image, masks and boxes always move together.
+
+Each training image's augmentation is seeded by (run seed, epoch, image index), so a run draws the
+same augmented batches in-process (``workers=0``, the default) and with DataLoader workers, and on
+CPU or GPU (``device``); only floating-point rounding then differs between devices.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class TrainConfig:
     recipe: str = "basic"       # "basic" (affine + exposure) or "domain" (+ domain randomisation)
     seed: int = 0
     threads: int = 2
+    device: str = "cpu"         # "cpu", "cuda", "cuda:N" or "auto" (cuda when available)
+    workers: int = 0            # DataLoader processes augmenting batches (0 = in this process)
 
 
 def load_arrays(samples: list[MaskSample], size: int, desc: str = "loading") -> tuple[np.ndarray, np.ndarray]:
@@ -278,21 +284,33 @@ class RandDomainRandomised:
         return d
 
 
+class _Augmentation:
+    """A recipe's transforms as one callable that :meth:`reseed` restarts (see :func:`augmentation`)."""
+
+    def __init__(self, recipe: str, seed: int, strength: float) -> None:
+        self.basic = augment_transforms(seed=seed, strength=strength)
+        self.domain = RandDomainRandomised(strength).set_random_state(seed + 1) if recipe == "domain" else None
+
+    def reseed(self, seed: int) -> _Augmentation:
+        """Restart every random draw from ``seed`` (what a per-image seed needs)."""
+        self.basic.set_random_state(seed=seed)
+        if self.domain is not None:
+            self.domain.set_random_state(seed + 1)
+        return self
+
+    def __call__(self, d: dict) -> dict:
+        d = self.basic(d)
+        return self.domain(d) if self.domain is not None else d
+
+
 def augmentation(recipe: str = "basic", *, seed: int = 0, strength: float = 1.0) -> Callable[[dict], dict]:
     """The training augmentation of ``recipe``: ``"basic"`` (MONAI affine + exposure,
     :func:`~cardioclarity.xray.datasets.augment_transforms`) or ``"domain"`` (the same, then
-    :class:`RandDomainRandomised`). Seeded: the same seed gives the same sequence of draws."""
+    :class:`RandDomainRandomised`). Seeded: the same seed gives the same sequence of draws; the
+    returned callable's ``reseed(seed)`` restarts it."""
     if recipe not in RECIPES:
         raise InvalidInputError(f"unknown augmentation recipe '{recipe}'.", hint=f"valid options: {list(RECIPES)}.")
-    basic = augment_transforms(seed=seed, strength=strength)
-    if recipe == "basic":
-        return basic
-    domain = RandDomainRandomised(strength).set_random_state(seed + 1)
-
-    def apply(d: dict) -> dict:
-        return domain(basic(d))
-
-    return apply
+    return _Augmentation(recipe, seed, strength)
 
 
 def _boxes_from_masks(heart: torch.Tensor) -> torch.Tensor:
@@ -333,27 +351,42 @@ def _giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (1 - (iou - (hull - union) / hull)).mean()
 
 
-def _batch(imgs: np.ndarray, masks: np.ndarray, idx: np.ndarray, aug: Callable | None, size: int,
-           ignore: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Augmented, preprocessed batch: inputs, masks (B, C, S, S) and the loss's ignore map (B, 1, S, S).
+class _AugmentedImages(torch.utils.data.Dataset):
+    """Training images keyed by ``epoch * N + index``: item = (input, masks, ignore map, weight).
 
+    The key seeds the image's augmentation, so a batch does not depend on which process drew it.
     The ignore map travels with the masks through every transform, so a pseudo-label's uncertain
     pixels (and labels hidden under a drawn border) stay unscored wherever they move.
     """
-    xs, ms = [], []
-    for i in idx:
-        ign = ignore[i].astype(np.float32) if ignore is not None else np.zeros((1, *masks.shape[-2:]), np.float32)
-        d = {"image": imgs[i], "mask": np.concatenate([masks[i].astype(np.float32), ign])}
-        if aug is not None:
-            d = aug(d)
-        xs.append(torch.as_tensor(np.asarray(d["image"]), dtype=torch.float32))
-        ms.append(torch.as_tensor(np.asarray(d["mask"]), dtype=torch.float32))
-    x = torch.stack(xs).clamp(0, 1)
-    m = (torch.stack(ms) > 0.5).float()
-    return preprocess(x, size), m[:, :-1], m[:, -1:]
+
+    def __init__(self, imgs: np.ndarray, masks: np.ndarray, size: int, *, recipe: str, seed: int,
+                 strength: float, ignore: np.ndarray | None = None, weight: np.ndarray | None = None) -> None:
+        self.imgs, self.masks, self.size, self.ignore = imgs, masks, size, ignore
+        self.weight = weight if weight is not None else np.ones(len(imgs), np.float32)
+        self.recipe, self.seed, self.strength = recipe, seed, strength
+        self._aug: _Augmentation | None = None   # built in the process that draws (workers too)
+
+    def __len__(self) -> int:
+        return len(self.imgs)
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        epoch, i = divmod(int(key), len(self.imgs))
+        ign = (self.ignore[i].astype(np.float32) if self.ignore is not None
+               else np.zeros((1, *self.masks.shape[-2:]), np.float32))
+        d = {"image": self.imgs[i], "mask": np.concatenate([self.masks[i].astype(np.float32), ign])}
+        if self.strength > 0:
+            if self._aug is None:
+                self._aug = _Augmentation(self.recipe, self.seed, self.strength)
+            # One seed per (run, epoch, image), below 2**32 as NumPy's RandomState needs.
+            d = self._aug.reseed((self.seed * 1_000_003 + epoch * 10_007 + i) % 2**32)(d)
+        x = torch.as_tensor(np.asarray(d["image"]), dtype=torch.float32).clamp(0, 1)
+        m = (torch.as_tensor(np.asarray(d["mask"]), dtype=torch.float32) > 0.5).float()
+        return (preprocess(x[None], self.size)[0], m[:-1], m[-1:],
+                torch.tensor(float(self.weight[i]), dtype=torch.float32))
 
 
-def _validate(name: str, model: nn.Module, imgs: np.ndarray, masks: np.ndarray, size: int) -> float:
+def _validate(name: str, model: nn.Module, imgs: np.ndarray, masks: np.ndarray, size: int,
+              device: torch.device) -> float:
     """Validation score: mean heart Dice (seg) or mean heart-box IoU (box), higher = better."""
     from cardioclarity.metrics import box_iou
 
@@ -361,16 +394,16 @@ def _validate(name: str, model: nn.Module, imgs: np.ndarray, masks: np.ndarray, 
     scores = []
     with torch.no_grad():
         for start in range(0, len(imgs), 16):
-            x = preprocess(torch.from_numpy(imgs[start:start + 16]), size)
+            x = preprocess(torch.from_numpy(imgs[start:start + 16]), size).to(device)
             m = torch.from_numpy(masks[start:start + 16]).float()
             if name == "seg":
-                p = model(x)[:, 0] > 0
+                p = model(x)[:, 0].cpu() > 0
                 t = m[:, 0] > 0.5
                 inter = (p & t).sum(dim=(1, 2)).float()
                 tot = (p.sum(dim=(1, 2)) + t.sum(dim=(1, 2))).float()
                 scores += (2 * inter / tot.clamp_min(1)).tolist()
             else:
-                scores += box_iou(model(x).numpy(), _boxes_from_masks(m[:, 0]).numpy()).tolist()
+                scores += box_iou(model(x).cpu().numpy(), _boxes_from_masks(m[:, 0]).numpy()).tolist()
     return float(np.mean(scores))
 
 
@@ -397,20 +430,24 @@ class _Run:
 
     name: str
     cfg: TrainConfig
-    size: int
-    imgs: np.ndarray
-    masks: np.ndarray
+    data: _AugmentedImages
     opt: torch.optim.Optimizer
     loss_fn: Callable[..., torch.Tensor | None]
-    aug: Callable | None
     rng: np.random.Generator
     t0: float
-    weight: np.ndarray | None = None   # per-image loss weight (N,), e.g. < 1 for pseudo-labels
-    ignore: np.ndarray | None = None   # per-pixel ignore map (N, 1, S, S) uint8
+    device: torch.device
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.imgs) / self.cfg.batch_size)
+        return math.ceil(len(self.data) / self.cfg.batch_size)
+
+    def batches(self, epoch: int) -> torch.utils.data.DataLoader:
+        """This epoch's shuffled, augmented batches (keys ``epoch * N + index``)."""
+        n = len(self.data)
+        keys = (epoch * n + self.rng.permutation(n)).tolist()
+        return torch.utils.data.DataLoader(self.data, batch_size=self.cfg.batch_size, sampler=keys,
+                                           num_workers=self.cfg.workers,
+                                           pin_memory=self.device.type == "cuda")
 
 
 def _weighted_dice_bce(logits: torch.Tensor, target: torch.Tensor, ignore: torch.Tensor,
@@ -452,15 +489,13 @@ def _loss_function(name: str) -> Callable[..., torch.Tensor | None]:
 
 def _train_epoch(model: nn.Module, run: _Run, epoch: int) -> float:
     """One pass over the shuffled training images; returns the mean batch loss."""
-    cfg, steps = run.cfg, run.steps_per_epoch
+    cfg, steps, dev = run.cfg, run.steps_per_epoch, run.device
     model.train()
-    order = run.rng.permutation(len(run.imgs))
     losses = []
-    for b in progress(range(steps), desc=f"{run.name} epoch {epoch + 1}", unit="batch"):
-        idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-        x, m, ignore = _batch(run.imgs, run.masks, idx, run.aug, run.size, run.ignore)
-        weight = torch.as_tensor(run.weight[idx] if run.weight is not None else np.ones(len(idx)),
-                                 dtype=torch.float32)
+    batches = run.batches(epoch)
+    for b, (x, m, ignore, weight) in enumerate(progress(batches, desc=f"{run.name} epoch {epoch + 1}",
+                                                        unit="batch", total=steps)):
+        x, m, ignore, weight = (t.to(dev, non_blocking=True) for t in (x, m, ignore, weight))
         loss = run.loss_fn(model, x, m, ignore, weight)
         if loss is None:
             continue
@@ -472,6 +507,21 @@ def _train_epoch(model: nn.Module, run: _Run, epoch: int) -> float:
         run.opt.step()
         losses.append(loss.item())
     return float(np.mean(losses))
+
+
+def _device(name: str) -> torch.device:
+    """``TrainConfig.device`` as a torch device; "auto" = the first GPU when there is one."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise InvalidInputError(f"unknown training device '{name}'.",
+                                hint="valid options: 'cpu', 'cuda', 'cuda:N', 'auto'.") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"training device '{name}' asked for, but torch sees no GPU.",
+                                hint="use device='cpu' or 'auto'.")
+    return dev
 
 
 def _save(out: str | Path, name: str, mcfg: SegConfig | BoxConfig, model: nn.Module, cfg: TrainConfig, info: dict,
@@ -549,6 +599,7 @@ def train_model(
     size = mcfg.input_size
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(max(1, cfg.threads))
+    device = _device(cfg.device)
     data = _load_data(train_samples, val_samples, size, arrays)
     va_x, va_m = data["val"]
     model = build_model(name, mcfg)
@@ -560,25 +611,26 @@ def train_model(
             raise InvalidInputError(f"checkpoint {init} has another network config than this run.",
                                     hint=f"run with model_cfg={ck['config']} or start without init.")
         model.load_state_dict(ck["state_dict"])
-    run = _Run(name, cfg, size, *data["train"],
+    model.to(device)
+    images = _AugmentedImages(*data["train"], size, recipe=cfg.recipe, seed=cfg.seed, strength=cfg.augment,
+                              ignore=data.get("train_ignore"), weight=data.get("train_weight"))
+    run = _Run(name, cfg, images,
                opt=torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
-               loss_fn=_loss_function(name),
-               aug=augmentation(cfg.recipe, seed=cfg.seed, strength=cfg.augment) if cfg.augment > 0 else None,
-               rng=np.random.default_rng(cfg.seed), t0=time.perf_counter(),
-               weight=data.get("train_weight"), ignore=data.get("train_ignore"))
+               loss_fn=_loss_function(name), rng=np.random.default_rng(cfg.seed), t0=time.perf_counter(),
+               device=device)
     best, best_state, best_epoch, bad = -np.inf, None, -1, 0
     history: list[dict] = []
     stopped = "epochs"
     for epoch in range(cfg.epochs):
         loss = _train_epoch(model, run, epoch)
-        val = _validate(name, model, va_x, va_m, size)
+        val = _validate(name, model, va_x, va_m, size, device)
         elapsed = time.perf_counter() - run.t0
         history.append({"epoch": epoch + 1, "loss": loss, "val": val, "minutes": elapsed / 60})
         log(f"[{name}] epoch {epoch + 1}/{cfg.epochs} loss {loss:.4f} "
             f"val {'heart Dice' if name == 'seg' else 'box IoU'} {val:.4f} ({elapsed / 60:.1f} min)")
         if val > best:
             best, best_epoch, bad = val, epoch + 1, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         else:
             bad += 1
         if bad >= cfg.patience:
@@ -587,7 +639,7 @@ def train_model(
         if elapsed / 60 >= cfg.max_minutes * 0.98:
             stopped = "time budget"
             break
-    model.load_state_dict(best_state)
+    model.cpu().load_state_dict(best_state)
     model.eval()
     info = {"history": history, "best_epoch": best_epoch, "best_val": best, "stopped": stopped,
             "seconds": time.perf_counter() - run.t0, "init": None if init is None else str(init)}
