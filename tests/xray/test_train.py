@@ -12,6 +12,7 @@ from cardioclarity.xray.datasets import load_mask_layout
 from cardioclarity.xray.detect import HeartDetector
 from cardioclarity.xray.train import (
     TrainConfig,
+    _AugmentedImages,
     _weighted_dice_bce,
     augmentation,
     load_arrays,
@@ -56,17 +57,23 @@ def test_training_is_seeded(samples):
 
 def test_worker_processes_draw_the_same_batches(samples):
     # Each image's augmentation is seeded by (seed, epoch, index), not by the order in which
-    # processes draw: a run with DataLoader workers matches the in-process run.
+    # processes draw: DataLoader workers give exactly the in-process batches.
+    imgs, masks = load_arrays(samples[:6], 64)
+    data = _AugmentedImages(imgs, masks, 64, recipe="domain", seed=3, strength=1.0)
+    keys = [7, 2, 9, 0, 11, 4]   # epoch 0 and 1, shuffled
+    in_process = torch.stack([data[k][0] for k in keys])
+    loader = torch.utils.data.DataLoader(data, batch_size=3, sampler=keys, num_workers=2)
+    assert torch.equal(torch.cat([b[0] for b in loader]), in_process)
+    # The seed moves with the epoch: image 1 of epoch 0 and of epoch 1 are augmented differently.
+    assert not torch.equal(data[1][0], data[7][0])
+
     def run(workers: int) -> list[float]:
         cfg = TrainConfig(epochs=2, batch_size=4, seed=3, recipe="domain", workers=workers)
         info = train_model("seg", samples[:6], samples[6:], model_cfg=TINY["seg"], cfg=cfg, log=lambda m: None)[1]
         return [h["loss"] for h in info["history"]]
 
-    in_process, two_workers = run(0), run(2)
-    # 1e-4: torch's multithreaded reductions already move repeated in-process runs by ~1e-5.
-    assert two_workers == pytest.approx(in_process, rel=1e-4)
-    # and the epochs differ from each other (the seed moves with the epoch)
-    assert in_process[0] != pytest.approx(in_process[1], rel=1e-6)
+    # Same batches, so the same losses up to the rounding noise of torch's CPU kernels (~1e-5).
+    assert run(2) == pytest.approx(run(0), rel=1e-3)
 
 
 def test_training_device_is_checked(samples):
