@@ -13,6 +13,7 @@ from cardioclarity.ecg.records.classify import (
     DecisionRule,
     choose_decision,
     fit_beat_classifier,
+    record_folds,
 )
 from cardioclarity.ecg.records.features import FEATURE_NAMES
 from cardioclarity.errors import CheckpointError, InvalidInputError
@@ -115,3 +116,29 @@ def test_checkpoint_keeps_the_decision_rule(fitted, tmp_path):
     back = BeatClassifier.load(path)
     assert back.decision_ == DecisionRule(s_threshold=0.9)
     assert (back.predict(F)[0] == clf2.predict(F)[0]).all()
+
+
+@pytest.mark.parametrize("fold_seed", [None, 1, 2])
+def test_record_folds_keep_each_record_on_one_side(fold_seed):
+    rng = np.random.default_rng(3)
+    groups = np.repeat([f"r{i}" for i in range(23)], rng.integers(50, 400, 23))
+    folds = record_folds(groups, 5, fold_seed=fold_seed)
+    tests = np.concatenate([te for _, te in folds])
+    assert len(folds) == 5 and np.array_equal(np.sort(tests), np.arange(groups.size))  # each beat tested once
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])
+        # balanced: every fold within a large record of the mean size
+        assert abs(te.size - groups.size / 5) <= 400
+    again = record_folds(groups, 5, fold_seed=fold_seed)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
+
+
+def test_record_folds_seeds_give_other_assignments():
+    groups = np.repeat(np.arange(30), 100)
+
+    def fold_sets(seed):
+        return {frozenset(groups[te].tolist()) for _, te in record_folds(groups, 5, fold_seed=seed)}
+
+    assert fold_sets(1) != fold_sets(2) and fold_sets(1) != fold_sets(None)
+    with pytest.raises(InvalidInputError, match="n_splits"):
+        record_folds(np.arange(3), 5, fold_seed=0)

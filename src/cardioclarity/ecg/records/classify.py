@@ -29,7 +29,7 @@ from cardioclarity.errors import CheckpointError, InvalidInputError, NotFittedEr
 
 __all__ = ["AAMI_LABELS", "DEFAULT_BEAT_CLASSIFIER", "DEFAULT_FIT", "KIND_BEAT_CLASSIFIER",
            "MAX_N_FLAGGED", "BeatClassifier", "DecisionRule", "choose_decision",
-           "cross_val_proba", "decision_weights", "fit_beat_classifier"]
+           "cross_val_proba", "decision_weights", "fit_beat_classifier", "record_folds"]
 
 DEFAULT_BEAT_CLASSIFIER = "aami-beats"
 KIND_BEAT_CLASSIFIER = "ecg-beat-classifier"
@@ -361,9 +361,39 @@ def decision_weights(classes, weights: dict[str, float] | None) -> np.ndarray:
     return np.array([float(weights.get(c, 1.0)) for c in classes])
 
 
+def record_folds(groups: np.ndarray, n_splits: int = 5, *,
+                 fold_seed: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` index pairs of a cross-validation grouped by record.
+
+    ``fold_seed=None``: scikit-learn's ``GroupKFold`` (largest records first onto the fold with
+    the fewest beats; the same folds on every run). An integer deals the records in a seeded
+    random order onto the fold with the fewest beats: another, equally balanced assignment, for
+    measuring how much a figure depends on which patients share a fold.
+    """
+    groups = np.asarray(groups)
+    if fold_seed is None:
+        from sklearn.model_selection import GroupKFold
+
+        return list(GroupKFold(n_splits=n_splits).split(np.zeros(groups.size), groups=groups))
+    names, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    if names.size < n_splits:
+        raise InvalidInputError(f"record_folds needs at least n_splits={n_splits} records, got {names.size}.",
+                                hint="use fewer folds or more records.")
+    fold_of = np.empty(names.size, dtype=np.int64)
+    load = np.zeros(n_splits)
+    for g in np.random.RandomState(fold_seed).permutation(names.size):
+        k = int(np.argmin(load))
+        fold_of[g], load[k] = k, load[k] + counts[g]
+    folds = fold_of[inv]
+    return [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in range(n_splits)]
+
+
 def cross_val_proba(F: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_splits: int = 5,
-                    seed: int = 0, **params) -> tuple[np.ndarray, tuple[str, ...]]:
+                    seed: int = 0, fold_seed: int | None = None, **params) -> tuple[np.ndarray, tuple[str, ...]]:
     """Out-of-fold class probabilities, folds grouped by record (no patient in both sides).
+
+    ``fold_seed`` picks the assignment of records to folds (:func:`record_folds`); ``seed``
+    seeds the trees.
 
     Returns
     -------
@@ -372,11 +402,9 @@ def cross_val_proba(F: np.ndarray, y: np.ndarray, groups: np.ndarray, *, n_split
     classes : tuple of str
         Column order (:data:`AAMI_LABELS`).
     """
-    from sklearn.model_selection import GroupKFold
-
     proba = np.full((y.size, len(AAMI_LABELS)), np.nan)
     keep = np.isin(y, AAMI_LABELS)
-    for tr, te in GroupKFold(n_splits=n_splits).split(F, y, groups):
+    for tr, te in record_folds(groups, n_splits, fold_seed=fold_seed):
         tr = tr[keep[tr]]
         clf = fit_beat_classifier(F[tr], y[tr], groups=groups[tr], seed=seed, **params)
         p = clf.predict_proba(F[te])
