@@ -80,6 +80,10 @@ def main(argv=None) -> int:
                     help="training site of the cross-site run(s)")
     ap.add_argument("--runs-dir", type=Path, default=HERE / "runs")
     args = ap.parse_args(argv)
+    if args.seg_channels is not None and len(args.seg_channels) < 2:
+        ap.error(f"--seg-channels needs two or more levels (e.g. 16 32 64 128 256), got {args.seg_channels}.")
+    if args.workers < 0:
+        ap.error(f"--workers must be 0 (augment in the training process) or more, got {args.workers}.")
 
     root = args.data_dir / "cxr_heart"
     samples, qc = load_mask_layout(root)

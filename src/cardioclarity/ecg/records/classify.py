@@ -371,14 +371,14 @@ def record_folds(groups: np.ndarray, n_splits: int = 5, *,
     measuring how much a figure depends on which patients share a fold.
     """
     groups = np.asarray(groups)
-    if fold_seed is None:
-        from sklearn.model_selection import GroupKFold
-
-        return list(GroupKFold(n_splits=n_splits).split(np.zeros(groups.size), groups=groups))
     names, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
     if names.size < n_splits:
         raise InvalidInputError(f"record_folds needs at least n_splits={n_splits} records, got {names.size}.",
                                 hint="use fewer folds or more records.")
+    if fold_seed is None:
+        from sklearn.model_selection import GroupKFold
+
+        return list(GroupKFold(n_splits=n_splits).split(np.zeros(groups.size), groups=groups))
     fold_of = np.empty(names.size, dtype=np.int64)
     load = np.zeros(n_splits)
     for g in np.random.RandomState(fold_seed).permutation(names.size):

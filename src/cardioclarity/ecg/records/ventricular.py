@@ -329,9 +329,9 @@ def vf_episodes(starts_s: np.ndarray, proba: np.ndarray, threshold: float, *,
 def cross_val_vf_proba(F: np.ndarray, y: np.ndarray, groups: np.ndarray, n_splits: int = 5
                        ) -> np.ndarray:
     """Out-of-fold VF probability of every window, folds grouped by record."""
-    from sklearn.model_selection import GroupKFold
+    from cardioclarity.ecg.records.classify import record_folds
 
     p = np.zeros(np.asarray(y).size)
-    for tr, te in GroupKFold(n_splits=n_splits).split(F, y, groups):
+    for tr, te in record_folds(groups, n_splits):
         p[te] = VFDetector().fit(F[tr], y[tr]).predict_proba(F[te])
     return p
