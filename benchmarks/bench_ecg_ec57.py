@@ -17,10 +17,10 @@ Protocols (every figure comes from a model that never saw the tested patient):
 - **Cross-database**: trained on MIT-BIH only (DS1 + available DS2; decision rule by CV on
   MIT-BIH), tested on the SVDB records (128 Hz, another hospital).
 - **Noise stress** (nstdb 118e/119e at 12, 6, 0, -6 dB): R-peak Se/PPV of the single-lead
-  pipeline (MLII) and of ``--leads all`` (MLII and V1, R-peaks fused), each with the default
-  energy detector, with the learned ``rpeak-net`` (``peak_method="net"``; trained without
-  118, 119 and the noise minutes those records carry) and with ``"hybrid"`` (its beats at the
-  energy detector's positions where both found them), and V Se/+P of a model trained on DS1 +
+  pipeline (MLII) and of ``--leads all`` (MLII and V1, R-peaks fused), each with the energy
+  detector (``peak_method="cardioclarity"``), with the learned ``rpeak-net`` (``"net"``;
+  trained without 118, 119 and the noise minutes those records carry) and with ``"hybrid"``
+  (the default: its beats at the energy detector's positions where both found them), and V Se/+P of a model trained on DS1 +
   SVDB without records 118 and 119 (single lead; fused peaks carry no class).
 - **VT/VF**: VF window probabilities out of fold (5-fold CV grouped by record over cudb,
   MIT-BIH and the nstdb noise records; threshold of the bundled ``vf-cudb``, which was chosen on
@@ -85,7 +85,7 @@ from cardioclarity.ecg.records.datasets import (
 from cardioclarity.ecg.records.ec57 import beat_class_stats, matched_counts
 from cardioclarity.ecg.records.features import FEATURE_NAMES
 from cardioclarity.ecg.records.io import read_record
-from cardioclarity.ecg.records.processing import PEAK_METHODS
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD, PEAK_METHODS, PIPELINE_PEAK_METHODS
 from cardioclarity.ecg.records.ventricular import (
     VFDetector,
     cross_val_vf_proba,
@@ -198,7 +198,7 @@ def _fold_spread(both: dict, pooled: dict) -> dict:
     return out
 
 
-def beat_protocols(data_dir: Path, cache: Path, peak_method: str = "cardioclarity"
+def beat_protocols(data_dir: Path, cache: Path, peak_method: str = DEFAULT_PEAK_METHOD
                    ) -> tuple[list, list, dict, dict, dict]:
     mit = beat_feature_table(data_dir, "mitdb", cache_dir=cache, peak_method=peak_method)
     sv = beat_feature_table(data_dir, "svdb", cache_dir=cache, peak_method=peak_method)
@@ -250,9 +250,8 @@ def beat_protocols(data_dir: Path, cache: Path, peak_method: str = "cardioclarit
 _NSTDB_SNR = (("12 dB", "12"), ("6 dB", "06"), ("0 dB", "00"), ("-6 dB", "_6"))
 SINGLE, FUSED = "MLII (single lead)", "--leads all (MLII + V1 fused)"
 #: R-peak detector -> (single-lead, fused) row names of the noise-stress table.
-PIPELINES = {"cardioclarity": (SINGLE, FUSED),
-             **{m: (f"{SINGLE}, peak_method='{m}'", f"{FUSED}, peak_method='{m}'")
-                for m in ("net", "hybrid")}}
+PIPELINES = {m: (f"{SINGLE}, peak_method='{m}'", f"{FUSED}, peak_method='{m}'")
+             for m in PIPELINE_PEAK_METHODS}
 
 
 def _reference_beats(ann) -> np.ndarray:
@@ -264,7 +263,8 @@ def noise_stress(data_dir: Path, tables: dict) -> list[dict]:
     """R-peak Se/PPV and V Se/+P on nstdb 118e/119e per SNR, for the single-lead pipeline and
     for the multi-lead one (``cardioclarity ecg analyze --leads all``: both leads read, R-peaks
     fused by :func:`~cardioclarity.ecg.records.multilead.multilead_peaks`), each with the
-    energy detector (default), the learned one (``peak_method="net"``) and ``"hybrid"``.
+    energy detector (``peak_method="cardioclarity"``), the learned one (``"net"``) and
+    ``"hybrid"`` (the default).
 
     The fused R-peaks carry no beat class (the classes of the ``--leads all`` findings are those
     of the rhythm-lead beats, the single-lead rows), so the fused rows have R-peak figures only.
@@ -615,7 +615,7 @@ def main(argv=None) -> int:
     ap.add_argument("--part", choices=("all", "beats", "noise"), default="all",
                     help="beats / noise: rerun the beat-class protocols / the noise-stress "
                     "table only (see module docstring)")
-    ap.add_argument("--peaks", choices=PEAK_METHODS, default="cardioclarity",
+    ap.add_argument("--peaks", choices=PEAK_METHODS, default=DEFAULT_PEAK_METHOD,
                     help="R-peak detector of the beat protocols; another than the default only "
                     "prints its tables (BENCHMARKS.md keeps the default pipeline's)")
     ap.add_argument("--speed-only", action="store_true",
@@ -642,7 +642,7 @@ def main(argv=None) -> int:
         if not args.no_write:
             write_section("ecg-ec57", body)
         return 0
-    if args.peaks != "cardioclarity":
+    if args.peaks != DEFAULT_PEAK_METHOD:
         # The section's figures are those of the default pipeline: another detector's run is
         # printed beside them, never written over them.
         rows, aucs, _, _, rules = beat_protocols(args.data_dir, args.cache_dir, args.peaks)

@@ -45,6 +45,7 @@ from cardioclarity.ecg.records.classify import (
     fit_beat_classifier,
 )
 from cardioclarity.ecg.records.datasets import DS1, beat_feature_table
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.ecg.records.ec57 import beat_class_stats
 from cardioclarity.metrics import roc_auc
 
@@ -129,7 +130,8 @@ def main(argv=None) -> int:
         config=ck["config"], state_dict=ck["state_dict"], name="aami-beats",
         training_data=(f"{len(records)} records: MIT-BIH DS1 ({int(np.isin(records, DS1).sum())}"
                        f" records, 360 Hz) + SVDB ({int((~np.isin(records, DS1)).sum())} "
-                       f"records, 128 Hz); beats {counts}; MIT-BIH DS2 never used"),
+                       f"records, 128 Hz); beats {counts}; MIT-BIH DS2 never used; R-peaks "
+                       f"of the record pipeline's default detector ({DEFAULT_PEAK_METHOD!r})"),
         protocol=("HistGradientBoostingClassifier " + json.dumps(DEFAULT_FIT)
                   + "; per-record and inverse-sqrt class sample weights; decision rule "
                   + json.dumps(rule.to_dict()) + " chosen by grouped 5-fold CV (highest S + V "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cardioclarity import DISCLAIMER
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD, PIPELINE_PEAK_METHODS
 
 _DESCRIPTION = (
     "Analyse an archive: every film (xray) or ECG record (ecg) of INPUT, in this process "
@@ -68,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sampling rate in Hz (required for CSV/TXT records)")
     e.add_argument("--adaptive", choices=("auto", "on", "off"), default="auto",
                    help="patient-adaptive beat scoring (default: %(default)s)")
-    e.add_argument("--peaks", choices=("cardioclarity", "net", "hybrid"), default="cardioclarity",
+    e.add_argument("--peaks", choices=PIPELINE_PEAK_METHODS, default=DEFAULT_PEAK_METHOD,
                    help="R-peak detector, as `ecg analyze --peaks` (default: %(default)s)")
     e.add_argument("--no-beats", action="store_true", help="skip beat scoring (rhythm only)")
     for q, kind in ((x, "xray"), (e, "ecg")):

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD, PIPELINE_PEAK_METHODS
 from cardioclarity.errors import (
     EX_SOFTWARE,
     CardioClarityError,
@@ -51,10 +52,6 @@ SUMMARY_COLUMNS: dict[str, dict[str, type]] = {
 }
 
 
-#: R-peak detectors a batch may use (those of ``cardioclarity ecg analyze --peaks``).
-BATCH_PEAK_METHODS = ("cardioclarity", "net", "hybrid")
-
-
 @dataclass(frozen=True)
 class BatchSpec:
     """What to run on every item (picklable, hashable: it is the per-process model cache key).
@@ -75,7 +72,7 @@ class BatchSpec:
     beats : bool
         ecg: score beats (False = rhythm only, ``--no-beats``).
     peaks : {"cardioclarity", "net", "hybrid"}
-        ecg: R-peak detector (``cardioclarity ecg analyze --peaks``).
+        ecg: R-peak detector (``cardioclarity ecg analyze --peaks``; default ``hybrid``).
     threads : int
         torch intra-op threads per process (1: the fastest for batches on shared cores).
     """
@@ -87,7 +84,7 @@ class BatchSpec:
     fs: float | None = None
     adaptive: str = "auto"
     beats: bool = True
-    peaks: str = "cardioclarity"
+    peaks: str = DEFAULT_PEAK_METHOD
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -95,8 +92,8 @@ class BatchSpec:
             raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}.")
         if self.adaptive not in ("auto", "on", "off"):
             raise InvalidInputError(f"adaptive must be auto, on or off, got {self.adaptive!r}.")
-        if self.peaks not in BATCH_PEAK_METHODS:
-            raise InvalidInputError(f"peaks must be one of {', '.join(BATCH_PEAK_METHODS)}, "
+        if self.peaks not in PIPELINE_PEAK_METHODS:
+            raise InvalidInputError(f"peaks must be one of {', '.join(PIPELINE_PEAK_METHODS)}, "
                                     f"got {self.peaks!r}.")
         if self.threads < 0:
             raise InvalidInputError(f"threads must be 0 or more, got {self.threads}.",
@@ -108,8 +105,9 @@ def spec_key(spec: BatchSpec) -> str:
     d = asdict(spec)
     d.pop("threads")
     if d["peaks"] == "cardioclarity":
-        # Keys of default runs stay as they were before the detector became a setting, so a
-        # rerun over an older ledger resumes instead of redoing everything.
+        # Keys of energy-detector runs stay as they were before the detector became a setting,
+        # so a rerun with --peaks cardioclarity over an older ledger resumes instead of redoing
+        # everything (the default detector's key names it).
         d.pop("peaks")
     return json.dumps(d, sort_keys=True)
 

@@ -77,6 +77,28 @@ def test_scale_windows_is_per_window():
     assert s.dtype == np.float32
 
 
+def test_scale_windows_leaves_the_padding_out():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, 300)
+    w = np.full((2, 512), np.nan)
+    w[0, 100:400] = x
+    s = scale_windows(w)
+    np.testing.assert_allclose(s[0, 100:400], scale_windows(x[None])[0], atol=1e-5)
+    at_zero = -np.median(x) / (x.std() + 1e-3)  # the padding is a raw 0 on the signal's scale
+    np.testing.assert_allclose(s[0, :100], at_zero, atol=1e-5)
+    np.testing.assert_allclose(s[0, 400:], at_zero, atol=1e-5)
+    assert np.all(s[1] == 0)  # a window of padding only
+
+
+def test_no_beat_made_of_the_last_t_wave():
+    from pydicom.data import get_testdata_file
+
+    rec = read_record(Path(get_testdata_file("waveform_ecg.dcm")))  # 10 s, 12 leads, 1 kHz
+    energy = ecg_peaks(rec.signal, rec.fs)  # lead II: 10 beats, the last 0.63 s before the end
+    net = net_peaks(rec.signal, rec.fs)
+    assert net.size == energy.size and np.abs(net - energy).max() <= 0.05 * rec.fs
+
+
 def test_bundled_network_on_a_held_out_patient():
     rec = read_record(SAMPLE)  # MIT-BIH 219 (DS2, AF with PVCs): never trained on
     det = ecg_peaks(rec.signal, rec.fs, method="net")

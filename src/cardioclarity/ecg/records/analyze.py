@@ -24,6 +24,7 @@ from cardioclarity import DISCLAIMER
 from cardioclarity.ecg.records.classify import BeatClassifier
 from cardioclarity.ecg.records.features import SinusReference, beat_features, sinus_reference
 from cardioclarity.ecg.records.io import Record
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.ecg.records.processing import (
     Quality,
     assess_quality,
@@ -82,7 +83,7 @@ class Prepared:
     rr_valid: np.ndarray
 
 
-def preprocess(record: Record, *, peak_method: str = "cardioclarity") -> Prepared:
+def preprocess(record: Record, *, peak_method: str = DEFAULT_PEAK_METHOD) -> Prepared:
     """Clean, assess quality and detect R-peaks (peaks in unusable stretches are dropped).
 
     Raises
@@ -281,7 +282,7 @@ def _resolve(value, cls, what: str, also: str = ""):
 
 def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "auto",
                    rhythm_model: RhythmModel | str | None = None,
-                   peak_method: str = "cardioclarity", window_s: float = 30.0,
+                   peak_method: str = DEFAULT_PEAK_METHOD, window_s: float = 30.0,
                    step_s: float = 10.0, classifier=None, vf_model=None,
                    vt_runs: str = "classes") -> Findings:
     """Analyse a recording: beats (scored), rhythm episodes, quality.
@@ -302,7 +303,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     rhythm_model : RhythmModel or str, optional
         Irregularity model (default: bundled ``rhythm-cinc2017``).
     peak_method : str
-        R-peak detector (see :func:`~cardioclarity.ecg.records.processing.ecg_peaks`).
+        R-peak detector (see :func:`~cardioclarity.ecg.records.processing.ecg_peaks`); default
+        :data:`~cardioclarity.ecg.records.methods.DEFAULT_PEAK_METHOD` (``hybrid``).
     window_s, step_s : float
         Sliding window for the irregularity model (seconds).
     classifier : None, False, str, Path or BeatClassifier

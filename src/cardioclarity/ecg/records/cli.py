@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from cardioclarity import DISCLAIMER
+from cardioclarity.ecg.records.methods import PIPELINE_PEAK_METHODS
 from cardioclarity.errors import (
     EX_PARTIAL,
     CardioClarityError,
@@ -249,11 +250,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "PR/QRS/QT/QTc, 12-lead page): auto (default) = for files that carry every "
                    "lead (DICOM ECG, HL7 aECG, Philips XML), all = also WFDB records, one = the "
                    "chosen lead only")
-    p.add_argument("--peaks", choices=("cardioclarity", "net", "hybrid"), default=None,
-                   help="R-peak detector: cardioclarity (energy envelope, default), net (the "
-                   "learned rpeak-net, more robust to electrode-motion noise) or hybrid (net's "
-                   "beats at cardioclarity's positions where both found them, so the beat "
-                   "models see their usual positions); BENCHMARKS.md ecg-rpeaks, ecg-ec57")
+    p.add_argument("--peaks", choices=PIPELINE_PEAK_METHODS, default=None,
+                   help="R-peak detector: hybrid (default: the learned rpeak-net's beats, at the "
+                   "energy detector's positions where both found them), cardioclarity (energy "
+                   "envelope only, no model) or net (rpeak-net's own positions); "
+                   "BENCHMARKS.md ecg-rpeaks, ecg-ec57")
     p.add_argument("--no-beats", action="store_true", help="skip beat scoring (rhythm only)")
     p.add_argument("--no-report", action="store_true", help="write findings.json only (fastest)")
     p.set_defaults(func=_cmd_analyze)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from cardioclarity.ecg.records.ec57 import nearest
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.errors import InputFileNotFoundError, InvalidInputError
 
 __all__ = [
@@ -158,7 +159,7 @@ def cinc2017_features(folder: str | Path, names: list[str]) -> tuple[np.ndarray,
 
 
 def labelled_beat_features(folder: str | Path, names, *, lead: str | int | None = None,
-                           beat_model=None, peak_method: str = "cardioclarity"
+                           beat_model=None, peak_method: str = DEFAULT_PEAK_METHOD
                            ) -> dict[str, np.ndarray]:
     """Beat features (:func:`~cardioclarity.ecg.records.features.beat_features`) of every
     detected beat of the named annotated records, with the AAMI class of its reference beat.
@@ -205,10 +206,10 @@ BEAT_DATABASES = {"mitdb": ("mitdb", "MLII"), "svdb": ("svdb", None)}
 
 def beat_feature_table(data_dir: str | Path, database: str, *,
                        cache_dir: str | Path | None = None,
-                       peak_method: str = "cardioclarity") -> dict[str, np.ndarray]:
+                       peak_method: str = DEFAULT_PEAK_METHOD) -> dict[str, np.ndarray]:
     """:func:`labelled_beat_features` of every available record of ``database`` ("mitdb": DS1
-    and DS2, paced records excluded; "svdb": all), cached as ``<database>.npz`` in ``cache_dir``
-    (``<database>-<peak_method>.npz`` for another R-peak detector than the default).
+    and DS2, paced records excluded; "svdb": all), cached as ``<database>-<peak_method>.npz`` in
+    ``cache_dir``.
     """
     if database not in BEAT_DATABASES:
         raise InvalidInputError(f"database must be one of {sorted(BEAT_DATABASES)}, "
@@ -222,8 +223,7 @@ def beat_feature_table(data_dir: str | Path, database: str, *,
     if not names:
         raise InputFileNotFoundError(f"No {database} records in '{folder}'.",
                                      hint="point --data-dir at the folder holding mitdb/, svdb/.")
-    stem = database if peak_method == "cardioclarity" else f"{database}-{peak_method}"
-    cache = Path(cache_dir) / f"{stem}.npz" if cache_dir else None
+    cache = Path(cache_dir) / f"{database}-{peak_method}.npz" if cache_dir else None
     if cache is not None and cache.exists():
         z = dict(np.load(cache, allow_pickle=False))
         if sorted(set(z["record"].tolist())) == sorted(names):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.ecg.records.processing import assess_quality, ecg_peaks
 from cardioclarity.ecg.records.record import _NON_ECG
 from cardioclarity.errors import InvalidInputError
@@ -181,7 +182,7 @@ def _refractory(p: np.ndarray, v: np.ndarray, e: np.ndarray, fs: float):
 
 
 def multilead_peaks(signals: np.ndarray, fs: float, leads: list[str], *, reference: str | None = None,
-                    method: str = "cardioclarity", min_agreement: float = 0.5) -> FusedPeaks:
+                    method: str = DEFAULT_PEAK_METHOD, min_agreement: float = 0.5) -> FusedPeaks:
     """Detect R-peaks in every ECG lead of ``signals`` and fuse them.
 
     Parameters
@@ -195,7 +196,8 @@ def multilead_peaks(signals: np.ndarray, fs: float, leads: list[str], *, referen
     reference : str, optional
         The rhythm lead (default: the first ECG lead).
     method : str
-        Single-lead detector (see :func:`~cardioclarity.ecg.records.processing.ecg_peaks`).
+        Single-lead detector (see :func:`~cardioclarity.ecg.records.processing.ecg_peaks`);
+        default that of the record pipeline (``hybrid``).
     min_agreement : float
         See :func:`fuse_peaks`.
     """

@@ -21,6 +21,7 @@ from scipy import ndimage
 from scipy import signal as sps
 
 from cardioclarity.ecg.records.artefacts import RegularBeats, mask_of, short_runs
+from cardioclarity.ecg.records.methods import PEAK_METHODS
 from cardioclarity.errors import InvalidInputError
 from cardioclarity.validation import check_fs
 
@@ -206,7 +207,6 @@ def ecg_clean_peaks(x, fs: float, *, method: str = "cardioclarity",
 # --------------------------------------------------------------------------------------------
 # R-peak detection
 # --------------------------------------------------------------------------------------------
-PEAK_METHODS = ("cardioclarity", "net", "hybrid", "neurokit", "xqrs")
 
 
 def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 
 from cardioclarity.ecg.records.analyze import Findings, analyze_record
 from cardioclarity.ecg.records.intervals import measure_intervals
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.ecg.records.multilead import MATCH_S, FusedPeaks, multilead_peaks
 from cardioclarity.ecg.records.record import Record
 from cardioclarity.errors import InvalidInputError
@@ -156,7 +157,7 @@ def analyze_12lead(record: Record, *, interval_method: str = DEFAULT_INTERVAL_ME
             hint="read WFDB records with all_leads=True (--all-leads); single-lead files are "
             "analysed by analyze_record.")
     findings = analyze_record(record, **analyze_kwargs)
-    method = analyze_kwargs.get("peak_method", "cardioclarity")
+    method = analyze_kwargs.get("peak_method", DEFAULT_PEAK_METHOD)
     fused = multilead_peaks(record.signals, record.fs, record.leads, reference=record.lead,
                             method=method, min_agreement=min_agreement)
     own = findings.peaks

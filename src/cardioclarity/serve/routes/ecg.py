@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from cardioclarity import DISCLAIMER
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.reporting import png_data_uri
 from cardioclarity.serve import responses
 from cardioclarity.serve.deps import get_gate, get_upload, pipeline
@@ -210,9 +211,9 @@ async def ecg_records(
         "ECG strip with flagged beats"),
     include_images: bool = Query(False, description="add `images.strip` (PNG data URI) to the JSON"),
     peaks: Literal["cardioclarity", "net", "hybrid"] = Query(
-        "cardioclarity", description="R-peak detector, as `ecg analyze --peaks`: `cardioclarity` "
-        "(energy envelope), `net` (the learned `rpeak-net`, for noisy recordings) or `hybrid` "
-        "(net's beats at cardioclarity's positions where both found them)"),
+        DEFAULT_PEAK_METHOD, description="R-peak detector, as `ecg analyze --peaks`: `hybrid` "
+        "(default: the learned `rpeak-net`'s beats at the energy detector's positions where both "
+        "found them), `cardioclarity` (energy envelope only) or `net` (rpeak-net's positions)"),
     upload: Upload = Depends(get_upload),
     service: PipelineService = Depends(pipeline("ecg-records")),
     gate: InferenceGate = Depends(get_gate),
