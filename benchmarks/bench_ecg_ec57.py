@@ -85,7 +85,11 @@ from cardioclarity.ecg.records.datasets import (
 from cardioclarity.ecg.records.ec57 import beat_class_stats, matched_counts
 from cardioclarity.ecg.records.features import FEATURE_NAMES
 from cardioclarity.ecg.records.io import read_record
-from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD, PEAK_METHODS, PIPELINE_PEAK_METHODS
+from cardioclarity.ecg.records.methods import (
+    DEFAULT_PEAK_METHOD,
+    PEAK_METHODS,
+    PIPELINE_PEAK_METHODS,
+)
 from cardioclarity.ecg.records.ventricular import (
     VFDetector,
     cross_val_vf_proba,

@@ -45,8 +45,8 @@ from cardioclarity.ecg.records.classify import (
     fit_beat_classifier,
 )
 from cardioclarity.ecg.records.datasets import DS1, beat_feature_table
-from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.ecg.records.ec57 import beat_class_stats
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.metrics import roc_auc
 
 SEED = 0
