@@ -20,14 +20,15 @@ def test_analyze_bundled_record_writes_findings_and_report(tmp_path):
     assert r.returncode == 0, r.stderr
     d = json.loads((tmp_path / "o" / "findings.json").read_text())
     assert d["lead"] == "MLII" and len(d["beats"]) > 300
+    assert d["model"]["peak_method"] == "hybrid"  # the default detector
     html = (tmp_path / "o" / "report.html").read_text()
     assert "Research use only" in html and "data:image/png;base64" in html
     assert (tmp_path / "o" / "strip_1.png").read_bytes()[:4] == b"\x89PNG"
     assert "Research use only" in r.stdout
 
 
-@pytest.mark.parametrize("method", ["net", "hybrid"])
-def test_analyze_with_the_learned_peak_detector(tmp_path, method):
+@pytest.mark.parametrize("method", ["net", "cardioclarity"])
+def test_analyze_with_another_peak_detector(tmp_path, method):
     r = run_cli("ecg", "analyze", str(sample_path()), "--peaks", method, "--no-report",
                 "--out", str(tmp_path / "o"))
     assert r.returncode == 0, r.stderr

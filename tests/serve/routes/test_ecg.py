@@ -46,6 +46,7 @@ def test_record_multipart_equals_the_pipeline(client, record_files, record_answe
     for key in ("sampling_rate", "lead", "duration_s", "beats", "rhythm", "quality", "model"):
         assert key in record_answer
     assert record_answer["sampling_rate"] == 360 and len(record_answer["beats"]) > 100
+    assert record_answer["model"]["peak_method"] == "hybrid"  # as the CLI's default
 
 
 def test_record_zip_gives_the_same_findings(client, record_files, record_answer):
