@@ -3,8 +3,9 @@ fiducials.
 
 R-peaks. Protocol as ``bench_ecg_rpeaks.py``: reference = MIT-BIH beat annotations (VF/VFL
 episodes excluded), a detection matches within 150 ms (``wfdb.processing.compare_annotations``),
-pooled Se/PPV/F1. Detectors: the single-lead detector on lead 1 (MLII, V5 on 102/104) and on lead
-2 (V1/V2/V4/V5), and ``multilead_peaks`` fusing both (with two usable leads a beat needs both,
+pooled Se/PPV/F1. Detectors: the record pipeline's single-lead detector (``DEFAULT_PEAK_METHOD``,
+``hybrid``) on lead 1 (MLII, V5 on 102/104) and on lead 2 (V1/V2/V4/V5), and ``multilead_peaks``
+fusing the two with that same detector (with two usable leads a beat needs both,
 or must fill a gap in the rhythm of the beats both found). Records: every available MIT-BIH
 record (DS1, DS2 and paced apart) and the noise stress test records 118e/119e at SNR 12, 6, 0,
 -6 dB, scored over the whole record and over the noisy 2-min blocks only (5-7, 9-11, ... min).
@@ -37,6 +38,7 @@ from wfdb.processing import compare_annotations
 
 from cardioclarity.ecg.records.datasets import BEAT_SYMBOLS, DS1, DS2, PACED, excluded_spans
 from cardioclarity.ecg.records.io import read_record
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.ecg.records.multilead import multilead_peaks
 from cardioclarity.ecg.records.processing import assess_quality, ecg_peaks
 from cardioclarity.reporting import progress
@@ -56,7 +58,7 @@ def _detect(rec) -> dict[str, np.ndarray]:
     for k, name in ((0, "lead 1"), (1, "lead 2")):
         x = rec.signals[k]
         u = assess_quality(x, rec.fs).usable_mask(x.size, rec.fs)
-        p = ecg_peaks(x, rec.fs)
+        p = ecg_peaks(x, rec.fs, method=DEFAULT_PEAK_METHOD)
         out[name] = p[u[p]]
     out["fused"] = multilead_peaks(rec.signals[:2], rec.fs, rec.leads[:2],
                                    reference=rec.leads[0]).peaks

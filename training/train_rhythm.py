@@ -31,6 +31,7 @@ from sklearn.neural_network import MLPClassifier
 
 from cardioclarity.checkpoints import save_checkpoint
 from cardioclarity.ecg.records.datasets import cinc2017_features, cinc2017_reference, cinc2017_split
+from cardioclarity.ecg.records.methods import DEFAULT_PEAK_METHOD
 from cardioclarity.ecg.records.rhythm import RhythmModel
 from cardioclarity.metrics import best_f1_threshold, binary_report, roc_auc
 
@@ -55,7 +56,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     ap.add_argument("--out", type=Path, default=OUT / "rhythm-cinc2017.pt")
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/cinc2017_features.npz"))
+    ap.add_argument("--cache", type=Path,
+                    default=Path(f"/tmp/cinc2017_features-{DEFAULT_PEAK_METHOD}.npz"),
+                    help="feature cache (per R-peak detector: the features come from its beats)")
     args = ap.parse_args(argv)
     cdir = args.data_dir / "cinc2017"
     ref = cinc2017_reference(cdir)
@@ -97,7 +100,8 @@ def main(argv=None) -> int:
                     hidden_layers=list(hidden),
                     state_dict=ck["state_dict"], threshold=ck["threshold"],
                     training_data="PhysioNet/CinC Challenge 2017 (subset), seeded split seed=2017, "
-                                  "train part: A vs N+O, noisy (~) excluded",
+                                  "train part: A vs N+O, noisy (~) excluded; R-peaks of the "
+                                  f"record pipeline's default detector ({DEFAULT_PEAK_METHOD!r})",
                     positive_class="irregular rhythm (AF-like)",
                     train_oof_metrics=json.loads(json.dumps(rep.to_dict())),
                     script="training/train_rhythm.py")
