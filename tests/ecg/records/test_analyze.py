@@ -13,6 +13,7 @@ from cardioclarity.ecg.records.analyze import analyze_record
 from cardioclarity.ecg.records.datasets import label_detected_beats
 from cardioclarity.ecg.records.demo import sample_path
 from cardioclarity.ecg.records.io import Record, read_record
+from cardioclarity.ecg.records.rhythm import RhythmModel
 from cardioclarity.ecg.records.scoring import RecordBeatModel, rr_context
 from cardioclarity.errors import InvalidInputError
 
@@ -189,14 +190,33 @@ def test_sample_beats_carry_aami_classes(findings, sample):
     assert (cls[lab == "N"] != "N").mean() < 0.02
     clf = d["model"]["classifier"]
     assert clf["name"] == "aami-beats" and clf["calibration"]["method"] == "sinus_cluster"
-    # the sinus beats after the opening AF's 2.6-s pause are not "premature" (their reference
-    # is the sinus RR, not the pause), the atrial premature beat at 6.3 s is
+    # The record opens with 3.3 s of AF (beats at 0.5 and 1.1 s), then sinus rhythm to 26.7 s.
+    # The rhythm model's first 30-s window holds both AF stretches and is called irregular, so
+    # the AF beat at 1.1 s is part of the episode, not a premature beat.
+    t = findings.peaks / sample.fs
+    fin = np.asarray(findings.beat_scores.finding)
+    first = d["rhythm"]["episodes"][0]
+    assert first["type"] == "irregular_rhythm" and first["start_s"] == 0.0
+    (af_beat,) = np.flatnonzero(np.abs(t - 1.14) < 0.05)
+    assert fin[af_beat] != "premature"
+
+
+def test_premature_needs_the_sinus_reference_not_the_pause(sample, model):
+    # Without irregular episodes (a rhythm model that never fires), what is left is the beat
+    # logic: the sinus beats after the opening AF's 2.6-s pause are not "premature" (their
+    # reference is the sinus RR, not the pause), the atrial premature beat at 6.3 s is.
+    quiet = dataclasses.replace(RhythmModel.load(), threshold_=1.01)
+    findings = analyze_record(sample, detector=model, rhythm_model=quiet)
+    assert not [e for e in findings.to_dict()["rhythm"]["episodes"]
+                if e["type"] == "irregular_rhythm"]
+    lab = label_detected_beats(findings.peaks, sample.annotations, sample.fs)
     t = findings.peaks / sample.fs
     fin = np.asarray(findings.beat_scores.finding)
     after_pause = (t > 3.5) & (t < 6.0)
     assert after_pause.sum() == 3 and not np.any(fin[after_pause] == "premature")
     (apb,) = np.flatnonzero(np.abs(t - 6.26) < 0.05)
-    assert lab[apb] == "S" and fin[apb] == "premature" and cls[apb] == "S"
+    assert lab[apb] == "S" and fin[apb] == "premature"
+    assert findings.beat_classes.aami_class[apb] == "S"
 
 
 def test_short_record_still_gets_classes_and_says_so(model):
