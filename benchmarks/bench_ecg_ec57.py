@@ -20,8 +20,9 @@ Protocols (every figure comes from a model that never saw the tested patient):
   pipeline (MLII) and of ``--leads all`` (MLII and V1, R-peaks fused), each with the energy
   detector (``peak_method="cardioclarity"``), with the learned ``rpeak-net`` (``"net"``;
   trained without 118, 119 and the noise minutes those records carry) and with ``"hybrid"``
-  (the default: its beats at the energy detector's positions where both found them), and V Se/+P of a model trained on DS1 +
-  SVDB without records 118 and 119 (single lead; fused peaks carry no class).
+  (the default: its beats at the energy detector's positions where both found them), and V
+  Se/+P of a model trained on DS1 + SVDB without records 118 and 119 (single lead; fused
+  peaks carry no class).
 - **VT/VF**: VF window probabilities out of fold (5-fold CV grouped by record over cudb,
   MIT-BIH and the nstdb noise records; threshold of the bundled ``vf-cudb``, which was chosen on
   those same out-of-fold probabilities); VT runs from the out-of-fold/held-out beat classes.
@@ -41,7 +42,8 @@ Usage::
 their rows of the targets table) in the section, leaving the noise, VT/VF and speed parts as
 they stand. ``--part noise`` likewise reruns the noise-stress table only (single-lead and
 ``--leads all`` fused R-peaks) and replaces it and its 6 dB target row; ``--part speed`` the
-speed figures and their two target rows (timings want a machine with nothing else running). ``--peaks net`` (or
+speed figures and their two target rows (timings want a machine with nothing else running).
+``--peaks net`` (or
 ``hybrid``) runs the beat protocols on that detector's beats and prints their tables only.
 """
 
@@ -475,8 +477,9 @@ def speed(data_dir: Path) -> tuple[float, float, dict]:
     """Median seconds to findings.json with all models, and without the beat classifier and
     VF detector (the pipeline as it was before them), measured in the same run; the stage
     times of one more run, the median time with the energy detector alone
-    (``peak_method="cardioclarity"``, no network), the median CPU seconds of the full runs and the
-    load average while they ran (wall time on a shared machine grows with its load, CPU time much less)."""
+    (``peak_method="cardioclarity"``, no network), the median CPU seconds of the full runs and
+    the load average while they ran (wall time on a shared machine grows with its load, CPU
+    time much less)."""
     path = data_dir / "mitdb" / "100.hea"
     out = Path(tempfile.mkdtemp(prefix="cc-ec57-")) / "findings.json"
     cpu: list[float] = []

@@ -226,7 +226,9 @@ def ecg_peaks(x, fs: float, *, method: str = "cardioclarity") -> np.ndarray:
         muscle noise. ``hybrid``: the beats ``net`` finds, at the ``cardioclarity`` detector's
         positions where it found the same beat
         (:func:`~cardioclarity.ecg.records.peaks_net.place_like`). ``neurokit``: NeuroKit2's default detector on its default cleaning.
-        ``xqrs``: wfdb's XQRS (slow, ~3 s per 30-min record).
+        ``xqrs``: wfdb's XQRS (slow, ~3 s per 30-min record). The record pipeline
+        (``analyze_record``) uses ``hybrid``
+        (:data:`~cardioclarity.ecg.records.methods.DEFAULT_PEAK_METHOD`).
 
     Returns
     -------
