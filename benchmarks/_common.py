@@ -64,6 +64,15 @@ def md_table(rows: Sequence[dict], floatfmt: str = ".4f") -> str:
     return "\n".join(lines)
 
 
+def read_section(name: str, path: Path = BENCHMARKS_MD) -> str:
+    """The body of the ``name`` section of BENCHMARKS.md, as :func:`write_section` wrote it."""
+    text = path.read_text()
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path} has no section {name!r}: run the whole benchmark first.")
+    return text[text.index(begin) + len(begin):text.index(end)].strip()
+
+
 def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
     """Replace (or append) the ``name`` section of BENCHMARKS.md with ``body``."""
     begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"

@@ -60,11 +60,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import (
-    BENCHMARKS_MD,
     default_data_dir,
     machine,
     md_table,
     median_time,
+    read_section,
     write_section,
 )
 
@@ -637,6 +637,14 @@ def _splice_noise(section: str, noise: list[dict], command: str, seconds: float)
     return _replace_targets(out, noise_targets(noise), (NOISE_TARGET,), first=False)
 
 
+def _emit(body: str, no_write: bool) -> int:
+    """Print the section and, unless ``no_write``, write it into BENCHMARKS.md."""
+    print(body)
+    if not no_write:
+        write_section("ecg-ec57", body)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, default=default_data_dir())
@@ -649,43 +657,26 @@ def main(argv=None) -> int:
     ap.add_argument("--peaks", choices=PEAK_METHODS, default=DEFAULT_PEAK_METHOD,
                     help="R-peak detector of the beat protocols; another than the default only "
                     "prints its tables (BENCHMARKS.md keeps the default pipeline's)")
-    ap.add_argument("--speed-only", action="store_true",
-                    help="print the speed figures only (BENCHMARKS.md left as it is)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    if args.speed_only:
-        t_json, t_base, stages = speed(args.data_dir)
-        print(f"findings.json median {t_json:.2f} s (5 runs); without classes/VF {t_base:.2f} s;"
-              f" {stages}")
-        return 0
     if args.part == "speed":
         t_json, t_base, stages = speed(args.data_dir)
-        text = BENCHMARKS_MD.read_text()
-        a = text.index("<!-- BEGIN ecg-ec57 -->") + len("<!-- BEGIN ecg-ec57 -->")
-        old = text[a:text.index("<!-- END ecg-ec57 -->")].strip()
+        old = read_section("ecg-ec57")
         body = _replace_part(old, "Speed", speed_part(t_json, t_base, stages, alone=True),
                              before=("Targets",))
         body = _replace_targets(body, speed_targets(t_json, t_base), (SPEED_TARGET, "... and"),
                                 first=False)
-        print(body)
-        if not args.no_write:
-            write_section("ecg-ec57", body)
-        return 0
+        return _emit(body, args.no_write)
     if args.part == "noise":
         t0 = time.perf_counter()
         mit = beat_feature_table(args.data_dir, "mitdb", cache_dir=args.cache_dir)
         sv = beat_feature_table(args.data_dir, "svdb", cache_dir=args.cache_dir)
         noise = noise_stress(args.data_dir, {"ds1": _sub(mit, np.isin(mit["record"], DS1)),
                                              "sv": sv})
-        text = BENCHMARKS_MD.read_text()
-        a = text.index("<!-- BEGIN ecg-ec57 -->") + len("<!-- BEGIN ecg-ec57 -->")
-        old = text[a:text.index("<!-- END ecg-ec57 -->")].strip()
+        old = read_section("ecg-ec57")
         body = _splice_noise(old, noise, "nice -n 10 python benchmarks/bench_ecg_ec57.py "
                              "--part noise", time.perf_counter() - t0)
-        print(body)
-        if not args.no_write:
-            write_section("ecg-ec57", body)
-        return 0
+        return _emit(body, args.no_write)
     if args.peaks != DEFAULT_PEAK_METHOD:
         # The section's figures are those of the default pipeline: another detector's run is
         # printed beside them, never written over them.
@@ -710,16 +701,11 @@ def main(argv=None) -> int:
         f"{' --part beats' if args.part == 'beats' else ''}`",
         " ".join(__doc__.split("\n\n")[1:3]).replace("\n", " ")])
     if args.part == "beats":
-        text = BENCHMARKS_MD.read_text()
-        a = text.index("<!-- BEGIN ecg-ec57 -->") + len("<!-- BEGIN ecg-ec57 -->")
-        old = text[a:text.index("<!-- END ecg-ec57 -->")].strip()
+        old = read_section("ecg-ec57")
         header += ("\n\nThe noise-stress, VT/VF and speed parts below come from an earlier "
                    "full run of this script (not rerun with ``--part beats``).")
         body = _splice_beats(old, beat_body, beat_targets(rows, aucs), header)
-        print(body)
-        if not args.no_write:
-            write_section("ecg-ec57", body)
-        return 0
+        return _emit(body, args.no_write)
     noise = noise_stress(args.data_dir, tables)
     vf, vf_called = vf_figures(args.data_dir, args.cache_dir)
     vt, vt_chosen = vt_figures(args.data_dir, preds, vf_called)
@@ -750,10 +736,7 @@ def main(argv=None) -> int:
         "### Targets",
         md_table(beat_targets(rows, aucs) + other_targets(vf, noise, t_json, t_base)),
     ])
-    print(body)
-    if not args.no_write:
-        write_section("ecg-ec57", body)
-    return 0
+    return _emit(body, args.no_write)
 
 
 if __name__ == "__main__":

@@ -303,7 +303,7 @@ class _Augmentation:
         return self.domain(d) if self.domain is not None else d
 
 
-def augmentation(recipe: str = "basic", *, seed: int = 0, strength: float = 1.0) -> Callable[[dict], dict]:
+def augmentation(recipe: str = "basic", *, seed: int = 0, strength: float = 1.0) -> _Augmentation:
     """The training augmentation of ``recipe``: ``"basic"`` (MONAI affine + exposure,
     :func:`~cardioclarity.xray.datasets.augment_transforms`) or ``"domain"`` (the same, then
     :class:`RandDomainRandomised`). Seeded: the same seed gives the same sequence of draws; the
@@ -376,7 +376,7 @@ class _AugmentedImages(torch.utils.data.Dataset):
         d = {"image": self.imgs[i], "mask": np.concatenate([self.masks[i].astype(np.float32), ign])}
         if self.strength > 0:
             if self._aug is None:
-                self._aug = _Augmentation(self.recipe, self.seed, self.strength)
+                self._aug = augmentation(self.recipe, seed=self.seed, strength=self.strength)
             # One seed per (run, epoch, image), below 2**32 as NumPy's RandomState needs.
             d = self._aug.reseed((self.seed * 1_000_003 + epoch * 10_007 + i) % 2**32)(d)
         x = torch.as_tensor(np.asarray(d["image"]), dtype=torch.float32).clamp(0, 1)
