@@ -121,7 +121,12 @@ def test_af_like_synthetic_record_is_irregular(model):
     fs = 300.0
     rr = np.r_[np.full(60, 0.8), af_like_rr(120, 0.65, seed=5)]
     x, _ = synth_ecg(fs=fs, duration=float(rr.sum() + 1.0), rr=rr, seed=5)
-    f = analyze_record(Record(x, fs, "ECG", ["ECG"], "af"), detector=model)
+    # Window edges: this synthetic "AF" keeps its P waves (and even without them, at its rate
+    # the T wave, a bump like the P wave, falls into the next beat's P window), which pass for
+    # sinus P waves and would cut stretches out of the episode; the sample record tests the
+    # default edges on real AF.
+    f = analyze_record(Record(x, fs, "ECG", ["ECG"], "af"), detector=model,
+                       episode_edges="windows")
     irr = [e for e in f.episodes() if e["type"] == "irregular_rhythm"]
     assert f.rhythm["irregular"] and irr[0]["start_s"] >= 20
     # AF beats are not reported one by one as premature ectopics
@@ -190,15 +195,33 @@ def test_sample_beats_carry_aami_classes(findings, sample):
     assert (cls[lab == "N"] != "N").mean() < 0.02
     clf = d["model"]["classifier"]
     assert clf["name"] == "aami-beats" and clf["calibration"]["method"] == "sinus_cluster"
-    # The record opens with 3.3 s of AF (beats at 0.5 and 1.1 s), then sinus rhythm to 26.7 s.
-    # The rhythm model's first 30-s window holds both AF stretches and is called irregular, so
-    # the AF beat at 1.1 s is part of the episode, not a premature beat.
+    # The record opens with 3.3 s of AF (beats at 0.5 and 1.1 s), then sinus rhythm with atrial
+    # premature beats to 26.7 s, then AF. The first 30-s window holds both AF stretches and is
+    # called irregular; the episodes are cut back to the beats: the AF beat at 1.1 s stays in
+    # the opening episode (not "premature"), the sinus stretch is out of the episodes and its
+    # APB at 6.3 s is reported, and the closing AF starts near its reference start.
     t = findings.peaks / sample.fs
     fin = np.asarray(findings.beat_scores.finding)
-    first = d["rhythm"]["episodes"][0]
-    assert first["type"] == "irregular_rhythm" and first["start_s"] == 0.0
+    irr = [e for e in d["rhythm"]["episodes"] if e["type"] == "irregular_rhythm"]
+    assert d["model"]["rhythm"]["episode_edges"] == "beats"
+    assert irr[0]["start_s"] == 0.0 and 1.2 < irr[0]["end_s"] < 6.0
+    assert 20.0 < irr[1]["start_s"] < 27.0 and irr[1]["end_s"] == 300.0
     (af_beat,) = np.flatnonzero(np.abs(t - 1.14) < 0.05)
     assert fin[af_beat] != "premature"
+    (apb,) = np.flatnonzero(np.abs(t - 6.26) < 0.05)
+    assert lab[apb] == "S" and fin[apb] == "premature" and cls[apb] == "S"
+
+
+def test_window_edges_keep_the_sinus_stretch_in_the_episode(sample, model):
+    f = analyze_record(sample, detector=model, episode_edges="windows")
+    irr = [e for e in f.episodes() if e["type"] == "irregular_rhythm"]
+    assert [(e["start_s"], e["end_s"]) for e in irr] == [(0.0, 300.0)]
+    assert f.model["rhythm"]["episode_edges"] == "windows"
+    t = f.peaks / sample.fs
+    (apb,) = np.flatnonzero(np.abs(t - 6.26) < 0.05)
+    assert f.beat_classes.aami_class[apb] == "N"  # inside the episode: no S one by one
+    with pytest.raises(InvalidInputError, match="episode_edges must be one of"):
+        analyze_record(sample, detector=model, episode_edges="minutes")
 
 
 def test_premature_needs_the_sinus_reference_not_the_pause(sample, model):

@@ -91,6 +91,16 @@ def test_decision_rule_thresholds_and_irregular_gate():
     assert DecisionRule.from_dict(None) == DecisionRule()
 
 
+def test_sinus_context_needs_p_waves_alike_the_template():
+    F = np.zeros((30, len(FEATURE_NAMES)))
+    F[:, FEATURE_NAMES.index("p_corr_context")] = np.r_[np.full(10, 0.1), np.full(20, 0.9)]
+    F[:, FEATURE_NAMES.index("rr_irregularity")] = 0.4  # irregular RR is no evidence against
+    F[25, FEATURE_NAMES.index("p_corr_context")] = np.nan
+    sinus = DecisionRule(irregular_rr=0.1, irregular_p=0.5).sinus_context(F)
+    assert not sinus[:10].any() and sinus[10:25].all() and not sinus[25]
+    assert not DecisionRule().sinus_context(F).any()  # no gate: no evidence either way
+
+
 def test_choose_decision_holds_the_normal_flag_rate():
     rng = np.random.default_rng(1)
     n = 4000

@@ -16,6 +16,7 @@ from cardioclarity.ecg.records.rhythm import (
     rhythm_features,
     rr_intervals,
     rr_stats,
+    trim_irregular_episodes,
     window_features,
 )
 from cardioclarity.errors import InvalidInputError, NotFittedError
@@ -144,6 +145,45 @@ def test_irregular_episodes_merge_overlapping_runs():
     eps = irregular_episodes(starts, proba, 0.5, 30.0, 120.0)
     # windows [0,40) and [30,70) overlap: one episode; the last window stands alone
     assert [(e["start_s"], e["end_s"]) for e in eps] == [(0.0, 70.0), (90.0, 120.0)]
+
+
+def _episode(start: float, end: float) -> dict:
+    return {"type": "irregular_rhythm", "start_s": start, "end_s": end, "max_probability": 0.9}
+
+
+def test_trim_cuts_a_long_sinus_stretch_out_of_an_episode():
+    fs = 100.0
+    t = np.arange(0.5, 120.0, 1.0)  # one beat a second
+    sinus = (t > 40) & (t < 80)  # 40 s of sinus context inside a 0-120 s window episode
+    eps = trim_irregular_episodes([_episode(0.0, 120.0), {"type": "pause", "start_s": 1.0,
+                                                          "end_s": 3.0}],
+                                  (t * fs).astype(int), fs, sinus, margin_beats=3)
+    irr = [e for e in eps if e["type"] == "irregular_rhythm"]
+    # the stretch's first and last three beats stay in the episodes (their context is mixed)
+    assert [(e["start_s"], e["end_s"]) for e in irr] == [(0.0, 42.5), (77.5, 120.0)]
+    assert all(e["max_probability"] == 0.9 for e in irr)
+    assert {"type": "pause", "start_s": 1.0, "end_s": 3.0} in eps  # other types untouched
+
+
+def test_trim_keeps_short_sinus_stretches_and_drops_only_inner_slivers():
+    fs = 100.0
+    t = np.arange(0.5, 100.0, 1.0)
+    peaks = (t * fs).astype(int)
+    short = (t > 40) & (t < 48)  # 7 beats: too short to cut
+    assert trim_irregular_episodes([_episode(0.0, 100.0)], peaks, fs, short) == [_episode(0.0, 100.0)]
+    # two long stretches with 3 irregular beats between them: that sliver is no episode,
+    # while the 1-beat piece at the episode's start is kept (the window saw AF there)
+    sinus = ((t > 1) & (t < 47)) | ((t > 50) & (t < 100))
+    eps = trim_irregular_episodes([_episode(0.0, 100.0)], peaks, fs, sinus, margin_beats=0)
+    assert [(e["start_s"], e["end_s"]) for e in eps] == [(0.0, 0.5)]
+    # all sinus: nothing is left of the episode
+    assert trim_irregular_episodes([_episode(0.0, 100.0)], peaks, fs, np.ones(t.size, bool),
+                                   margin_beats=0) == []
+
+
+def test_trim_checks_its_flags():
+    with pytest.raises(InvalidInputError, match="one flag per peak"):
+        trim_irregular_episodes([_episode(0.0, 10.0)], [100, 200, 300], 100.0, [True, False])
 
 
 def _rr_features(rr: np.ndarray) -> list[float]:

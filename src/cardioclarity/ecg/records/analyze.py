@@ -41,6 +41,7 @@ from cardioclarity.ecg.records.rhythm import (
     rate_episodes,
     rr_intervals,
     rr_stats,
+    trim_irregular_episodes,
     window_features,
 )
 from cardioclarity.ecg.records.scoring import BeatScores, RecordBeatModel, WindowConfig
@@ -57,6 +58,9 @@ from cardioclarity.validation import MAX_FS_HZ, MIN_RECORD_S, check_n_samples, t
 __all__ = ["BeatClasses", "Findings", "Prepared", "analyze_record", "assess_rhythm",
            "classify_beats", "describe_models", "patient_reference", "preprocess", "score_beats",
            "summarise_rhythm", "ventricular_episodes"]
+
+#: ``episode_edges`` options of :func:`analyze_record`.
+EPISODE_EDGES = ("beats", "windows")
 
 
 @dataclass
@@ -284,7 +288,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
                    rhythm_model: RhythmModel | str | None = None,
                    peak_method: str = DEFAULT_PEAK_METHOD, window_s: float = 30.0,
                    step_s: float = 10.0, classifier=None, vf_model=None,
-                   vt_runs: str = "classes") -> Findings:
+                   vt_runs: str = "classes", episode_edges: str = "beats") -> Findings:
     """Analyse a recording: beats (scored), rhythm episodes, quality.
 
     Parameters
@@ -321,12 +325,21 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
         The default was chosen on MIT-BIH DS1 with out-of-fold classes, by the F1 of runs
         against the reference beat labels (BENCHMARKS.md ``ecg-ec57``): the shape rule found
         one more run there and made 15 more false calls.
+    episode_edges : {"beats", "windows"}
+        Where irregular-rhythm episodes begin and end. ``"beats"`` (default): the windows'
+        episodes less every stretch of >= 10 s whose beats carry consistent P waves
+        (:func:`~cardioclarity.ecg.records.rhythm.trim_irregular_episodes`; needs the
+        classifier's features, so without a classifier it is ``"windows"``). ``"windows"``: the
+        union of the irregular 30-s windows.
 
     Returns
     -------
     Findings
     """
     _check_inputs(record, adaptive)
+    if episode_edges not in EPISODE_EDGES:
+        raise InvalidInputError(f"episode_edges must be one of {list(EPISODE_EDGES)}, "
+                                f"got {episode_edges!r}.")
     if vt_runs not in VT_RUN_METHODS:
         raise InvalidInputError(f"vt_runs must be one of {list(VT_RUN_METHODS)}, got {vt_runs!r}.")
     vf = _bundled(VFDetector) if vf_model is None else _resolve(vf_model, VFDetector, "vf_model")
@@ -352,6 +365,11 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     rm = (rhythm_model if isinstance(rhythm_model, RhythmModel) else _bundled(RhythmModel)
           if rhythm_model is None else RhythmModel.load(rhythm_model))
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
+    trimmed = (episode_edges == "beats" and classes is not None
+               and classes.sinus_context is not None)
+    if trimmed:
+        windows["episodes"] = trim_irregular_episodes(windows["episodes"], prep.peaks, fs,
+                                                      classes.sinus_context)
     in_af = _in_episodes(prep.peaks, fs, windows["episodes"])
     if classes is not None:
         classes = classes.within_irregular(in_af)
@@ -371,6 +389,7 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     t_hr, bpm = heart_rate_trend(prep.peaks, fs, valid=prep.rr_valid)
     model = describe_models(bm, rm, adaptive=adaptive, used_adaptive=used_adaptive,
                             window_s=window_s, step_s=step_s, peak_method=peak_method)
+    model["rhythm"]["episode_edges"] = "beats" if trimmed else "windows"
     model["classifier"] = ({**classes.describe(), "vt_runs": vt_runs} if classes is not None
                            else None)
     model["vf"] = ({"name": vf.card.get("name", "custom"), "threshold": float(vf.threshold_)}
@@ -396,12 +415,18 @@ class BeatClasses:
         The patient calibration the features were computed against.
     name : str
         The classifier's name.
+    sinus_context : ndarray of bool, optional
+        Per beat: the beats around it are in sinus rhythm by the classifier's irregular-rhythm
+        gate (:meth:`~cardioclarity.ecg.records.classify.DecisionRule.sinus_context`); cuts
+        irregular episodes back to the beats (:func:`~cardioclarity.ecg.records.rhythm.
+        trim_irregular_episodes`).
     """
 
     aami_class: np.ndarray
     probability: np.ndarray
     reference: SinusReference
     name: str
+    sinus_context: np.ndarray | None = None
     reclassified_in_irregular: int = 0
     reclassified_in_vt: int = 0
 
@@ -491,7 +516,8 @@ def classify_beats(prep: Prepared, fs: float, scores: BeatScores | None,
         cls[~scores.valid] = "Q"
         proba = np.where(scores.valid, proba, 0.0)
     return BeatClasses(aami_class=cls, probability=proba, reference=ref,
-                       name=str(classifier.card.get("name", "custom")))
+                       name=str(classifier.card.get("name", "custom")),
+                       sinus_context=classifier.decision_.sinus_context(F))
 
 
 class _Clock:

@@ -125,6 +125,28 @@ class DecisionRule:
                    else float(d["irregular_rr"]),
                    irregular_p=float(d.get("irregular_p", 0.3)))
 
+    def irregular(self, F: np.ndarray) -> np.ndarray:
+        """Per beat: inside an irregular stretch without P waves by this rule's gate (never
+        called S). All False without a gate."""
+        F = np.atleast_2d(np.asarray(F, dtype=np.float64))
+        if self.irregular_rr is None or not F.shape[0]:
+            return np.zeros(F.shape[0], dtype=bool)
+        with np.errstate(invalid="ignore"):
+            return ((F[:, _IRR] > self.irregular_rr) & (F[:, _IRR2] > self.irregular_rr)
+                    & (F[:, _PCTX] < self.irregular_p))
+
+    def sinus_context(self, F: np.ndarray) -> np.ndarray:
+        """Per beat: the beats around it carry P waves alike the sinus template
+        (``p_corr_context`` at or above this rule's ``irregular_p``), the mark of sinus rhythm
+        that AF lacks. RR regularity is no such mark (sinus arrhythmia and frequent ectopy are
+        irregular). Atrial flutter's regular F waves can pass for P waves. All False without
+        a gate (no evidence either way)."""
+        F = np.atleast_2d(np.asarray(F, dtype=np.float64))
+        if self.irregular_rr is None or not F.shape[0]:
+            return np.zeros(F.shape[0], dtype=bool)
+        with np.errstate(invalid="ignore"):
+            return F[:, _PCTX] >= self.irregular_p
+
     def apply(self, proba: np.ndarray, F: np.ndarray, classes=AAMI_LABELS,
               weights: np.ndarray | None = None) -> np.ndarray:
         """Index (into ``classes``) of the class of every beat."""
@@ -134,11 +156,8 @@ class DecisionRule:
             if c in classes and thr > 0:
                 j = classes.index(c)
                 blocked[:, j] |= proba[:, j] < thr
-        if self.irregular_rr is not None and "S" in classes and F.shape[0]:
-            with np.errstate(invalid="ignore"):
-                gate = ((F[:, _IRR] > self.irregular_rr) & (F[:, _IRR2] > self.irregular_rr)
-                        & (F[:, _PCTX] < self.irregular_p))
-            blocked[:, classes.index("S")] |= gate
+        if "S" in classes:
+            blocked[:, classes.index("S")] |= self.irregular(F)
         if "N" in classes:  # N is never blocked: every beat keeps a class
             blocked[:, classes.index("N")] = False
         return np.argmax(np.where(blocked, -np.inf, score), axis=1)

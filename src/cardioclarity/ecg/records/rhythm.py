@@ -5,7 +5,10 @@
 - :func:`rhythm_features` + :class:`RhythmModel`: a learned irregularity (AF-like) model on RR
   irregularity and P-wave consistency features, trained on the CinC 2017 training split
   (``training/train_rhythm.py``) and stored as a weights-only checkpoint (``rhythm-cinc2017.pt``);
-- :func:`irregular_episodes`: sliding-window AF-like episodes from that model.
+- :func:`irregular_episodes`: sliding-window AF-like episodes from that model;
+- :func:`trim_irregular_episodes`: those episodes cut back beat by beat where a long stretch of
+  beats inside them is in sinus context (a 30-s window is coarse: a sinus stretch at an AF
+  episode's edge is otherwise reported as AF, and its premature beats are lost in it).
 
 Times are in seconds from the start of the record; ``peaks`` are sample indices at ``fs``.
 """
@@ -29,6 +32,7 @@ __all__ = [
     "rhythm_features",
     "rr_intervals",
     "rr_stats",
+    "trim_irregular_episodes",
 ]
 
 DEFAULT_RHYTHM_MODEL = "rhythm-cinc2017"
@@ -36,6 +40,14 @@ KIND_RHYTHM = "ecg-rhythm-model"
 
 #: Rate limits (bpm) and durations (s) of the episode rules, common Holter defaults.
 BRADY_BPM, TACHY_BPM, PAUSE_S, MIN_RATE_EPISODE_S = 50.0, 100.0, 2.0, 10.0
+#: :func:`trim_irregular_episodes`: a stretch of sinus-context beats at least this long (s) and
+#: this many beats is cut out of an irregular episode; a piece left between two such stretches
+#: with fewer beats than ``MIN_IRREGULAR_BEATS`` is no episode (a handful of beats cannot show
+#: an irregular rhythm).
+MIN_SINUS_RUN_S, MIN_SINUS_RUN_BEATS, MIN_IRREGULAR_BEATS = 10.0, 8, 5
+#: Beats at each end of such a stretch that stay in the episode: the sinus evidence of a beat is
+#: its +-10 neighbours', so the first and last beats of a stretch may still be the arrhythmia's.
+SINUS_RUN_MARGIN_BEATS = 3
 
 
 def _check_peaks(peaks, fs: float) -> tuple[np.ndarray, float]:
@@ -526,3 +538,66 @@ def irregular_episodes(starts_s: np.ndarray, proba: np.ndarray, threshold: float
             episodes.append({"type": "irregular_rhythm", "start_s": start, "end_s": end,
                              "max_probability": pmax})
     return episodes
+
+
+def trim_irregular_episodes(episodes: list[dict], peaks, fs: float, sinus_context, *,
+                            min_run_s: float = MIN_SINUS_RUN_S,
+                            min_run_beats: int = MIN_SINUS_RUN_BEATS,
+                            min_beats: int = MIN_IRREGULAR_BEATS,
+                            margin_beats: int = SINUS_RUN_MARGIN_BEATS) -> list[dict]:
+    """Cut the stretches of sinus-context beats out of ``irregular_rhythm`` episodes.
+
+    The episodes come from 30-s windows: one irregular window covers the sinus beats beside an
+    AF stretch, and its premature beats are then taken for AF. Here every run of consecutive
+    beats flagged ``sinus_context`` that lasts at least ``min_run_s`` seconds and
+    ``min_run_beats`` beats is removed from the episode it lies in, less ``margin_beats`` beats
+    at each end (their evidence is partly their neighbours'), which may split it; each
+    piece runs from its first to its last remaining beat (the window edge where the piece
+    reaches it). A piece between two sinus stretches with fewer than ``min_beats`` beats is
+    dropped; one at the episode's edge is kept however short, since the window saw an
+    irregular rhythm there and the beats do not contradict it.
+
+    Parameters
+    ----------
+    episodes : list of dict
+        :func:`irregular_episodes` output (other episode types are returned unchanged).
+    peaks : array-like of int
+        R-peak sample indices.
+    fs : float
+        Sampling rate in Hz.
+    sinus_context : array-like of bool
+        Per beat: its surrounding beats are in sinus rhythm (consistent P waves; see
+        :meth:`~cardioclarity.ecg.records.classify.DecisionRule.sinus_context`).
+
+    Returns
+    -------
+    list of dict
+        The trimmed episodes, in order.
+    """
+    p, fs = _check_peaks(peaks, fs)
+    sinus = np.asarray(sinus_context, dtype=bool).ravel()
+    if sinus.size != p.size:
+        raise InvalidInputError(f"sinus_context needs one flag per peak ({p.size}), "
+                                f"got {sinus.size}.")
+    t = p / fs
+    out: list[dict] = []
+    for ep in episodes:
+        if ep.get("type") != "irregular_rhythm":
+            out.append(ep)
+            continue
+        idx = np.flatnonzero((t >= ep["start_s"]) & (t <= ep["end_s"]))
+        cut = np.zeros(idx.size, dtype=bool)
+        for a, b in _runs(sinus[idx]):
+            if b - a >= min_run_beats and t[idx[b - 1]] - t[idx[a]] >= min_run_s:
+                cut[a + margin_beats:b - margin_beats] = True
+        if not cut.any():
+            out.append(ep)
+            continue
+        for a, b in _runs(~cut):
+            if b - a < min_beats and 0 < a and b < idx.size:
+                continue  # a few beats between two sinus stretches
+            # a piece that reaches the window episode's edge keeps that edge
+            start = ep["start_s"] if a == 0 else round(float(t[idx[a]]), 3)
+            end = ep["end_s"] if b == idx.size else round(float(t[idx[b - 1]]), 3)
+            out.append({**ep, "start_s": start, "end_s": end})
+    return out
