@@ -27,7 +27,12 @@ import numpy as np
 from _common import default_data_dir, machine, md_table, write_section
 
 from cardioclarity.ecg.records.analyze import analyze_record
-from cardioclarity.ecg.records.datasets import cinc2017_features, cinc2017_reference, cinc2017_split
+from cardioclarity.ecg.records.datasets import (
+    af_reference_mask,
+    cinc2017_features,
+    cinc2017_reference,
+    cinc2017_split,
+)
 from cardioclarity.ecg.records.io import read_record
 from cardioclarity.ecg.records.rhythm import FEATURE_NAMES, RhythmModel
 from cardioclarity.metrics import best_f1_threshold, binary_report
@@ -71,15 +76,7 @@ def cinc_section(cdir: Path, model) -> tuple[list[dict], list[dict], dict]:
 
 
 def _af_fraction(starts, window_s, fs, ann, n) -> np.ndarray:
-    af = np.zeros(n, bool)
-    cur, cur_start = None, 0
-    for s, sym, note in zip(ann.sample, ann.symbol, ann.aux_note, strict=True):
-        if sym == "+" and note:
-            if cur is not None and cur.startswith(("(AFIB", "(AFL")):
-                af[cur_start:s] = True
-            cur, cur_start = note, int(s)
-    if cur is not None and cur.startswith(("(AFIB", "(AFL")):
-        af[cur_start:] = True
+    af = af_reference_mask(ann, n)
     cum = np.r_[0, np.cumsum(af)]
     a = (np.asarray(starts) * fs).astype(int)
     b = np.minimum(a + int(window_s * fs), n)

@@ -7,8 +7,9 @@ the stable ``findings.json`` schema (see the findings.json schema in docs/ARCHIT
 
 :func:`analyze_record` reads as its stages, each a function of its own: :func:`preprocess`,
 :func:`patient_reference` (the patient's sinus beats, which both beat stages calibrate on),
-:func:`score_beats`, :func:`classify_beats`, :func:`assess_rhythm`, :func:`summarise_rhythm`
-and :func:`describe_models`.
+:func:`score_beats`, :func:`classify_beats`, :func:`assess_rhythm` (with the episodes cut back
+to the beats by :func:`~cardioclarity.ecg.records.rhythm.trim_irregular_episodes`),
+:func:`summarise_rhythm` and :func:`describe_models`.
 """
 
 from __future__ import annotations

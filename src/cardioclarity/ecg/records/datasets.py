@@ -21,6 +21,7 @@ __all__ = [
     "DS2",
     "PACED",
     "aami_class",
+    "af_reference_mask",
     "available_records",
     "cinc2017_features",
     "cinc2017_reference",
@@ -104,6 +105,21 @@ def cinc2017_split(reference: dict[str, str], *, test_fraction: float = 0.3, see
         test += names[:k]
         train += names[k:]
     return sorted(train), sorted(test)
+
+
+def af_reference_mask(ann, n_samples: int) -> np.ndarray:
+    """Per sample: inside an ``(AFIB`` or ``(AFL`` reference rhythm episode (MIT-BIH rhythm
+    annotations: ``+`` beats whose aux note names the rhythm from there on)."""
+    af = np.zeros(int(n_samples), bool)
+    cur, cur_start = None, 0
+    for s, sym, note in zip(ann.sample, ann.symbol, ann.aux_note, strict=True):
+        if sym == "+" and note:
+            if cur is not None and cur.startswith(("(AFIB", "(AFL")):
+                af[cur_start:s] = True
+            cur, cur_start = note, int(s)
+    if cur is not None and cur.startswith(("(AFIB", "(AFL")):
+        af[cur_start:] = True
+    return af
 
 
 def label_detected_beats(peaks: np.ndarray, ann, fs: float, tol_s: float = 0.15) -> np.ndarray:
