@@ -17,7 +17,7 @@ from cardioclarity.ecg.records.report import (
 from cardioclarity.ecg.records.scoring import RecordBeatModel
 from cardioclarity.reporting import save_report
 
-from ._records_synth import synth_ecg
+from ._records_synth import af_like_rr, synth_ecg
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,17 @@ def test_report_for_record_without_flags_or_episodes(tmp_path):
     html = render_record_report(f, rec)
     assert "No rhythm episode" in html and "Flagged beats" not in html
     assert np.isfinite(f.rhythm["heart_rate_bpm"]["mean"])
+
+
+def test_report_says_why_irregular_windows_made_no_episode():
+    # irregular RR with a P wave before every beat: the windows are irregular, but every beat's
+    # context carries sinus P waves, so no irregular-rhythm episode is left
+    rr = af_like_rr(150, 0.9, seed=3)
+    x, _ = synth_ecg(fs=250, duration=float(rr.sum() + 1.0), rr=rr, seed=3)
+    rec = Record(x, 250.0, "II", ["II"], "sinus-arrhythmia")
+    f = analyze_record(rec)
+    assert f.rhythm["irregularity_score"] >= f.rhythm["threshold"] and not f.rhythm["irregular"]
+    assert "the irregular windows lay in stretches with sinus P waves" in render_record_report(f, rec)
 
 
 def test_record_demo_runs_offline(tmp_path):

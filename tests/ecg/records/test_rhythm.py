@@ -155,30 +155,33 @@ def test_trim_cuts_a_long_sinus_stretch_out_of_an_episode():
     fs = 100.0
     t = np.arange(0.5, 120.0, 1.0)  # one beat a second
     sinus = (t > 40) & (t < 80)  # 40 s of sinus context inside a 0-120 s window episode
-    eps = trim_irregular_episodes([_episode(0.0, 120.0), {"type": "pause", "start_s": 1.0,
-                                                          "end_s": 3.0}],
-                                  (t * fs).astype(int), fs, sinus, margin_beats=3)
+    pause = {"type": "pause", "start_s": 1.0, "end_s": 3.0}
+    eps, covered = trim_irregular_episodes([_episode(0.0, 120.0), pause], (t * fs).astype(int),
+                                           fs, sinus, margin_beats=3)
     irr = [e for e in eps if e["type"] == "irregular_rhythm"]
     # the stretch's first and last three beats stay in the episodes (their context is mixed)
     assert [(e["start_s"], e["end_s"]) for e in irr] == [(0.0, 42.5), (77.5, 120.0)]
     assert all(e["max_probability"] == 0.9 for e in irr)
-    assert {"type": "pause", "start_s": 1.0, "end_s": 3.0} in eps  # other types untouched
+    assert pause in eps  # other types untouched
+    assert covered.tolist() == ((t < 43) | (t > 77)).tolist()
 
 
-def test_trim_keeps_short_sinus_stretches_and_drops_only_inner_slivers():
+def test_trim_keeps_short_sinus_stretches_and_short_pieces_covered():
     fs = 100.0
     t = np.arange(0.5, 100.0, 1.0)
     peaks = (t * fs).astype(int)
     short = (t > 40) & (t < 48)  # 7 beats: too short to cut
-    assert trim_irregular_episodes([_episode(0.0, 100.0)], peaks, fs, short) == [_episode(0.0, 100.0)]
-    # two long stretches with 3 irregular beats between them: that sliver is no episode,
-    # while the 1-beat piece at the episode's start is kept (the window saw AF there)
+    eps, covered = trim_irregular_episodes([_episode(0.0, 100.0)], peaks, fs, short)
+    assert eps == [_episode(0.0, 100.0)] and covered.all()
+    # two long stretches with 3 irregular beats between them and 1 before: those pieces are
+    # no episodes, but their beats stay covered (not judged one by one as premature)
     sinus = ((t > 1) & (t < 47)) | ((t > 50) & (t < 100))
-    eps = trim_irregular_episodes([_episode(0.0, 100.0)], peaks, fs, sinus, margin_beats=0)
-    assert [(e["start_s"], e["end_s"]) for e in eps] == [(0.0, 0.5)]
-    # all sinus: nothing is left of the episode
-    assert trim_irregular_episodes([_episode(0.0, 100.0)], peaks, fs, np.ones(t.size, bool),
-                                   margin_beats=0) == []
+    eps, covered = trim_irregular_episodes([_episode(0.0, 100.0)], peaks, fs, sinus,
+                                           margin_beats=0)
+    assert eps == [] and np.flatnonzero(covered).tolist() == [0, 47, 48, 49]
+    # beats outside every irregular episode are never covered
+    eps, covered = trim_irregular_episodes([_episode(20.0, 30.0)], peaks, fs, short)
+    assert not covered[(t < 20) | (t > 30)].any()
 
 
 def test_trim_checks_its_flags():

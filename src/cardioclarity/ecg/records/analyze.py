@@ -328,8 +328,8 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
         one more run there and made 15 more false calls.
     episode_edges : {"beats", "windows"}
         Where irregular-rhythm episodes begin and end. ``"beats"`` (default): the windows'
-        episodes less every stretch of >= 10 s whose beats carry consistent P waves
-        (:func:`~cardioclarity.ecg.records.rhythm.trim_irregular_episodes`; needs the
+        episodes less every stretch of >= 10 s whose beats carry P waves alike the sinus
+        template (:func:`~cardioclarity.ecg.records.rhythm.trim_irregular_episodes`; needs the
         classifier's features, so without a classifier it is ``"windows"``). ``"windows"``: the
         union of the irregular 30-s windows.
 
@@ -368,10 +368,10 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
     trimmed = (episode_edges == "beats" and classes is not None
                and classes.sinus_context is not None)
-    if trimmed:
-        windows["episodes"] = trim_irregular_episodes(windows["episodes"], prep.peaks, fs,
-                                                      classes.sinus_context)
     in_af = _in_episodes(prep.peaks, fs, windows["episodes"])
+    if trimmed:
+        windows["episodes"], in_af = trim_irregular_episodes(
+            windows["episodes"], prep.peaks, fs, classes.sinus_context)
     if classes is not None:
         classes = classes.within_irregular(in_af)
     if scores is not None:
@@ -417,10 +417,10 @@ class BeatClasses:
     name : str
         The classifier's name.
     sinus_context : ndarray of bool, optional
-        Per beat: the beats around it are in sinus rhythm by the classifier's irregular-rhythm
-        gate (:meth:`~cardioclarity.ecg.records.classify.DecisionRule.sinus_context`); cuts
-        irregular episodes back to the beats (:func:`~cardioclarity.ecg.records.rhythm.
-        trim_irregular_episodes`).
+        Per beat: the beats around it carry P waves alike the sinus template, by the
+        classifier's P-wave threshold (:meth:`~cardioclarity.ecg.records.classify.
+        DecisionRule.sinus_context`); cuts irregular episodes back to the beats
+        (:func:`~cardioclarity.ecg.records.rhythm.trim_irregular_episodes`).
     """
 
     aami_class: np.ndarray

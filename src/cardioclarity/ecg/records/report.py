@@ -296,7 +296,10 @@ def _summary(f: Findings) -> list[dict]:
         {"measure": "irregular rhythm (AF-like)",
          "value": f"{'yes' if r['irregular'] else 'no'} (max window score "
                   f"{r['irregularity_score']:.3f}, threshold {r['threshold']:.3f}; "
-                  f"{100 * r['irregular_fraction']:.1f}% of the record)"},
+                  f"{100 * r['irregular_fraction']:.1f}% of the record"
+                  + ("; the irregular windows lay in stretches with sinus P waves"
+                     if not r["irregular"] and r["irregularity_score"] >= r["threshold"] else "")
+                  + ")"},
     ]
     if b.get("n_flagged") is not None:
         rows.append({"measure": "flagged beats (burden)",

@@ -41,9 +41,8 @@ KIND_RHYTHM = "ecg-rhythm-model"
 #: Rate limits (bpm) and durations (s) of the episode rules, common Holter defaults.
 BRADY_BPM, TACHY_BPM, PAUSE_S, MIN_RATE_EPISODE_S = 50.0, 100.0, 2.0, 10.0
 #: :func:`trim_irregular_episodes`: a stretch of sinus-context beats at least this long (s) and
-#: this many beats is cut out of an irregular episode; a piece left between two such stretches
-#: with fewer beats than ``MIN_IRREGULAR_BEATS`` is no episode (a handful of beats cannot show
-#: an irregular rhythm).
+#: this many beats is cut out of an irregular episode; a piece left with fewer beats than
+#: ``MIN_IRREGULAR_BEATS`` is no episode (a handful of beats cannot show an irregular rhythm).
 MIN_SINUS_RUN_S, MIN_SINUS_RUN_BEATS, MIN_IRREGULAR_BEATS = 10.0, 8, 5
 #: Beats at each end of such a stretch that stay in the episode: the sinus evidence of a beat is
 #: its +-10 neighbours', so the first and last beats of a stretch may still be the arrhythmia's.
@@ -544,18 +543,20 @@ def trim_irregular_episodes(episodes: list[dict], peaks, fs: float, sinus_contex
                             min_run_s: float = MIN_SINUS_RUN_S,
                             min_run_beats: int = MIN_SINUS_RUN_BEATS,
                             min_beats: int = MIN_IRREGULAR_BEATS,
-                            margin_beats: int = SINUS_RUN_MARGIN_BEATS) -> list[dict]:
+                            margin_beats: int = SINUS_RUN_MARGIN_BEATS
+                            ) -> tuple[list[dict], np.ndarray]:
     """Cut the stretches of sinus-context beats out of ``irregular_rhythm`` episodes.
 
     The episodes come from 30-s windows: one irregular window covers the sinus beats beside an
     AF stretch, and its premature beats are then taken for AF. Here every run of consecutive
     beats flagged ``sinus_context`` that lasts at least ``min_run_s`` seconds and
-    ``min_run_beats`` beats is removed from the episode it lies in, less ``margin_beats`` beats
-    at each end (their evidence is partly their neighbours'), which may split it; each
-    piece runs from its first to its last remaining beat (the window edge where the piece
-    reaches it). A piece between two sinus stretches with fewer than ``min_beats`` beats is
-    dropped; one at the episode's edge is kept however short, since the window saw an
-    irregular rhythm there and the beats do not contradict it.
+    ``min_run_beats`` beats leaves the episode it lies in, less ``margin_beats`` beats at each
+    end of the run (a beat's context is partly its neighbours', so at a change of rhythm the
+    first and last beats of a run may still be the arrhythmia's); this may split the episode.
+    Each remaining piece runs from its first to its last beat (the window edge where the piece
+    reaches it); a piece of fewer than ``min_beats`` beats is no episode (a handful of beats
+    cannot show an irregular rhythm), but its beats stay covered: they are not judged one by
+    one as premature.
 
     Parameters
     ----------
@@ -566,13 +567,15 @@ def trim_irregular_episodes(episodes: list[dict], peaks, fs: float, sinus_contex
     fs : float
         Sampling rate in Hz.
     sinus_context : array-like of bool
-        Per beat: its surrounding beats are in sinus rhythm (consistent P waves; see
-        :meth:`~cardioclarity.ecg.records.classify.DecisionRule.sinus_context`).
+        Per beat: its surrounding beats are in sinus rhythm (P waves alike the sinus template;
+        see :meth:`~cardioclarity.ecg.records.classify.DecisionRule.sinus_context`).
 
     Returns
     -------
-    list of dict
+    episodes : list of dict
         The trimmed episodes, in order.
+    covered : ndarray of bool
+        Per beat: inside an irregular episode's remaining pieces, short ones included.
     """
     p, fs = _check_peaks(peaks, fs)
     sinus = np.asarray(sinus_context, dtype=bool).ravel()
@@ -581,6 +584,7 @@ def trim_irregular_episodes(episodes: list[dict], peaks, fs: float, sinus_contex
                                 f"got {sinus.size}.")
     t = p / fs
     out: list[dict] = []
+    covered = np.zeros(p.size, dtype=bool)
     for ep in episodes:
         if ep.get("type") != "irregular_rhythm":
             out.append(ep)
@@ -590,14 +594,15 @@ def trim_irregular_episodes(episodes: list[dict], peaks, fs: float, sinus_contex
         for a, b in _runs(sinus[idx]):
             if b - a >= min_run_beats and t[idx[b - 1]] - t[idx[a]] >= min_run_s:
                 cut[a + margin_beats:b - margin_beats] = True
+        covered[idx[~cut]] = True
         if not cut.any():
             out.append(ep)
             continue
         for a, b in _runs(~cut):
-            if b - a < min_beats and 0 < a and b < idx.size:
-                continue  # a few beats between two sinus stretches
+            if b - a < min_beats:
+                continue
             # a piece that reaches the window episode's edge keeps that edge
             start = ep["start_s"] if a == 0 else round(float(t[idx[a]]), 3)
             end = ep["end_s"] if b == idx.size else round(float(t[idx[b - 1]]), 3)
             out.append({**ep, "start_s": start, "end_s": end})
-    return out
+    return out, covered
