@@ -39,12 +39,17 @@ from cardioclarity.ecg.records.io import read_record
 from cardioclarity.reporting import progress
 
 
-def record_row(path: Path, edges: str) -> dict:
-    """Seconds of AF / episodes / both, and S/N beat calls, of one record."""
+def record_rows(path: Path) -> dict[str, dict]:
+    """:func:`record_row` of one record (read once) for each ``episode_edges`` option."""
     rec = read_record(path)
+    ref = af_reference_mask(rec.annotations, rec.signal.size)
+    return {e: record_row(rec, ref, e) for e in EPISODE_EDGES}
+
+
+def record_row(rec, ref: np.ndarray, edges: str) -> dict:
+    """Seconds of AF (``ref``, per sample) / episodes / both, and S/N beat calls, of one record."""
     f = analyze_record(rec, episode_edges=edges)
     fs, n = rec.fs, rec.signal.size
-    ref = af_reference_mask(rec.annotations, n)
     called = np.zeros(n, bool)
     for e in f.episodes():
         if e["type"] == "irregular_rhythm":
@@ -75,8 +80,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     mitdb = Path(args.data_dir) / "mitdb"
     names = sorted(p.stem for p in mitdb.glob("*.hea"))
-    res = {e: {nm: record_row(mitdb / nm, e) for nm in progress(names, desc=e, unit="rec")}
-           for e in EPISODE_EDGES}
+    rows = {nm: record_rows(mitdb / nm) for nm in progress(names, desc="mitdb", unit="rec")}
+    res = {e: {nm: rows[nm][e] for nm in names} for e in EPISODE_EDGES}
     table, changed = [], []
     for group, members in (("all", names), ("DS1", [n for n in names if n in DS1]),
                            ("DS2", [n for n in names if n in DS2])):

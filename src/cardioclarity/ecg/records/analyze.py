@@ -366,12 +366,12 @@ def analyze_record(record: Record, *, detector=None, adaptive: bool | str = "aut
     rm = (rhythm_model if isinstance(rhythm_model, RhythmModel) else _bundled(RhythmModel)
           if rhythm_model is None else RhythmModel.load(rhythm_model))
     windows = assess_rhythm(prep, fs, n, scores, rm, window_s=window_s, step_s=step_s)
-    trimmed = (episode_edges == "beats" and classes is not None
-               and classes.sinus_context is not None)
-    in_af = _in_episodes(prep.peaks, fs, windows["episodes"])
+    trimmed = episode_edges == "beats" and classes is not None
     if trimmed:
         windows["episodes"], in_af = trim_irregular_episodes(
             windows["episodes"], prep.peaks, fs, classes.sinus_context)
+    else:
+        in_af = _in_episodes(prep.peaks, fs, windows["episodes"])
     if classes is not None:
         classes = classes.within_irregular(in_af)
     if scores is not None:
@@ -416,7 +416,7 @@ class BeatClasses:
         The patient calibration the features were computed against.
     name : str
         The classifier's name.
-    sinus_context : ndarray of bool, optional
+    sinus_context : ndarray of bool
         Per beat: the beats around it carry P waves alike the sinus template, by the
         classifier's P-wave threshold (:meth:`~cardioclarity.ecg.records.classify.
         DecisionRule.sinus_context`); cuts irregular episodes back to the beats
@@ -427,7 +427,7 @@ class BeatClasses:
     probability: np.ndarray
     reference: SinusReference
     name: str
-    sinus_context: np.ndarray | None = None
+    sinus_context: np.ndarray
     reclassified_in_irregular: int = 0
     reclassified_in_vt: int = 0
 

@@ -125,15 +125,20 @@ class DecisionRule:
                    else float(d["irregular_rr"]),
                    irregular_p=float(d.get("irregular_p", 0.3)))
 
+    def _gated(self, F: np.ndarray) -> np.ndarray | None:
+        """``F`` as a 2-D float array, or None without a gate or without beats."""
+        F = np.atleast_2d(np.asarray(F, dtype=np.float64))
+        return None if self.irregular_rr is None or not F.shape[0] else F
+
     def irregular(self, F: np.ndarray) -> np.ndarray:
         """Per beat: inside an irregular stretch without P waves by this rule's gate (never
         called S). All False without a gate."""
-        F = np.atleast_2d(np.asarray(F, dtype=np.float64))
-        if self.irregular_rr is None or not F.shape[0]:
-            return np.zeros(F.shape[0], dtype=bool)
+        G = self._gated(F)
+        if G is None:
+            return np.zeros(np.atleast_2d(F).shape[0], dtype=bool)
         with np.errstate(invalid="ignore"):
-            return ((F[:, _IRR] > self.irregular_rr) & (F[:, _IRR2] > self.irregular_rr)
-                    & (F[:, _PCTX] < self.irregular_p))
+            return ((G[:, _IRR] > self.irregular_rr) & (G[:, _IRR2] > self.irregular_rr)
+                    & (G[:, _PCTX] < self.irregular_p))
 
     def sinus_context(self, F: np.ndarray) -> np.ndarray:
         """Per beat: the beats around it carry P waves alike the sinus template
@@ -141,11 +146,11 @@ class DecisionRule:
         that AF lacks. RR regularity is no such mark (sinus arrhythmia and frequent ectopy are
         irregular). Atrial flutter's regular F waves can pass for P waves. All False without
         a gate (no evidence either way)."""
-        F = np.atleast_2d(np.asarray(F, dtype=np.float64))
-        if self.irregular_rr is None or not F.shape[0]:
-            return np.zeros(F.shape[0], dtype=bool)
+        G = self._gated(F)
+        if G is None:
+            return np.zeros(np.atleast_2d(F).shape[0], dtype=bool)
         with np.errstate(invalid="ignore"):
-            return F[:, _PCTX] >= self.irregular_p
+            return G[:, _PCTX] >= self.irregular_p
 
     def apply(self, proba: np.ndarray, F: np.ndarray, classes=AAMI_LABELS,
               weights: np.ndarray | None = None) -> np.ndarray:
